@@ -1,0 +1,496 @@
+//! The one error type of the protocol layer, its classification (what the engine should do about
+//! it) and the plain-language message a person reads.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+
+use super::limits::InvalidInput;
+use super::xml::{ErrorBody, from_xml};
+
+/// What the engine should do about an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Temporary: try again after a pause. `clock_offset` (server minus local clock, in seconds)
+    /// is set when the server said our clock is off; requests must be signed with it applied.
+    Retry { clock_offset: Option<i64> },
+    /// The key, secret or token is wrong or expired: stop, ask the user.
+    Credentials,
+    /// The bucket, object or upload does not exist (any more).
+    Gone,
+    /// The credentials work but may not do this.
+    Denied,
+    /// The request itself is wrong: retrying the same thing cannot help.
+    InvalidInput,
+    /// Anything else: not worth retrying automatically.
+    Other,
+}
+
+/// An error answer from OSS (or from something that answered in its place).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub request_id: String,
+    pub host_id: String,
+    pub ec: String,
+    /// Seconds to add to the local clock to match the server, learned from `ServerTime` when the
+    /// code is `RequestTimeTooSkewed`.
+    pub clock_offset: Option<i64>,
+}
+
+impl ServiceError {
+    /// Builds the error from a status and a body that should be OSS error XML. A body that is not
+    /// (a proxy's HTML page, an empty body) still gives an error with the status and a snippet.
+    pub fn from_response(
+        status: u16,
+        request_id: Option<&str>,
+        body: &str,
+        local_now: i64,
+    ) -> Self {
+        match from_xml::<ErrorBody>(body) {
+            Ok(b) => Self::from_body(status, b, local_now),
+            Err(_) => {
+                let snippet: String = body.trim().chars().take(200).collect();
+                Self {
+                    status,
+                    code: String::new(),
+                    message: snippet,
+                    request_id: request_id.unwrap_or_default().to_owned(),
+                    ..Self::default()
+                }
+            }
+        }
+    }
+
+    /// Decodes the base64 XML that OSS puts in `x-oss-err` for HEAD requests, which have no body.
+    pub fn from_head(
+        status: u16,
+        request_id: Option<&str>,
+        x_oss_err: Option<&str>,
+        local_now: i64,
+    ) -> Self {
+        let decoded = x_oss_err
+            .and_then(|v| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(v.trim())
+                    .ok()
+            })
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let mut err = Self::from_response(
+            status,
+            request_id,
+            decoded.as_deref().unwrap_or(""),
+            local_now,
+        );
+        if err.code.is_empty() {
+            // Without x-oss-err the status is all we know; name it as OSS would.
+            err.code = match status {
+                404 => "NoSuchKey",
+                403 => "AccessDenied",
+                _ => "",
+            }
+            .to_owned();
+        }
+        err
+    }
+
+    fn from_body(status: u16, b: ErrorBody, local_now: i64) -> Self {
+        let clock_offset = if b.code == "RequestTimeTooSkewed" {
+            b.server_time
+                .as_deref()
+                .and_then(parse_iso8601)
+                .map(|server| server - local_now)
+        } else {
+            None
+        };
+        Self {
+            status,
+            code: b.code,
+            message: b.message,
+            request_id: b.request_id,
+            host_id: b.host_id,
+            ec: b.ec,
+            clock_offset,
+        }
+    }
+}
+
+/// Parses `2019-01-15T07:22:27.000Z` (what OSS puts in `ServerTime`) to a unix time.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// How a request failed before OSS could answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKind {
+    /// No answer in time.
+    Timeout,
+    /// Could not connect: network down, DNS failure, connection refused.
+    Connect,
+    /// The connection broke while sending or receiving.
+    Broken,
+    /// TLS failed: a certificate problem.
+    Tls,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", service_summary(.0))]
+    Service(Box<ServiceError>),
+    #[error("network error ({kind:?}): {message}")]
+    Transport {
+        kind: TransportKind,
+        message: String,
+    },
+    #[error("data check failed: {what}: expected CRC-64 {expected}, server has {actual}")]
+    Integrity {
+        what: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    InvalidInput(#[from] InvalidInput),
+    /// The server answered with a success status but a body we cannot read.
+    #[error("the server sent an answer that could not be understood (HTTP {status}): {message}")]
+    Protocol {
+        status: u16,
+        message: String,
+        request_id: String,
+    },
+}
+
+fn service_summary(e: &ServiceError) -> String {
+    let mut s = format!("HTTP {}", e.status);
+    if !e.code.is_empty() {
+        s.push_str(&format!(" {}", e.code));
+    }
+    if !e.message.is_empty() {
+        s.push_str(&format!(": {}", e.message));
+    }
+    if !e.request_id.is_empty() {
+        s.push_str(&format!(" (request id {})", e.request_id));
+    }
+    s
+}
+
+impl Error {
+    pub fn service(e: ServiceError) -> Self {
+        Self::Service(Box::new(e))
+    }
+
+    /// The OSS error code, when OSS answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Service(e) if !e.code.is_empty() => Some(&e.code),
+            _ => None,
+        }
+    }
+
+    /// The request id, for support: every OSS answer carries one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Service(e) if !e.request_id.is_empty() => Some(&e.request_id),
+            Self::Protocol { request_id, .. } if !request_id.is_empty() => Some(request_id),
+            _ => None,
+        }
+    }
+
+    pub fn is_no_such_upload(&self) -> bool {
+        self.code() == Some("NoSuchUpload")
+    }
+
+    /// What the engine should do about this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Service(e) => classify_service(e),
+            Self::Transport { kind, .. } => match kind {
+                TransportKind::Tls => ErrorClass::Other,
+                _ => ErrorClass::Retry { clock_offset: None },
+            },
+            // The bytes were damaged on the way: sending them again fixes it.
+            Self::Integrity { .. } => ErrorClass::Retry { clock_offset: None },
+            Self::Io { .. } => ErrorClass::Other,
+            Self::InvalidInput(_) => ErrorClass::InvalidInput,
+            // A garbled answer is usually a proxy or a broken connection: worth a bounded retry.
+            Self::Protocol { .. } => ErrorClass::Retry { clock_offset: None },
+        }
+    }
+
+    /// A message a person who knows nothing of HTTP can act on.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::Service(e) => service_user_message(e),
+            Self::Transport { kind, .. } => match kind {
+                TransportKind::Timeout => "The server did not answer in time. The network may be slow or down; the upload will try again.".into(),
+                TransportKind::Connect => "Cannot reach the storage service. Check the internet connection and the endpoint address.".into(),
+                TransportKind::Broken => "The connection broke during the transfer. The upload will try again.".into(),
+                TransportKind::Tls => "The secure connection failed because of a certificate problem. Check the endpoint address and the computer's date and time; a proxy may be interfering.".into(),
+            },
+            Self::Integrity { .. } => "Data arrived damaged and is being sent again.".into(),
+            Self::Io { path, source } => match source.kind() {
+                std::io::ErrorKind::NotFound => format!("The file {} is no longer there. Was it moved or deleted?", path.display()),
+                std::io::ErrorKind::PermissionDenied => format!("This program may not read {}. Check the file's permissions.", path.display()),
+                _ => format!("The file {} could not be read: {source}.", path.display()),
+            },
+            Self::InvalidInput(e) => e.to_string(),
+            Self::Protocol { .. } => "The server sent an answer that could not be understood. If you use a proxy or a custom endpoint, check it; the upload will try again.".into(),
+        }
+    }
+}
+
+const CREDENTIAL_CODES: &[&str] = &[
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "SecurityTokenExpired",
+    "InvalidSecurityToken",
+    "AccessKeyDisabled",
+];
+const GONE_CODES: &[&str] = &["NoSuchBucket", "NoSuchKey", "NoSuchUpload"];
+
+fn classify_service(e: &ServiceError) -> ErrorClass {
+    let code = e.code.as_str();
+    if code == "RequestTimeTooSkewed" {
+        return ErrorClass::Retry {
+            clock_offset: e.clock_offset,
+        };
+    }
+    if CREDENTIAL_CODES.contains(&code) {
+        return ErrorClass::Credentials;
+    }
+    if GONE_CODES.contains(&code) {
+        return ErrorClass::Gone;
+    }
+    if code == "AccessDenied" || (code.is_empty() && e.status == 403) {
+        return ErrorClass::Denied;
+    }
+    // The body was damaged on the way (its MD5 did not match): sending it again fixes it.
+    if code == "BadDigest" || code == "RequestTimeout" {
+        return ErrorClass::Retry { clock_offset: None };
+    }
+    match e.status {
+        500..=599 | 408 | 429 => ErrorClass::Retry { clock_offset: None },
+        400..=499 => ErrorClass::InvalidInput,
+        _ => ErrorClass::Other,
+    }
+}
+
+fn service_user_message(e: &ServiceError) -> String {
+    match e.code.as_str() {
+        "InvalidAccessKeyId" => "The AccessKey ID is not recognised. Check that it was copied completely and that the key is enabled.".into(),
+        "SignatureDoesNotMatch" => "The AccessKey secret does not match the AccessKey ID. Check the secret (it is case-sensitive).".into(),
+        "SecurityTokenExpired" | "InvalidSecurityToken" => "The temporary (STS) token is expired or invalid. Get a new token and try again.".into(),
+        "AccessKeyDisabled" => "This AccessKey has been disabled. Enable it or use another key.".into(),
+        "NoSuchBucket" => "The bucket does not exist in this region. Check the bucket name and the region.".into(),
+        "NoSuchKey" => "The file is not in the bucket.".into(),
+        "NoSuchUpload" => "The server no longer knows this upload (it was cancelled, finished or expired). It will start again from the beginning.".into(),
+        "AccessDenied" => "This AccessKey is not allowed to do this. Ask the account owner for upload permission on this bucket.".into(),
+        "RequestTimeTooSkewed" => match e.clock_offset {
+            Some(off) => format!("This computer's clock is off by {} from the server's. The upload corrects for it; set the clock right to avoid this.", human_secs(off)),
+            None => "This computer's clock is too far from the server's. Set the date and time correctly.".into(),
+        },
+        "FileAlreadyExists" => "A file with this name already exists in the bucket, and overwriting is turned off.".into(),
+        "EntityTooSmall" => "A piece of the upload was smaller than OSS allows (100 KiB). Use a larger part size.".into(),
+        "InvalidPart" | "InvalidPartOrder" => "The server did not accept the list of uploaded pieces. The upload will start again.".into(),
+        "CallbackFailed" => "The file was uploaded, but the server's notification (callback) to your application failed.".into(),
+        "QuotaExceeded" | "TooManyBuckets" => "The account's storage quota has been reached.".into(),
+        _ => match e.status {
+            500..=599 => format!("The storage service had a temporary problem (HTTP {}). The upload will try again.", e.status),
+            429 => "The storage service asks us to slow down. The upload will try again shortly.".into(),
+            _ if !e.message.is_empty() => format!("The storage service refused the request: {}", e.message),
+            _ => format!("The storage service refused the request (HTTP {}).", e.status),
+        },
+    }
+}
+
+fn human_secs(s: i64) -> String {
+    let a = s.unsigned_abs();
+    if a >= 3600 {
+        format!("{:.1} hours", a as f64 / 3600.0)
+    } else if a >= 60 {
+        format!("{} minutes", a / 60)
+    } else {
+        format!("{a} seconds")
+    }
+}
+
+impl From<reqwest::Error> for Error {
+    fn from(e: reqwest::Error) -> Self {
+        let message = error_chain(&e);
+        let lower = message.to_ascii_lowercase();
+        let kind = if e.is_timeout() {
+            TransportKind::Timeout
+        } else if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+        {
+            TransportKind::Tls
+        } else if e.is_connect() {
+            TransportKind::Connect
+        } else {
+            TransportKind::Broken
+        };
+        Self::Transport { kind, message }
+    }
+}
+
+/// The error and its causes on one line: reqwest's own message alone says little.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(status: u16, code: &str) -> Error {
+        Error::service(ServiceError {
+            status,
+            code: code.into(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn classes() {
+        let retry = ErrorClass::Retry { clock_offset: None };
+        assert_eq!(svc(503, "ServiceUnavailable").class(), retry);
+        assert_eq!(svc(500, "InternalError").class(), retry);
+        assert_eq!(svc(408, "").class(), retry);
+        assert_eq!(svc(429, "").class(), retry);
+        assert_eq!(
+            svc(403, "InvalidAccessKeyId").class(),
+            ErrorClass::Credentials
+        );
+        assert_eq!(
+            svc(403, "SignatureDoesNotMatch").class(),
+            ErrorClass::Credentials
+        );
+        assert_eq!(
+            svc(403, "SecurityTokenExpired").class(),
+            ErrorClass::Credentials
+        );
+        assert_eq!(svc(404, "NoSuchBucket").class(), ErrorClass::Gone);
+        assert_eq!(svc(404, "NoSuchKey").class(), ErrorClass::Gone);
+        assert_eq!(svc(404, "NoSuchUpload").class(), ErrorClass::Gone);
+        assert_eq!(svc(403, "AccessDenied").class(), ErrorClass::Denied);
+        assert_eq!(
+            svc(400, "InvalidArgument").class(),
+            ErrorClass::InvalidInput
+        );
+        assert_eq!(svc(400, "EntityTooSmall").class(), ErrorClass::InvalidInput);
+        assert_eq!(svc(400, "BadDigest").class(), retry);
+        assert_eq!(svc(304, "").class(), ErrorClass::Other);
+        let t = |kind| {
+            Error::Transport {
+                kind,
+                message: String::new(),
+            }
+            .class()
+        };
+        assert_eq!(t(TransportKind::Timeout), retry);
+        assert_eq!(t(TransportKind::Connect), retry);
+        assert_eq!(t(TransportKind::Broken), retry);
+        assert_eq!(t(TransportKind::Tls), ErrorClass::Other);
+        assert_eq!(
+            Error::Integrity {
+                what: "part 1".into(),
+                expected: 1,
+                actual: 2
+            }
+            .class(),
+            retry
+        );
+        assert_eq!(
+            Error::from(InvalidInput::EmptyKey).class(),
+            ErrorClass::InvalidInput
+        );
+        assert!(svc(404, "NoSuchUpload").is_no_such_upload());
+    }
+
+    #[test]
+    fn skew_offset_comes_from_server_time() {
+        let body = "<Error><Code>RequestTimeTooSkewed</Code><Message>m</Message><RequestId>R1</RequestId>\
+            <ServerTime>2019-01-15T07:22:27.000Z</ServerTime></Error>";
+        let local = parse_iso8601("2019-01-15T07:00:27Z").unwrap();
+        let e = ServiceError::from_response(403, None, body, local);
+        assert_eq!(e.clock_offset, Some(22 * 60));
+        assert_eq!(e.request_id, "R1");
+        let err = Error::service(e);
+        assert_eq!(
+            err.class(),
+            ErrorClass::Retry {
+                clock_offset: Some(1320)
+            }
+        );
+        assert!(
+            err.user_message().contains("22 minutes"),
+            "{}",
+            err.user_message()
+        );
+    }
+
+    #[test]
+    fn head_errors_come_from_x_oss_err() {
+        let xml = "<Error><Code>NoSuchKey</Code><Message>gone</Message><RequestId>RID</RequestId><EC>0026-00000001</EC></Error>";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
+        let e = ServiceError::from_head(404, Some("RID"), Some(&b64), 0);
+        assert_eq!(
+            (e.code.as_str(), e.ec.as_str(), e.request_id.as_str()),
+            ("NoSuchKey", "0026-00000001", "RID")
+        );
+        let e = ServiceError::from_head(403, Some("X"), None, 0);
+        assert_eq!(
+            (e.code.as_str(), e.request_id.as_str()),
+            ("AccessDenied", "X")
+        );
+    }
+
+    #[test]
+    fn garbage_bodies_still_make_errors() {
+        let e =
+            ServiceError::from_response(502, Some("Q"), "<html><body>Bad Gateway</body></html>", 0);
+        assert_eq!(e.status, 502);
+        assert_eq!(e.request_id, "Q");
+        assert!(e.message.contains("Bad Gateway"));
+        assert_eq!(
+            Error::service(e).class(),
+            ErrorClass::Retry { clock_offset: None }
+        );
+    }
+
+    #[test]
+    fn user_messages_are_plain() {
+        for (status, code, needle) in [
+            (403, "InvalidAccessKeyId", "AccessKey ID"),
+            (403, "SignatureDoesNotMatch", "secret"),
+            (404, "NoSuchBucket", "bucket"),
+            (403, "AccessDenied", "not allowed"),
+            (503, "", "temporary problem"),
+        ] {
+            let m = svc(status, code).user_message();
+            assert!(m.contains(needle), "{code}: {m}");
+            assert!(!m.contains("HTTP 4"), "{m}");
+        }
+        let io = Error::Io {
+            path: "/x/y".into(),
+            source: std::io::ErrorKind::NotFound.into(),
+        };
+        assert!(io.user_message().contains("/x/y"));
+    }
+}
