@@ -3,4 +3,5 @@
 //! byte-level progress, retry backoff and the shared bandwidth limit. The job and queue logic
 //! that drives the OSS client is built on these.
 
+pub mod paths;
 pub mod plan;
