@@ -3,5 +3,6 @@
 //! byte-level progress, retry backoff and the shared bandwidth limit. The job and queue logic
 //! that drives the OSS client is built on these.
 
+pub mod checkpoint;
 pub mod paths;
 pub mod plan;
