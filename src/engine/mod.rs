@@ -6,3 +6,4 @@
 pub mod checkpoint;
 pub mod paths;
 pub mod plan;
+pub mod retry;
