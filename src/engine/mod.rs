@@ -6,4 +6,5 @@
 pub mod checkpoint;
 pub mod paths;
 pub mod plan;
+pub mod progress;
 pub mod retry;
