@@ -61,7 +61,7 @@ impl State {
     }
 }
 
-/// The chunk size for a limit: small enough for about [`GRANTS_PER_SECOND`] grants a second, and
+/// The chunk size for a limit: small enough for about eight grants a second, and
 /// never more than [`MAX_CHUNK`].
 pub fn chunk_for(limit: u64) -> u64 {
     (limit / GRANTS_PER_SECOND).clamp(1, MAX_CHUNK)
