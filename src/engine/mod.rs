@@ -8,3 +8,4 @@ pub mod paths;
 pub mod plan;
 pub mod progress;
 pub mod retry;
+pub mod throttle;
