@@ -19,7 +19,9 @@ impl Default for Crc64 {
 
 impl Crc64 {
     pub fn new() -> Self {
-        Self { digest: Digest::new(ALGORITHM) }
+        Self {
+            digest: Digest::new(ALGORITHM),
+        }
     }
 
     pub fn update(&mut self, bytes: &[u8]) {
@@ -72,7 +74,10 @@ mod tests {
             0x27DB187FC15BBC72
         );
         assert_eq!(checksum(b""), 0);
-        assert_eq!(parse_header(" 11051210869376104954 "), Some(0x995DC9BBDF1939FA));
+        assert_eq!(
+            parse_header(" 11051210869376104954 "),
+            Some(0x995DC9BBDF1939FA)
+        );
         assert_eq!(parse_header("x"), None);
     }
 

@@ -27,7 +27,9 @@ pub const MAX_CLOCK_SKEW_MS: i64 = 900_000;
 /// Why a name or a number was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidInput {
-    #[error("The bucket name \"{0}\" is not valid: use 3 to 63 characters, only lowercase letters, digits and '-', not starting or ending with '-'.")]
+    #[error(
+        "The bucket name \"{0}\" is not valid: use 3 to 63 characters, only lowercase letters, digits and '-', not starting or ending with '-'."
+    )]
     BucketName(String),
     #[error("The object name is empty. Give the file a name in the bucket.")]
     EmptyKey,
@@ -39,11 +41,17 @@ pub enum InvalidInput {
     PartSize(u64),
     #[error("Part number {0} is outside what OSS allows: from 1 to 10000.")]
     PartNumber(u32),
-    #[error("The bandwidth limit {0} bit/s is outside what OSS allows per request: 245760 to 838860800 bit/s.")]
+    #[error(
+        "The bandwidth limit {0} bit/s is outside what OSS allows per request: 245760 to 838860800 bit/s."
+    )]
     TrafficLimit(u64),
-    #[error("The endpoint \"{0}\" is not a valid address. Use a form like oss-cn-hangzhou.aliyuncs.com or https://example.com.")]
+    #[error(
+        "The endpoint \"{0}\" is not a valid address. Use a form like oss-cn-hangzhou.aliyuncs.com or https://example.com."
+    )]
     Endpoint(String),
-    #[error("The region for endpoint \"{0}\" cannot be worked out from its name. Set the region (for example cn-hangzhou).")]
+    #[error(
+        "The region for endpoint \"{0}\" cannot be worked out from its name. Set the region (for example cn-hangzhou)."
+    )]
     RegionNeeded(String),
     #[error("{0}")]
     Other(String),
@@ -52,10 +60,16 @@ pub enum InvalidInput {
 /// Checks a bucket name: 3–63 characters of `a-z0-9-`, not starting or ending with `-`.
 pub fn validate_bucket(name: &str) -> Result<(), InvalidInput> {
     let ok = (3..=63).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-');
-    if ok { Ok(()) } else { Err(InvalidInput::BucketName(name.to_owned())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidInput::BucketName(name.to_owned()))
+    }
 }
 
 /// Checks an object key: 1–1023 bytes, not starting with `/` or `\`.
@@ -83,7 +97,11 @@ pub fn validate_part_size(size: u64) -> Result<(), InvalidInput> {
 
 /// Checks a part number against 1–10000.
 pub fn validate_part_number(n: u32) -> Result<(), InvalidInput> {
-    if (1..=MAX_PARTS).contains(&n) { Ok(()) } else { Err(InvalidInput::PartNumber(n)) }
+    if (1..=MAX_PARTS).contains(&n) {
+        Ok(())
+    } else {
+        Err(InvalidInput::PartNumber(n))
+    }
 }
 
 /// Checks a per-request traffic limit in bit/s.
@@ -104,7 +122,16 @@ mod tests {
         for ok in ["abc", "my-bucket-1", &"a".repeat(63)] {
             assert_eq!(validate_bucket(ok), Ok(()), "{ok}");
         }
-        for bad in ["ab", "-abc", "abc-", "ABC", "a_b", "a.b", &"a".repeat(64), ""] {
+        for bad in [
+            "ab",
+            "-abc",
+            "abc-",
+            "ABC",
+            "a_b",
+            "a.b",
+            &"a".repeat(64),
+            "",
+        ] {
             assert!(validate_bucket(bad).is_err(), "{bad}");
         }
     }
@@ -113,10 +140,19 @@ mod tests {
     fn keys() {
         assert_eq!(validate_key("a/b c+中文.txt"), Ok(()));
         assert_eq!(validate_key(""), Err(InvalidInput::EmptyKey));
-        assert!(matches!(validate_key("/a"), Err(InvalidInput::KeyLeadingSlash(_))));
-        assert!(matches!(validate_key("\\a"), Err(InvalidInput::KeyLeadingSlash(_))));
+        assert!(matches!(
+            validate_key("/a"),
+            Err(InvalidInput::KeyLeadingSlash(_))
+        ));
+        assert!(matches!(
+            validate_key("\\a"),
+            Err(InvalidInput::KeyLeadingSlash(_))
+        ));
         assert_eq!(validate_key(&"é".repeat(511)), Ok(())); // 1022 bytes
-        assert_eq!(validate_key(&"é".repeat(512)), Err(InvalidInput::KeyTooLong(1024)));
+        assert_eq!(
+            validate_key(&"é".repeat(512)),
+            Err(InvalidInput::KeyTooLong(1024))
+        );
     }
 
     #[test]

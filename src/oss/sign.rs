@@ -65,7 +65,10 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("access_key_secret", &"<redacted>")
-            .field("security_token", &self.security_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -88,13 +91,22 @@ pub struct Resource<'a> {
 
 impl<'a> Resource<'a> {
     pub fn service() -> Self {
-        Self { bucket: None, key: None }
+        Self {
+            bucket: None,
+            key: None,
+        }
     }
     pub fn bucket(bucket: &'a str) -> Self {
-        Self { bucket: Some(bucket), key: None }
+        Self {
+            bucket: Some(bucket),
+            key: None,
+        }
     }
     pub fn object(bucket: &'a str, key: &'a str) -> Self {
-        Self { bucket: Some(bucket), key: Some(key) }
+        Self {
+            bucket: Some(bucket),
+            key: Some(key),
+        }
     }
 
     /// `/bucket/key`, `/bucket/` or `/`, unencoded: the form V1 signs.
@@ -117,7 +129,11 @@ pub struct RequestParts<'a> {
 }
 
 /// Characters V4 leaves as they are: `A-Za-z0-9-._~`. Everything else is `%XX`-encoded.
-const V4_QUERY_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const V4_QUERY_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 /// The URI keeps `/` as the path separator.
 const V4_PATH_SET: &AsciiSet = &V4_QUERY_SET.remove(b'/');
 
@@ -136,7 +152,12 @@ pub fn v4_datetime(unix_time: i64) -> (String, String) {
     let dt = time::OffsetDateTime::from_unix_timestamp(unix_time)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let date = format!("{:04}{:02}{:02}", dt.year(), u8::from(dt.month()), dt.day());
-    let datetime = format!("{date}T{:02}{:02}{:02}Z", dt.hour(), dt.minute(), dt.second());
+    let datetime = format!(
+        "{date}T{:02}{:02}{:02}Z",
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
     (datetime, date)
 }
 
@@ -181,7 +202,13 @@ fn v4_canonical_query(query: &[(String, String)]) -> String {
     pairs.sort();
     pairs
         .iter()
-        .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") })
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -210,7 +237,8 @@ pub fn v4_canonical_request(
     signed.sort();
     signed.dedup_by(|a, b| a.0 == b.0);
     let canonical_headers: String = signed.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
-    let payload = header_str(headers, HEADER_CONTENT_SHA256).unwrap_or_else(|| UNSIGNED_PAYLOAD.to_owned());
+    let payload =
+        header_str(headers, HEADER_CONTENT_SHA256).unwrap_or_else(|| UNSIGNED_PAYLOAD.to_owned());
     format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         method.to_ascii_uppercase(),
@@ -251,10 +279,12 @@ pub fn v4_signature(secret: &str, region: &str, unix_time: i64, canonical_reques
 
 fn hex_lower(bytes: &[u8]) -> String {
     use fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Signs a request with V4: sets `x-oss-date`, `x-oss-content-sha256`, the security token when
@@ -408,7 +438,8 @@ pub fn sign_v1(
     creds: &Credentials,
     unix_time: i64,
 ) {
-    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_time.max(0).unsigned_abs());
+    let when =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_time.max(0).unsigned_abs());
     insert(headers, "date", &httpdate::fmt_http_date(when));
     if let Some(token) = &creds.security_token {
         insert(headers, HEADER_SECURITY_TOKEN, token);
@@ -450,7 +481,10 @@ pub fn parse_authorization(value: &str) -> Option<Authorization> {
             match k.trim() {
                 "Credential" => credential = Some(v.trim().to_owned()),
                 "AdditionalHeaders" => {
-                    additional = v.split(';').map(|s| s.trim().to_ascii_lowercase()).collect()
+                    additional = v
+                        .split(';')
+                        .map(|s| s.trim().to_ascii_lowercase())
+                        .collect()
                 }
                 "Signature" => signature = Some(v.trim().to_owned()),
                 _ => {}
@@ -520,15 +554,12 @@ mod tests {
     fn sign(unix: i64, creds: &Credentials, additional: &[String]) -> (String, String) {
         let mut h = vector_headers();
         let q = vector_query();
-        let req = RequestParts { method: "PUT", resource: Resource::object("bucket", KEY), query: &q };
-        sign_v4(
-            &req,
-            &mut h,
-            creds,
-            "cn-hangzhou",
-            unix,
-            additional,
-        );
+        let req = RequestParts {
+            method: "PUT",
+            resource: Resource::object("bucket", KEY),
+            query: &q,
+        };
+        sign_v4(&req, &mut h, creds, "cn-hangzhou", unix, additional);
         let auth = h.get("authorization").unwrap().to_str().unwrap().to_owned();
         let sig = auth.rsplit_once("Signature=").unwrap().1.to_owned();
         (auth, sig)
@@ -540,8 +571,13 @@ mod tests {
         let (datetime, _) = v4_datetime(1702743657);
         h.insert(HEADER_DATE, datetime.parse().unwrap());
         h.insert(HEADER_CONTENT_SHA256, UNSIGNED_PAYLOAD.parse().unwrap());
-        let canonical =
-            v4_canonical_request("PUT", &Resource::object("bucket", KEY), &vector_query(), &h, &[]);
+        let canonical = v4_canonical_request(
+            "PUT",
+            &Resource::object("bucket", KEY),
+            &vector_query(),
+            &h,
+            &[],
+        );
         assert_eq!(
             canonical,
             "PUT\n/bucket/1234%2B-/123/1.txt\n%2Bparam1=value3&%2Bparam2&%7Cparam1=value4&%7Cparam2&param1=value1&param2\ncontent-type:text/plain\nx-oss-content-sha256:UNSIGNED-PAYLOAD\nx-oss-date:20231216T162057Z\nx-oss-head1:value\n\n\nUNSIGNED-PAYLOAD"
@@ -551,7 +587,10 @@ mod tests {
     #[test]
     fn v4_signature_vector_plain() {
         let (auth, sig) = sign(1702743657, &Credentials::new("ak", "sk"), &[]);
-        assert_eq!(sig, "e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe");
+        assert_eq!(
+            sig,
+            "e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe"
+        );
         assert_eq!(
             auth,
             "OSS4-HMAC-SHA256 Credential=ak/20231216/cn-hangzhou/oss/aliyun_v4_request,Signature=e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe"
@@ -562,7 +601,10 @@ mod tests {
     fn v4_signature_vector_additional_headers() {
         let extra = vec!["ZAbc".to_owned(), "abc".to_owned()];
         let (auth, sig) = sign(1702747512, &Credentials::new("ak", "sk"), &extra);
-        assert_eq!(sig, "4a4183c187c07c8947db7620deb0a6b38d9fbdd34187b6dbaccb316fa251212f");
+        assert_eq!(
+            sig,
+            "4a4183c187c07c8947db7620deb0a6b38d9fbdd34187b6dbaccb316fa251212f"
+        );
         assert!(auth.contains(",AdditionalHeaders=abc;zabc,"), "{auth}");
     }
 
@@ -570,7 +612,10 @@ mod tests {
     fn v4_signature_vector_security_token() {
         let creds = Credentials::new("ak", "sk").with_security_token("token");
         let (_, sig) = sign(1702784856, &creds, &[]);
-        assert_eq!(sig, "b94a3f999cf85bcdc00d332fbd3734ba03e48382c36fa4d5af5df817395bd9ea");
+        assert_eq!(
+            sig,
+            "b94a3f999cf85bcdc00d332fbd3734ba03e48382c36fa4d5af5df817395bd9ea"
+        );
     }
 
     fn v1_vector_headers() -> HeaderMap {
@@ -578,7 +623,10 @@ mod tests {
         h.insert("content-md5", "eB5eJF1ptWaXm4bijSPyxw==".parse().unwrap());
         h.insert("content-type", "text/html".parse().unwrap());
         h.insert("date", "Wed, 28 Dec 2022 10:27:41 GMT".parse().unwrap());
-        h.insert("x-oss-date", "Wed, 28 Dec 2022 10:27:41 GMT".parse().unwrap());
+        h.insert(
+            "x-oss-date",
+            "Wed, 28 Dec 2022 10:27:41 GMT".parse().unwrap(),
+        );
         h.insert("x-oss-meta-magic", "abracadabra".parse().unwrap());
         h.insert("x-oss-meta-author", "alice".parse().unwrap());
         h
@@ -592,19 +640,34 @@ mod tests {
             sts,
             "PUT\neB5eJF1ptWaXm4bijSPyxw==\ntext/html\nWed, 28 Dec 2022 10:27:41 GMT\nx-oss-date:Wed, 28 Dec 2022 10:27:41 GMT\nx-oss-meta-author:alice\nx-oss-meta-magic:abracadabra\n/examplebucket/nelson"
         );
-        assert_eq!(format!("OSS ak:{}", v1_signature("sk", &sts)), "OSS ak:kSHKmLxlyEAKtZPkJhG9bZb5k7M=");
+        assert_eq!(
+            format!("OSS ak:{}", v1_signature("sk", &sts)),
+            "OSS ak:kSHKmLxlyEAKtZPkJhG9bZb5k7M="
+        );
 
         let acl = vec![("acl".to_owned(), String::new())];
-        let sts = v1_string_to_sign("PUT", &Resource::object("examplebucket", "nelson"), &acl, &h);
+        let sts = v1_string_to_sign(
+            "PUT",
+            &Resource::object("examplebucket", "nelson"),
+            &acl,
+            &h,
+        );
         assert!(sts.ends_with("/examplebucket/nelson?acl"));
-        assert_eq!(format!("OSS ak:{}", v1_signature("sk", &sts)), "OSS ak:/afkugFbmWDQ967j1vr6zygBLQk=");
+        assert_eq!(
+            format!("OSS ak:{}", v1_signature("sk", &sts)),
+            "OSS ak:/afkugFbmWDQ967j1vr6zygBLQk="
+        );
     }
 
     #[test]
     fn v1_sign_sets_date_and_authorization() {
         let mut h = HeaderMap::new();
         let creds = Credentials::new("ak", "sk").with_security_token("tok");
-        let req = RequestParts { method: "GET", resource: Resource::bucket("b"), query: &[] };
+        let req = RequestParts {
+            method: "GET",
+            resource: Resource::bucket("b"),
+            query: &[],
+        };
         sign_v1(&req, &mut h, &creds, 1672223261);
         assert_eq!(h["date"], "Wed, 28 Dec 2022 10:27:41 GMT");
         assert_eq!(h[HEADER_SECURITY_TOKEN], "tok");
@@ -628,7 +691,11 @@ mod tests {
 
     #[test]
     fn authorization_round_trips() {
-        let (auth, sig) = sign(1702747512, &Credentials::new("ak", "sk"), &["abc".to_owned()]);
+        let (auth, sig) = sign(
+            1702747512,
+            &Credentials::new("ak", "sk"),
+            &["abc".to_owned()],
+        );
         assert_eq!(
             parse_authorization(&auth),
             Some(Authorization::V4 {
@@ -641,10 +708,16 @@ mod tests {
         );
         assert_eq!(
             parse_authorization("OSS my:key:sig="),
-            Some(Authorization::V1 { access_key_id: "my:key".into(), signature: "sig=".into() })
+            Some(Authorization::V1 {
+                access_key_id: "my:key".into(),
+                signature: "sig=".into()
+            })
         );
         assert_eq!(parse_authorization("Bearer x"), None);
-        assert_eq!(parse_authorization("OSS4-HMAC-SHA256 Credential=ak/x,Signature=1"), None);
+        assert_eq!(
+            parse_authorization("OSS4-HMAC-SHA256 Credential=ak/x,Signature=1"),
+            None
+        );
     }
 
     #[test]
@@ -658,6 +731,9 @@ mod tests {
     fn debug_hides_secrets() {
         let c = Credentials::new("id", "very-secret").with_security_token("tok-secret");
         let s = format!("{c:?}");
-        assert!(!s.contains("very-secret") && !s.contains("tok-secret"), "{s}");
+        assert!(
+            !s.contains("very-secret") && !s.contains("tok-secret"),
+            "{s}"
+        );
     }
 }

@@ -186,8 +186,14 @@ mod tests {
     fn complete_request_matches_documented_shape() {
         let req = CompleteMultipartUpload {
             parts: vec![
-                CompletePart { part_number: 1, etag: "\"3349DC700140D7F86A0784842780****\"".into() },
-                CompletePart { part_number: 5, etag: "\"8EFDA8BE206636A695359836FE0A****\"".into() },
+                CompletePart {
+                    part_number: 1,
+                    etag: "\"3349DC700140D7F86A0784842780****\"".into(),
+                },
+                CompletePart {
+                    part_number: 5,
+                    etag: "\"8EFDA8BE206636A695359836FE0A****\"".into(),
+                },
             ],
         };
         let xml = to_xml(&req).unwrap();
@@ -201,7 +207,9 @@ mod tests {
 </CompleteMultipartUpload>"#;
         assert_eq!(from_xml::<CompleteMultipartUpload>(sample).unwrap(), req);
         assert_eq!(
-            from_xml::<CompleteMultipartUpload>("<CompleteMultipartUpload/>").unwrap().parts,
+            from_xml::<CompleteMultipartUpload>("<CompleteMultipartUpload/>")
+                .unwrap()
+                .parts,
             vec![]
         );
     }
@@ -348,7 +356,10 @@ mod tests {
         })
         .unwrap();
         assert!(written.starts_with(XML_DECLARATION), "{written}");
-        assert!(written.contains("<Error><Code>NoSuchKey</Code>"), "{written}");
+        assert!(
+            written.contains("<Error><Code>NoSuchKey</Code>"),
+            "{written}"
+        );
         assert!(!written.contains("<EC>"), "{written}");
     }
 

@@ -1,0 +1,1034 @@
+//! The OSS client against the local OSS server over real HTTP on 127.0.0.1: every call, with
+//! V4 and V1 signatures, and every error class, including servers that answer garbage.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
+use oss_uploader::oss::client::{
+    Body, CallbackOutcome, Client, ClientConfig, FileRange, ObjectOptions, Transfer,
+};
+use oss_uploader::oss::crc64;
+use oss_uploader::oss::endpoint::Endpoint;
+use oss_uploader::oss::error::{Error, ErrorClass, TransportKind};
+use oss_uploader::oss::sign::{Credentials, SignatureVersion};
+use oss_uploader::oss::xml::CompletePart;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const AK: &str = "test-ak";
+const SK: &str = "test-secret";
+const BUCKET: &str = "test-bucket";
+const RETRY: ErrorClass = ErrorClass::Retry { clock_offset: None };
+
+struct Rig {
+    server: LocalServer,
+    _root: tempfile::TempDir,
+    files: tempfile::TempDir,
+}
+
+async fn rig_with(config: impl FnOnce(ServerConfig) -> ServerConfig) -> Rig {
+    let root = tempfile::tempdir().unwrap();
+    let cfg = config(
+        ServerConfig::new(root.path())
+            .with_credentials(Credentials::new(AK, SK))
+            .with_bucket(BUCKET),
+    );
+    let server = LocalServer::start(cfg).await.unwrap();
+    Rig {
+        server,
+        _root: root,
+        files: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn rig() -> Rig {
+    rig_with(|c| c).await
+}
+
+impl Rig {
+    fn client_as(&self, creds: Credentials, sig: SignatureVersion) -> Client {
+        let endpoint = Endpoint::parse(&self.server.endpoint()).unwrap();
+        let mut cfg = ClientConfig::new(endpoint, Some("cn-hangzhou"), creds, sig).unwrap();
+        cfg.read_timeout = Duration::from_secs(2);
+        Client::new(cfg).unwrap()
+    }
+    fn client(&self, sig: SignatureVersion) -> Client {
+        self.client_as(Credentials::new(AK, SK), sig)
+    }
+    fn file(&self, name: &str, data: &[u8]) -> std::path::PathBuf {
+        let p = self.files.path().join(name);
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+}
+
+fn data(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn whole(path: &Path, len: u64) -> Body {
+    Body::File(FileRange {
+        path: path.to_owned(),
+        offset: 0,
+        len,
+    })
+}
+
+async fn get_all(c: &Client, key: &str) -> Vec<u8> {
+    c.get_object(BUCKET, key, None)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+fn class(e: &Error) -> ErrorClass {
+    e.class()
+}
+
+async fn object_calls(sig: SignatureVersion) {
+    let rig = rig().await;
+    let c = rig.client(sig);
+    let content = data(300_001, 1);
+    let path = rig.file("a.bin", &content);
+    let key = "dir/a b+c 中文.bin";
+
+    let mut opts = ObjectOptions {
+        content_type: Some("application/x-test".into()),
+        acl: Some("private".into()),
+        ..Default::default()
+    };
+    opts.metadata.insert("author".into(), "alice".into());
+    let sent = Arc::new(AtomicU64::new(0));
+    let sent2 = sent.clone();
+    let transfer = Transfer {
+        progress: Some(Arc::new(move |n| {
+            sent2.fetch_add(n, Ordering::Relaxed);
+        })),
+        ..Default::default()
+    };
+    let put = c
+        .put_object(
+            BUCKET,
+            key,
+            whole(&path, content.len() as u64),
+            &opts,
+            &transfer,
+        )
+        .await
+        .unwrap();
+    assert_eq!(put.crc64, crc64::checksum(&content));
+    assert!(put.etag.starts_with('"'), "{}", put.etag);
+    assert!(!put.request_id.is_empty());
+    assert_eq!(sent.load(Ordering::Relaxed), content.len() as u64);
+
+    let meta = c.head_object(BUCKET, key).await.unwrap();
+    assert_eq!(meta.content_length, content.len() as u64);
+    assert_eq!(meta.crc64, Some(put.crc64));
+    assert_eq!(meta.etag, put.etag);
+    assert_eq!(meta.content_type.as_deref(), Some("application/x-test"));
+    assert_eq!(
+        meta.metadata.get("author").map(String::as_str),
+        Some("alice")
+    );
+
+    assert_eq!(get_all(&c, key).await, content);
+    let ranged = c
+        .get_object(BUCKET, key, Some((10, Some(19))))
+        .await
+        .unwrap();
+    assert_eq!(ranged.content_range.as_deref(), Some("bytes 10-19/300001"));
+    assert_eq!(ranged.bytes().await.unwrap().as_ref(), &content[10..20]);
+    let tail = c
+        .get_object(BUCKET, key, Some((300_000, None)))
+        .await
+        .unwrap();
+    assert_eq!(tail.bytes().await.unwrap().as_ref(), &content[300_000..]);
+
+    // A streamed read, chunk by chunk.
+    let mut out = c.get_object(BUCKET, key, None).await.unwrap();
+    let mut streamed = Vec::new();
+    while let Some(chunk) = out.chunk().await.unwrap() {
+        streamed.extend_from_slice(&chunk);
+    }
+    assert_eq!(streamed, content);
+
+    // Bytes bodies and empty objects.
+    c.put_object(
+        BUCKET,
+        "small",
+        Body::Bytes(Bytes::from_static(b"123456789")),
+        &ObjectOptions::default(),
+        &Transfer::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        c.head_object(BUCKET, "small").await.unwrap().crc64,
+        Some(0x995DC9BBDF1939FA)
+    );
+    let empty = c
+        .put_object(
+            BUCKET,
+            "empty",
+            Body::Empty,
+            &ObjectOptions::default(),
+            &Transfer::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(empty.crc64, 0);
+    assert_eq!(
+        c.head_object(BUCKET, "empty").await.unwrap().content_length,
+        0
+    );
+
+    c.delete_object(BUCKET, key).await.unwrap();
+    let gone = c.head_object(BUCKET, key).await.unwrap_err();
+    assert_eq!(gone.code(), Some("NoSuchKey"));
+    assert_eq!(class(&gone), ErrorClass::Gone);
+    let gone = c.get_object(BUCKET, key, None).await.err().unwrap();
+    assert_eq!(gone.code(), Some("NoSuchKey"));
+    assert!(gone.request_id().is_some());
+}
+
+#[tokio::test]
+async fn object_calls_v4() {
+    object_calls(SignatureVersion::V4).await;
+}
+
+#[tokio::test]
+async fn object_calls_v1() {
+    object_calls(SignatureVersion::V1).await;
+}
+
+async fn multipart_calls(sig: SignatureVersion) {
+    let rig = rig().await;
+    let c = rig.client(sig);
+    let part = 100 * 1024;
+    let content = data(part * 3 + 777, 2);
+    let path = rig.file("m.bin", &content);
+    let key = "big/文件 1+1.bin";
+    let opts = ObjectOptions {
+        content_type: Some("video/mp4".into()),
+        ..Default::default()
+    };
+
+    let upload_id = c
+        .initiate_multipart_upload(BUCKET, key, &opts)
+        .await
+        .unwrap();
+    let mut parts = Vec::new();
+    let mut crcs = Vec::new();
+    // Out of order on purpose: Complete must sort them.
+    for n in [3u32, 1, 4, 2] {
+        let offset = (n as u64 - 1) * part as u64;
+        let len = (content.len() as u64 - offset).min(part as u64);
+        let out = c
+            .upload_part(
+                BUCKET,
+                key,
+                &upload_id,
+                n,
+                Body::File(FileRange {
+                    path: path.clone(),
+                    offset,
+                    len,
+                }),
+                &Transfer::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.size, len);
+        assert_eq!(
+            out.crc64,
+            crc64::checksum(&content[offset as usize..(offset + len) as usize])
+        );
+        parts.push(CompletePart {
+            part_number: n,
+            etag: out.etag.clone(),
+        });
+        crcs.push((n, out.crc64, len));
+    }
+    let listed = c.list_parts(BUCKET, key, &upload_id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|p| p.part_number).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(listed[3].size, 777);
+    for (n, crc, _) in &crcs {
+        assert_eq!(listed[*n as usize - 1].hash_crc64ecma, Some(*crc));
+    }
+    let uploads = c.list_multipart_uploads(BUCKET, "big/").await.unwrap();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(
+        (uploads[0].key.as_str(), uploads[0].upload_id.as_str()),
+        (key, upload_id.as_str())
+    );
+    assert!(
+        c.list_multipart_uploads(BUCKET, "other/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let done = c
+        .complete_multipart_upload(BUCKET, key, &upload_id, &parts, &opts)
+        .await
+        .unwrap();
+    crcs.sort();
+    let combined = crcs
+        .iter()
+        .fold(0u64, |acc, (_, crc, len)| crc64::combine(acc, *crc, *len));
+    assert_eq!(done.crc64, Some(combined));
+    assert_eq!(combined, crc64::checksum(&content));
+    assert!(done.etag.ends_with("-4\""), "{}", done.etag);
+    assert_eq!(get_all(&c, key).await, content);
+    assert_eq!(
+        c.head_object(BUCKET, key)
+            .await
+            .unwrap()
+            .content_type
+            .as_deref(),
+        Some("video/mp4")
+    );
+
+    // Abort: the upload is gone and says so with NoSuchUpload.
+    let id2 = c
+        .initiate_multipart_upload(BUCKET, key, &ObjectOptions::default())
+        .await
+        .unwrap();
+    c.upload_part(
+        BUCKET,
+        key,
+        &id2,
+        1,
+        Body::Bytes(Bytes::from(vec![7u8; 1000])),
+        &Transfer::default(),
+    )
+    .await
+    .unwrap();
+    c.abort_multipart_upload(BUCKET, key, &id2).await.unwrap();
+    let err = c.list_parts(BUCKET, key, &id2).await.unwrap_err();
+    assert!(err.is_no_such_upload(), "{err}");
+    assert_eq!(class(&err), ErrorClass::Gone);
+    assert!(
+        c.list_multipart_uploads(BUCKET, "")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn multipart_calls_v4() {
+    multipart_calls(SignatureVersion::V4).await;
+}
+
+#[tokio::test]
+async fn multipart_calls_v1() {
+    multipart_calls(SignatureVersion::V1).await;
+}
+
+#[tokio::test]
+async fn lists_follow_every_page() {
+    let rig = rig().await;
+    let c = rig.client(SignatureVersion::V4);
+    let id = c
+        .initiate_multipart_upload(BUCKET, "many", &ObjectOptions::default())
+        .await
+        .unwrap();
+    // 1,001 one-byte parts: ListParts pages hold 1,000.
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 1..=1001u32 {
+        let (c, id) = (c.clone(), id.clone());
+        tasks.spawn(async move {
+            c.upload_part(
+                BUCKET,
+                "many",
+                &id,
+                n,
+                Body::Bytes(Bytes::from(vec![n as u8])),
+                &Transfer::default(),
+            )
+            .await
+            .unwrap();
+        });
+        if tasks.len() >= 16 {
+            tasks.join_next().await.unwrap().unwrap();
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let parts = c.list_parts(BUCKET, "many", &id).await.unwrap();
+    assert_eq!(parts.len(), 1001);
+    assert!(
+        parts
+            .windows(2)
+            .all(|w| w[0].part_number + 1 == w[1].part_number)
+    );
+
+    // 1,001 uploads: ListMultipartUploads pages hold 1,000.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1000u32 {
+        let c = c.clone();
+        tasks.spawn(async move {
+            c.initiate_multipart_upload(
+                BUCKET,
+                &format!("u/{:04}", i % 7),
+                &ObjectOptions::default(),
+            )
+            .await
+            .unwrap();
+        });
+        if tasks.len() >= 16 {
+            tasks.join_next().await.unwrap().unwrap();
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let all = c.list_multipart_uploads(BUCKET, "").await.unwrap();
+    assert_eq!(all.len(), 1001);
+    let mut ids: Vec<_> = all.iter().map(|u| u.upload_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 1001, "no upload listed twice");
+    assert_eq!(
+        c.list_multipart_uploads(BUCKET, "u/").await.unwrap().len(),
+        1000
+    );
+}
+
+#[tokio::test]
+async fn put_bucket_and_missing_bucket() {
+    let rig = rig().await;
+    let c = rig.client(SignatureVersion::V4);
+    let err = c
+        .put_object(
+            "no-such-bucket",
+            "k",
+            Body::Empty,
+            &ObjectOptions::default(),
+            &Transfer::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchBucket"));
+    assert_eq!(class(&err), ErrorClass::Gone);
+    assert!(err.user_message().contains("bucket"));
+    c.put_bucket("new-bucket", Some("Standard"), None)
+        .await
+        .unwrap();
+    c.put_object(
+        "new-bucket",
+        "k",
+        Body::Bytes(Bytes::from_static(b"x")),
+        &ObjectOptions::default(),
+        &Transfer::default(),
+    )
+    .await
+    .unwrap();
+    // Invalid names never reach the network.
+    let err = c.put_bucket("Bad_Name", None, None).await.unwrap_err();
+    assert_eq!(class(&err), ErrorClass::InvalidInput);
+}
+
+#[tokio::test]
+async fn credential_errors() {
+    let rig = rig().await;
+    for sig in [SignatureVersion::V4, SignatureVersion::V1] {
+        let wrong_secret = rig.client_as(Credentials::new(AK, "nope"), sig);
+        let err = wrong_secret.head_object(BUCKET, "x").await.unwrap_err();
+        assert_eq!(err.code(), Some("SignatureDoesNotMatch"), "{sig:?}");
+        assert_eq!(class(&err), ErrorClass::Credentials);
+        let err = wrong_secret
+            .list_multipart_uploads(BUCKET, "")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("SignatureDoesNotMatch"));
+        assert!(err.user_message().contains("secret"));
+
+        let wrong_id = rig.client_as(Credentials::new("who", SK), sig);
+        let err = wrong_id
+            .list_multipart_uploads(BUCKET, "")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("InvalidAccessKeyId"));
+        assert_eq!(class(&err), ErrorClass::Credentials);
+    }
+}
+
+#[tokio::test]
+async fn sts_token_is_required_and_checked() {
+    let rig =
+        rig_with(|c| c.with_credentials(Credentials::new(AK, SK).with_security_token("sts-token")))
+            .await;
+    for sig in [SignatureVersion::V4, SignatureVersion::V1] {
+        let good = rig.client_as(
+            Credentials::new(AK, SK).with_security_token("sts-token"),
+            sig,
+        );
+        good.put_object(
+            BUCKET,
+            "t",
+            Body::Bytes(Bytes::from_static(b"t")),
+            &ObjectOptions::default(),
+            &Transfer::default(),
+        )
+        .await
+        .unwrap();
+        let bad = rig.client_as(Credentials::new(AK, SK).with_security_token("other"), sig);
+        let err = bad.head_object(BUCKET, "t").await.unwrap_err();
+        assert!(
+            matches!(class(&err), ErrorClass::Credentials | ErrorClass::Denied),
+            "{err}"
+        );
+        let none = rig.client(sig);
+        assert!(none.head_object(BUCKET, "t").await.is_err());
+    }
+}
+
+#[tokio::test]
+async fn clock_skew_is_learned_and_corrected() {
+    let rig = rig_with(|c| c.with_clock_offset_secs(3600)).await;
+    let c = rig.client(SignatureVersion::V4);
+    let err = c.list_multipart_uploads(BUCKET, "").await.unwrap_err();
+    assert_eq!(err.code(), Some("RequestTimeTooSkewed"));
+    let ErrorClass::Retry {
+        clock_offset: Some(off),
+    } = class(&err)
+    else {
+        panic!("{:?}", class(&err))
+    };
+    assert!((3590..=3610).contains(&off), "{off}");
+    assert!(err.user_message().contains("clock"));
+    assert_eq!(c.clock_offset(), off);
+    // The next request is signed with the server's time and goes through.
+    c.list_multipart_uploads(BUCKET, "").await.unwrap();
+}
+
+#[tokio::test]
+async fn denied_and_invalid_input() {
+    let rig = rig().await;
+    let c = rig.client(SignatureVersion::V4);
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::PutObject),
+        1,
+        FaultAction::error(403, "AccessDenied"),
+    ));
+    let err = c
+        .put_object(
+            BUCKET,
+            "k",
+            Body::Empty,
+            &ObjectOptions::default(),
+            &Transfer::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(class(&err), ErrorClass::Denied);
+    assert!(err.user_message().contains("not allowed"));
+
+    // Parts below 100 KiB that are not the last: refused at Complete.
+    let id = c
+        .initiate_multipart_upload(BUCKET, "small-parts", &ObjectOptions::default())
+        .await
+        .unwrap();
+    let mut parts = Vec::new();
+    for n in 1..=2 {
+        let out = c
+            .upload_part(
+                BUCKET,
+                "small-parts",
+                &id,
+                n,
+                Body::Bytes(Bytes::from(vec![1u8; 10])),
+                &Transfer::default(),
+            )
+            .await
+            .unwrap();
+        parts.push(CompletePart {
+            part_number: n,
+            etag: out.etag,
+        });
+    }
+    let err = c
+        .complete_multipart_upload(
+            BUCKET,
+            "small-parts",
+            &id,
+            &parts,
+            &ObjectOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("EntityTooSmall"));
+    assert_eq!(class(&err), ErrorClass::InvalidInput);
+
+    // A wrong ETag: InvalidPart.
+    parts[1].etag = "\"00000000000000000000000000000000\"".into();
+    let err = c
+        .complete_multipart_upload(
+            BUCKET,
+            "small-parts",
+            &id,
+            &parts,
+            &ObjectOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidPart"));
+
+    // forbid-overwrite keeps the existing object.
+    c.put_object(
+        BUCKET,
+        "keep",
+        Body::Bytes(Bytes::from_static(b"old")),
+        &ObjectOptions::default(),
+        &Transfer::default(),
+    )
+    .await
+    .unwrap();
+    let no_overwrite = ObjectOptions {
+        forbid_overwrite: true,
+        ..Default::default()
+    };
+    let err = c
+        .put_object(
+            BUCKET,
+            "keep",
+            Body::Bytes(Bytes::from_static(b"new")),
+            &no_overwrite,
+            &Transfer::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("FileAlreadyExists"));
+    assert_eq!(get_all(&c, "keep").await, b"old");
+
+    // Local validation: bad part numbers and keys never reach the network.
+    let err = c
+        .upload_part(BUCKET, "k", "id", 10_001, Body::Empty, &Transfer::default())
+        .await
+        .unwrap_err();
+    assert_eq!(class(&err), ErrorClass::InvalidInput);
+    let err = c
+        .initiate_multipart_upload(BUCKET, "/abs", &ObjectOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(class(&err), ErrorClass::InvalidInput);
+}
+
+#[tokio::test]
+async fn transient_failures_are_retryable() {
+    let rig = rig().await;
+    let c = rig.client(SignatureVersion::V4);
+    let content = data(200_000, 3);
+    let path = rig.file("t.bin", &content);
+    let body = whole(&path, content.len() as u64);
+    let put = |c: &Client| {
+        let (c, body) = (c.clone(), body.clone());
+        async move {
+            c.put_object(
+                BUCKET,
+                "t",
+                body,
+                &ObjectOptions::default(),
+                &Transfer::default(),
+            )
+            .await
+        }
+    };
+
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::PutObject),
+        1,
+        FaultAction::error(503, "ServiceUnavailable"),
+    ));
+    let err = put(&c).await.unwrap_err();
+    assert_eq!(class(&err), RETRY);
+    assert!(err.user_message().contains("temporary"));
+
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::PutObject),
+        1,
+        FaultAction::DropAfterBodyBytes(70_000),
+    ));
+    let err = put(&c).await.unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(class(&err), RETRY);
+
+    rig.server
+        .faults()
+        .add(FaultRule::new(Some(Op::PutObject), 1, FaultAction::Stall));
+    let err = put(&c).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: TransportKind::Timeout,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(class(&err), RETRY);
+
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::PutObject),
+        1,
+        FaultAction::ResetBeforeResponse,
+    ));
+    let err = put(&c).await.unwrap_err();
+    assert_eq!(class(&err), RETRY);
+
+    rig.server.faults().outage(Duration::from_secs(30));
+    let err = put(&c).await.unwrap_err();
+    assert_eq!(class(&err), RETRY);
+    rig.server.faults().clear();
+
+    // After all that the same call works and the object is whole.
+    put(&c).await.unwrap();
+    assert_eq!(get_all(&c, "t").await, content);
+
+    // Nobody listening: a connect error, worth retrying (the network may come back).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let endpoint = Endpoint::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    let dead = Client::new(
+        ClientConfig::new(
+            endpoint,
+            Some("cn-hangzhou"),
+            Credentials::new(AK, SK),
+            SignatureVersion::V4,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let err = dead.head_object(BUCKET, "x").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: TransportKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(class(&err), RETRY);
+    assert!(err.user_message().contains("Cannot reach"));
+}
+
+#[tokio::test]
+async fn a_file_that_shrinks_is_a_file_error() {
+    let rig = rig().await;
+    let c = rig.client(SignatureVersion::V4);
+    let path = rig.file("s.bin", &data(1000, 4));
+    let err = c
+        .put_object(
+            BUCKET,
+            "s",
+            Body::File(FileRange {
+                path: path.clone(),
+                offset: 0,
+                len: 5000,
+            }),
+            &ObjectOptions::default(),
+            &Transfer::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert_eq!(class(&err), ErrorClass::Other);
+    let missing = rig.files.path().join("missing");
+    let err = c
+        .put_object(
+            BUCKET,
+            "s",
+            Body::File(FileRange {
+                path: missing,
+                offset: 0,
+                len: 10,
+            }),
+            &ObjectOptions::default(),
+            &Transfer::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.user_message().contains("no longer there"),
+        "{}",
+        err.user_message()
+    );
+    assert!(
+        c.head_object(BUCKET, "s").await.is_err(),
+        "nothing half-written"
+    );
+}
+
+/// A one-shot HTTP server that answers whatever it is given, for answers OSS would never send.
+async fn raw_server(answer: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1 << 20];
+                let mut seen = Vec::new();
+                // Read the head and as much body as the client sends before it waits for us.
+                loop {
+                    let n =
+                        match tokio::time::timeout(Duration::from_millis(200), sock.read(&mut buf))
+                            .await
+                        {
+                            Ok(Ok(n)) if n > 0 => n,
+                            _ => break,
+                        };
+                    seen.extend_from_slice(&buf[..n]);
+                }
+                let _ = sock.write_all(answer.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (url, task)
+}
+
+fn raw_client(url: &str) -> Client {
+    let cfg = ClientConfig::new(
+        Endpoint::parse(url).unwrap(),
+        Some("cn-hangzhou"),
+        Credentials::new(AK, SK),
+        SignatureVersion::V4,
+    )
+    .unwrap();
+    Client::new(cfg).unwrap()
+}
+
+#[tokio::test]
+async fn garbage_answers_are_clear_errors() {
+    // Success status, body that is not XML.
+    let (url, _t) = raw_server("HTTP/1.1 200 OK\r\nContent-Length: 15\r\nx-oss-request-id: RID1\r\nConnection: close\r\n\r\n<html>hi</html>").await;
+    let err = raw_client(&url)
+        .initiate_multipart_upload(BUCKET, "k", &ObjectOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+    assert_eq!(err.request_id(), Some("RID1"));
+    assert_eq!(class(&err), RETRY);
+
+    // An error status from a proxy: HTML instead of OSS XML.
+    let (url, _t) = raw_server("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 22\r\nConnection: close\r\n\r\n<h1>Bad Gateway</h1>\r\n").await;
+    let err = raw_client(&url).head_object(BUCKET, "k").await.unwrap_err();
+    assert_eq!(class(&err), RETRY);
+    let err = raw_client(&url)
+        .list_parts(BUCKET, "k", "u")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("502"), "{err}");
+
+    // The bytes arrived damaged: the server's CRC differs from what we sent.
+    let (url, _t) = raw_server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nETag: \"AB\"\r\nx-oss-hash-crc64ecma: 12345\r\nConnection: close\r\n\r\n").await;
+    let err = raw_client(&url)
+        .upload_part(
+            BUCKET,
+            "k",
+            "u",
+            1,
+            Body::Bytes(Bytes::from_static(b"123456789")),
+            &Transfer::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Integrity {
+                expected: 0x995DC9BBDF1939FA,
+                actual: 12345,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(class(&err), RETRY);
+
+    // ListParts that says "more" without saying where: an error, not an endless loop.
+    let (url, _t) = raw_server("HTTP/1.1 200 OK\r\nContent-Length: 113\r\nConnection: close\r\n\r\n<ListPartsResult><Bucket>b</Bucket><Key>k</Key><UploadId>u</UploadId><IsTruncated>true</IsTruncated></ListPartsResult>").await;
+    let err = raw_client(&url)
+        .list_parts(BUCKET, "k", "u")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn tls_to_a_plain_http_server_is_not_retried() {
+    let (url, _t) =
+        raw_server("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await;
+    let https = url.replace("http://", "https://");
+    let err = raw_client(&https)
+        .head_object(BUCKET, "k")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: TransportKind::Tls,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(class(&err), ErrorClass::Other);
+    assert!(err.user_message().contains("certificate"));
+}
+
+/// An application that receives upload callbacks.
+async fn callback_app() -> (String, tokio::task::JoinHandle<()>) {
+    raw_server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"Status\":\"OK\"}").await
+}
+
+#[tokio::test]
+async fn callbacks_delivered_and_failed() {
+    let rig = rig().await;
+    let c = rig.client(SignatureVersion::V4);
+    let (app, _t) = callback_app().await;
+    let mut vars = BTreeMap::new();
+    vars.insert("x:who", "me");
+    let opts = ObjectOptions {
+        callback: Some(format!(
+            r#"{{"callbackUrl":"{app}/cb","callbackBody":"bucket=${{bucket}}&object=${{object}}&who=${{x:who}}"}}"#
+        )),
+        callback_var: Some(serde_json::to_string(&vars).unwrap()),
+        ..Default::default()
+    };
+    let out = c
+        .put_object(
+            BUCKET,
+            "cb1",
+            Body::Bytes(Bytes::from_static(b"hello")),
+            &opts,
+            &Transfer::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out.callback,
+        Some(CallbackOutcome::Delivered("{\"Status\":\"OK\"}".into()))
+    );
+
+    // Multipart with a callback to nobody: HTTP 203, the object exists anyway.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dead = ObjectOptions {
+        callback: Some(format!(
+            r#"{{"callbackUrl":"http://127.0.0.1:{port}/","callbackBody":"x"}}"#
+        )),
+        ..Default::default()
+    };
+    let id = c
+        .initiate_multipart_upload(BUCKET, "cb2", &ObjectOptions::default())
+        .await
+        .unwrap();
+    let p = c
+        .upload_part(
+            BUCKET,
+            "cb2",
+            &id,
+            1,
+            Body::Bytes(Bytes::from_static(b"abc")),
+            &Transfer::default(),
+        )
+        .await
+        .unwrap();
+    let done = c
+        .complete_multipart_upload(
+            BUCKET,
+            "cb2",
+            &id,
+            &[CompletePart {
+                part_number: 1,
+                etag: p.etag,
+            }],
+            &dead,
+        )
+        .await
+        .unwrap();
+    match done.callback {
+        Some(CallbackOutcome::Failed(e)) => {
+            assert_eq!((e.status, e.code.as_str()), (203, "CallbackFailed"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(done.crc64, Some(crc64::checksum(b"abc")));
+    assert_eq!(get_all(&c, "cb2").await, b"abc");
+}
+
+#[tokio::test]
+async fn pace_hook_is_awaited_per_chunk() {
+    let rig = rig().await;
+    let c = rig.client(SignatureVersion::V4);
+    let content = data(500_000, 5);
+    let path = rig.file("p.bin", &content);
+    let calls = Arc::new(AtomicU64::new(0));
+    let calls2 = calls.clone();
+    let transfer = Transfer {
+        pace: Some(Arc::new(move |n| {
+            assert!(n as usize <= oss_uploader::oss::client::CHUNK_SIZE);
+            calls2.fetch_add(1, Ordering::Relaxed);
+            Box::pin(tokio::task::yield_now())
+        })),
+        traffic_limit: Some(838_860_800),
+        ..Default::default()
+    };
+    c.put_object(
+        BUCKET,
+        "paced",
+        whole(&path, content.len() as u64),
+        &ObjectOptions::default(),
+        &transfer,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        content
+            .len()
+            .div_ceil(oss_uploader::oss::client::CHUNK_SIZE) as u64
+    );
+    assert_eq!(get_all(&c, "paced").await, content);
+    // A traffic limit outside what OSS allows is refused before sending.
+    let bad = Transfer {
+        traffic_limit: Some(1),
+        ..Default::default()
+    };
+    let err = c
+        .put_object(BUCKET, "x", Body::Empty, &ObjectOptions::default(), &bad)
+        .await
+        .unwrap_err();
+    assert_eq!(class(&err), ErrorClass::InvalidInput);
+}
