@@ -23,7 +23,6 @@
 //! should be the only writer of a given record at a time: concurrent saves still leave a valid
 //! file, but the last rename wins.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -106,22 +105,9 @@ pub struct FinishedPart {
     pub crc64: u64,
 }
 
-/// Options that shape the object and must be the same after a resume.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObjectOptions {
-    pub content_type: Option<String>,
-    /// `x-oss-object-acl`, e.g. `private`.
-    pub acl: Option<String>,
-    /// `x-oss-storage-class`, e.g. `Standard`, `IA`.
-    pub storage_class: Option<String>,
-    /// `x-oss-meta-*` entries, names without the prefix. Sorted so the checksum is stable.
-    pub metadata: BTreeMap<String, String>,
-    /// `x-oss-callback`, base64 as sent.
-    pub callback: Option<String>,
-    /// `x-oss-callback-var`, base64 as sent.
-    pub callback_var: Option<String>,
-    pub forbid_overwrite: bool,
-}
+/// Options that shape the object and must be the same after a resume: the client's own type,
+/// so the checkpoint stores exactly what is sent.
+pub use crate::oss::client::ObjectOptions;
 
 /// Everything needed to resume one multipart upload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 //! that drives the OSS client is built on these.
 
 pub mod checkpoint;
+pub mod job;
 pub mod paths;
 pub mod plan;
 pub mod progress;

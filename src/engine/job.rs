@@ -1,0 +1,905 @@
+//! One upload job, from start to a single outcome: plan the parts, start a new multipart upload
+//! or resume the one in the checkpoint, send the missing parts (streamed, retried, CRC-checked),
+//! make sure the file did not change, complete, and verify the whole object's CRC-64.
+//!
+//! Policy on the server-side upload: it is aborted only when its checkpoint is discarded (the
+//! file changed, the record is damaged) or the user cancels. Network and server trouble never
+//! discard work: the job ends *interrupted* and resumes from the checkpoint.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::StreamExt as _;
+use tokio::sync::{Semaphore, watch};
+
+use super::checkpoint::{
+    Checkpoint, CheckpointError, CheckpointId, CheckpointStore, FileCheck, FileStamp, FinishedPart,
+    ObjectOptions, unix_ms,
+};
+use super::plan::{PartRange, UploadPlan};
+use super::progress::{JobProgress, ProgressSnapshot};
+use super::retry::Backoff;
+use super::throttle::Throttle;
+use crate::oss::client::{Body, CallbackOutcome, Client, ClientConfig, FileRange, Transfer};
+use crate::oss::crc64;
+use crate::oss::endpoint::Endpoint;
+use crate::oss::error::{Error, ErrorClass};
+use crate::oss::limits::InvalidInput;
+use crate::oss::sign::{Credentials, SignatureVersion};
+use crate::oss::xml::CompletePart;
+
+/// Where the object goes and how to talk to it; stored in the checkpoint so `resume` needs
+/// nothing but the credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// As the user typed it; normalised with [`Connection::endpoint_key`] for checkpoint ids.
+    pub endpoint: String,
+    pub region: Option<String>,
+    pub signature: SignatureVersion,
+    pub path_style: bool,
+}
+
+impl Connection {
+    /// The endpoint in one canonical spelling, so `HTTPS://Host/` and `host` share a checkpoint.
+    pub fn endpoint_key(&self) -> String {
+        match Endpoint::parse(&self.endpoint) {
+            Ok(e) => e.base_url(),
+            Err(_) => self.endpoint.trim().to_owned(),
+        }
+    }
+
+    /// The client configuration for these settings and credentials.
+    pub fn client_config(&self, credentials: Credentials) -> Result<ClientConfig, InvalidInput> {
+        let mut endpoint = Endpoint::parse(&self.endpoint)?;
+        if self.path_style {
+            endpoint = endpoint.with_path_style();
+        }
+        ClientConfig::new(
+            endpoint,
+            self.region.as_deref(),
+            credentials,
+            self.signature,
+        )
+    }
+}
+
+/// What to upload where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobSpec {
+    /// Absolute path of the local file.
+    pub path: PathBuf,
+    pub connection: Connection,
+    pub bucket: String,
+    pub key: String,
+    /// The requested part size; a resumed upload keeps the size it started with.
+    pub part_size: u64,
+    /// Parts in flight for this file.
+    pub threads: usize,
+    pub options: ObjectOptions,
+}
+
+impl JobSpec {
+    /// The id of this upload's checkpoint.
+    pub fn checkpoint_id(&self) -> CheckpointId {
+        CheckpointId::for_upload(
+            &self.connection.endpoint_key(),
+            &self.bucket,
+            &self.key,
+            &self.path,
+        )
+    }
+
+    /// The spec that resumes a checkpoint: its connection, part size and options.
+    pub fn from_checkpoint(cp: &Checkpoint, threads: usize) -> Self {
+        Self {
+            path: cp.local_path.clone(),
+            connection: Connection {
+                endpoint: cp.endpoint.clone(),
+                region: cp.region.clone(),
+                signature: cp.signature_version,
+                path_style: cp.path_style,
+            },
+            bucket: cp.bucket.clone(),
+            key: cp.key.clone(),
+            part_size: cp.part_size,
+            threads,
+            options: cp.options.clone(),
+        }
+    }
+}
+
+/// What a job shares with the other jobs of the engine.
+#[derive(Clone)]
+pub struct JobEnv {
+    pub client: Client,
+    pub store: CheckpointStore,
+    pub throttle: Throttle,
+    /// The global cap on parts in flight across all jobs.
+    pub part_permits: Arc<Semaphore>,
+    pub backoff: Backoff,
+}
+
+/// What the user wants a running job to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Run,
+    /// Stop sending, keep the checkpoint.
+    Pause,
+    /// Stop sending, abort the server upload, delete the checkpoint.
+    Cancel,
+}
+
+/// An error as the user sees it, with the details support needs one click away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobError {
+    /// Plain words.
+    pub message: String,
+    /// The technical description.
+    pub detail: String,
+    pub code: Option<String>,
+    pub ec: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl JobError {
+    pub fn plain(message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            detail: message.clone(),
+            message,
+            code: None,
+            ec: None,
+            request_id: None,
+        }
+    }
+
+    pub fn from_oss(e: &Error) -> Self {
+        let ec = match e {
+            Error::Service(s) if !s.ec.is_empty() => Some(s.ec.clone()),
+            _ => None,
+        };
+        Self {
+            message: e.user_message(),
+            detail: e.to_string(),
+            code: e.code().map(str::to_owned),
+            ec,
+            request_id: e.request_id().map(str::to_owned),
+        }
+    }
+
+    fn checkpoint(e: &CheckpointError) -> Self {
+        Self::plain(e.to_string())
+    }
+}
+
+/// What happens during a job, for the UI and the CLI.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobEvent {
+    /// The plan is fixed: how many parts, and what an earlier run already sent.
+    Started {
+        plan: UploadPlan,
+        resumed_parts: u32,
+        resumed_bytes: u64,
+    },
+    /// Something the user should know that does not stop the job ("starting over because…").
+    Notice(String),
+    /// Byte-level progress, at most about ten a second.
+    Progress(ProgressSnapshot),
+    /// A request failed and will be tried again after `delay`.
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+        error: JobError,
+    },
+    /// All bytes are sent; completing and checking the object.
+    Verifying,
+}
+
+/// How a job ended: exactly one per run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobOutcome {
+    /// The object is in OSS and its CRC-64 equals the file's.
+    Verified {
+        size: u64,
+        crc64: u64,
+        etag: String,
+        /// A callback failure leaves the object in place; the user is told.
+        callback: Option<CallbackOutcome>,
+    },
+    Paused,
+    Cancelled,
+    /// The network or the service stayed down past the retry bounds: resumable.
+    Interrupted(JobError),
+    Failed(JobError),
+}
+
+/// Why the sending phase stopped early.
+enum Stop {
+    /// Retries ran out on a temporary problem: keep everything, resume later.
+    Interrupted(JobError),
+    /// A problem retrying cannot fix.
+    Failed(JobError),
+    /// The server forgot the upload (`NoSuchUpload`): only this starts a new upload.
+    UploadGone,
+}
+
+impl Stop {
+    fn outcome(self) -> JobOutcome {
+        match self {
+            Stop::Interrupted(e) => JobOutcome::Interrupted(e),
+            Stop::Failed(e) => JobOutcome::Failed(e),
+            Stop::UploadGone => JobOutcome::Interrupted(JobError::plain(
+                "The server no longer knows this upload. Retry to start it again.",
+            )),
+        }
+    }
+}
+
+type Emit = Arc<dyn Fn(JobEvent) + Send + Sync>;
+
+/// Runs a job until it ends or `control` says pause or cancel.
+pub async fn run_job(
+    spec: &JobSpec,
+    env: &JobEnv,
+    mut control: watch::Receiver<Control>,
+    emit: Emit,
+) -> JobOutcome {
+    let stop = async {
+        loop {
+            let c = *control.borrow_and_update();
+            if c != Control::Run {
+                return c;
+            }
+            if control.changed().await.is_err() {
+                // Nobody can tell us to stop any more: run to the end.
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        c = stop => {
+            if c == Control::Cancel {
+                cancel_server_side(spec, env).await;
+                JobOutcome::Cancelled
+            } else {
+                JobOutcome::Paused
+            }
+        }
+        outcome = run(spec, env, &emit) => outcome,
+    }
+}
+
+/// On cancel: abort the server upload of the checkpoint, if any, and delete the checkpoint.
+async fn cancel_server_side(spec: &JobSpec, env: &JobEnv) {
+    let id = spec.checkpoint_id();
+    if let Ok(cp) = env.store.load(&id) {
+        abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
+    }
+    let _ = env.store.delete(&id);
+}
+
+async fn abort_quietly(env: &JobEnv, bucket: &str, key: &str, upload_id: &str) {
+    for _ in 0..3 {
+        match env
+            .client
+            .abort_multipart_upload(bucket, key, upload_id)
+            .await
+        {
+            Ok(()) => return,
+            Err(e) if e.is_no_such_upload() => return,
+            Err(e) if matches!(e.class(), ErrorClass::Retry { .. }) => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => {
+                tracing::warn!(bucket, key, "could not abort an unused upload: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Calls `f` until it succeeds, retrying temporary failures within the backoff's bounds.
+async fn with_retry<T, F, Fut>(env: &JobEnv, emit: &Emit, mut f: F) -> Result<T, (Error, bool)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let started = Instant::now();
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                if !matches!(e.class(), ErrorClass::Retry { .. }) {
+                    return Err((e, false));
+                }
+                attempt += 1;
+                let Some(delay) = env.backoff.next_delay(attempt, started.elapsed()) else {
+                    return Err((e, true));
+                };
+                emit(JobEvent::Retrying {
+                    attempt,
+                    delay,
+                    error: JobError::from_oss(&e),
+                });
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+/// A retry result as a stop reason: exhausted retries interrupt, anything else fails.
+fn stop_of((e, exhausted): (Error, bool)) -> Stop {
+    if e.is_no_such_upload() {
+        Stop::UploadGone
+    } else if exhausted {
+        Stop::Interrupted(JobError::from_oss(&e))
+    } else {
+        Stop::Failed(JobError::from_oss(&e))
+    }
+}
+
+fn file_error(spec: &JobSpec, e: std::io::Error) -> JobOutcome {
+    JobOutcome::Failed(JobError::from_oss(&Error::Io {
+        path: spec.path.clone(),
+        source: e,
+    }))
+}
+
+async fn run(spec: &JobSpec, env: &JobEnv, emit: &Emit) -> JobOutcome {
+    let stamp = match FileStamp::of(&spec.path) {
+        Ok(s) => s,
+        Err(e) => return file_error(spec, e),
+    };
+    if let Ok(meta) = std::fs::metadata(&spec.path)
+        && !meta.is_file()
+    {
+        return JobOutcome::Failed(JobError::plain(format!(
+            "{} is not a regular file.",
+            spec.path.display()
+        )));
+    }
+    let id = spec.checkpoint_id();
+    let resumable = match load_usable_checkpoint(spec, env, &id, emit).await {
+        Ok(cp) => cp,
+        Err(outcome) => return outcome,
+    };
+    if let Some(cp) = resumable {
+        match resume(spec, env, cp, emit).await {
+            Ok(outcome) => return outcome,
+            Err(Stop::UploadGone) => {
+                emit(JobEvent::Notice(
+                    "The server no longer has the earlier upload of this file; starting again from the beginning.".into(),
+                ));
+                let _ = env.store.delete(&id);
+            }
+            Err(stop) => return stop.outcome(),
+        }
+    }
+    let plan = match UploadPlan::new(stamp.size, spec.part_size) {
+        Ok(p) => p,
+        Err(e) => return JobOutcome::Failed(JobError::plain(e.to_string())),
+    };
+    if !plan.is_multipart() {
+        return put_whole(spec, env, stamp, emit).await;
+    }
+    match start_multipart(spec, env, stamp, plan, emit).await {
+        Ok(outcome) => outcome,
+        Err(stop) => stop.outcome(),
+    }
+}
+
+/// The checkpoint to resume, if there is one that still fits the file. A record that cannot
+/// be used is discarded with its server upload, and the user is told why.
+async fn load_usable_checkpoint(
+    spec: &JobSpec,
+    env: &JobEnv,
+    id: &CheckpointId,
+    emit: &Emit,
+) -> Result<Option<Checkpoint>, JobOutcome> {
+    match env.store.load(id) {
+        Ok(cp) => match cp.file_matches(&spec.path) {
+            Ok(FileCheck::Unchanged) => Ok(Some(cp)),
+            Ok(FileCheck::Changed { what }) => {
+                let why: Vec<String> = what.iter().map(ToString::to_string).collect();
+                emit(JobEvent::Notice(format!(
+                    "The file changed since its upload began ({}); starting again from the beginning.",
+                    why.join(", ")
+                )));
+                abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
+                env.store
+                    .delete(id)
+                    .map_err(|e| JobOutcome::Failed(JobError::checkpoint(&e)))?;
+                Ok(None)
+            }
+            Ok(FileCheck::Missing) => Err(JobOutcome::Failed(JobError::plain(format!(
+                "The file {} is no longer there. Put it back to resume its upload.",
+                spec.path.display()
+            )))),
+            Err(e) => Err(JobOutcome::Failed(JobError::checkpoint(&e))),
+        },
+        Err(CheckpointError::NotFound { .. }) => Ok(None),
+        Err(e @ (CheckpointError::Damaged { .. } | CheckpointError::UnsupportedVersion { .. })) => {
+            emit(JobEvent::Notice(format!(
+                "{e} Starting again from the beginning."
+            )));
+            // The upload id may still be readable from a record whose checksum failed.
+            if let Some(upload_id) = salvage_upload_id(&env.store.path_of(id)) {
+                abort_quietly(env, &spec.bucket, &spec.key, &upload_id).await;
+            }
+            env.store
+                .delete(id)
+                .map_err(|e| JobOutcome::Failed(JobError::checkpoint(&e)))?;
+            Ok(None)
+        }
+        Err(e) => Err(JobOutcome::Failed(JobError::checkpoint(&e))),
+    }
+}
+
+/// Reads the upload id out of a damaged record, if its JSON still holds one.
+fn salvage_upload_id(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("checkpoint")?
+        .get("upload_id")?
+        .as_str()
+        .map(str::to_owned)
+        .filter(|s| !s.is_empty())
+}
+
+fn pace_fn(throttle: &Throttle) -> crate::oss::client::PaceFn {
+    let throttle = throttle.clone();
+    Arc::new(move |n| {
+        let t = throttle.clone();
+        Box::pin(async move { t.acquire(n).await })
+    })
+}
+
+/// Files smaller than one part: one PutObject, sent again if the file changed meanwhile.
+async fn put_whole(spec: &JobSpec, env: &JobEnv, stamp: FileStamp, emit: &Emit) -> JobOutcome {
+    let plan = UploadPlan::Single { size: stamp.size };
+    emit(JobEvent::Started {
+        plan,
+        resumed_parts: 0,
+        resumed_bytes: 0,
+    });
+    let progress = Arc::new(Mutex::new(JobProgress::new(stamp.size, Instant::now())));
+    let mut stamp = stamp;
+    for _ in 0..3 {
+        let body = if stamp.size == 0 {
+            Body::Empty
+        } else {
+            Body::File(FileRange {
+                path: spec.path.clone(),
+                offset: 0,
+                len: stamp.size,
+            })
+        };
+        let result = with_retry(env, emit, || {
+            if let Ok(mut p) = progress.lock() {
+                p.part_started(1);
+            }
+            let transfer = Transfer {
+                pace: Some(pace_fn(&env.throttle)),
+                progress: Some(progress_fn(&progress, 1, emit)),
+                ..Default::default()
+            };
+            let body = body.clone();
+            let progress = progress.clone();
+            async move {
+                let r = env
+                    .client
+                    .put_object(&spec.bucket, &spec.key, body, &spec.options, &transfer)
+                    .await;
+                if r.is_err()
+                    && let Ok(mut p) = progress.lock()
+                {
+                    p.part_failed(1);
+                }
+                r
+            }
+        })
+        .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => return stop_of(e).outcome(),
+        };
+        // The bytes sent must be the file as it is now, or the object may mix two versions.
+        match FileStamp::of(&spec.path) {
+            Ok(now) if now == stamp => {
+                return JobOutcome::Verified {
+                    size: stamp.size,
+                    crc64: out.crc64,
+                    etag: out.etag,
+                    callback: out.callback,
+                };
+            }
+            Ok(now) => {
+                emit(JobEvent::Notice(
+                    "The file changed while it was being uploaded; sending it again.".into(),
+                ));
+                stamp = now;
+                if let Ok(mut p) = progress.lock() {
+                    *p = JobProgress::new(stamp.size, Instant::now());
+                }
+            }
+            Err(e) => return file_error(spec, e),
+        }
+    }
+    JobOutcome::Failed(JobError::plain(
+        "The file keeps changing while it is uploaded. Wait until the program writing it has finished, then retry.",
+    ))
+}
+
+fn progress_fn(
+    progress: &Arc<Mutex<JobProgress>>,
+    part: u32,
+    emit: &Emit,
+) -> crate::oss::client::ProgressFn {
+    let progress = progress.clone();
+    let emit = emit.clone();
+    Arc::new(move |n| {
+        let snap = match progress.lock() {
+            Ok(mut p) => {
+                let now = Instant::now();
+                p.part_sent(part, n, now);
+                p.poll_emit(now)
+            }
+            Err(_) => None,
+        };
+        if let Some(s) = snap {
+            emit(JobEvent::Progress(s));
+        }
+    })
+}
+
+async fn start_multipart(
+    spec: &JobSpec,
+    env: &JobEnv,
+    stamp: FileStamp,
+    plan: UploadPlan,
+    emit: &Emit,
+) -> Result<JobOutcome, Stop> {
+    if let Some(from) = plan.raised_from() {
+        emit(JobEvent::Notice(format!(
+            "The part size was raised from {} to {} so the file fits in 10,000 parts.",
+            human_bytes(from),
+            human_bytes(plan.part_size())
+        )));
+    }
+    let upload_id = with_retry(env, emit, || {
+        env.client
+            .initiate_multipart_upload(&spec.bucket, &spec.key, &spec.options)
+    })
+    .await
+    .map_err(stop_of)?;
+    let now = unix_ms(SystemTime::now());
+    let cp = Checkpoint {
+        endpoint: spec.connection.endpoint_key(),
+        bucket: spec.bucket.clone(),
+        key: spec.key.clone(),
+        local_path: spec.path.clone(),
+        file_size: stamp.size,
+        file_mtime_ns: stamp.mtime_ns,
+        part_size: plan.part_size(),
+        upload_id,
+        signature_version: spec.connection.signature,
+        region: spec.connection.region.clone(),
+        path_style: spec.connection.path_style,
+        parts: Vec::new(),
+        options: spec.options.clone(),
+        created_unix_ms: now,
+        updated_unix_ms: now,
+    };
+    env.store
+        .save(&cp)
+        .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+    send_and_complete(spec, env, cp, plan, emit).await
+}
+
+/// Resumes from a checkpoint: the parts the server still has with the same size and CRC-64
+/// count as done; the others are sent.
+async fn resume(
+    spec: &JobSpec,
+    env: &JobEnv,
+    mut cp: Checkpoint,
+    emit: &Emit,
+) -> Result<JobOutcome, Stop> {
+    let plan = cp
+        .plan()
+        .map_err(|e| Stop::Failed(JobError::plain(e.to_string())))?;
+    let listed = with_retry(env, emit, || {
+        env.client.list_parts(&cp.bucket, &cp.key, &cp.upload_id)
+    })
+    .await;
+    let server_parts = match listed {
+        Ok(p) => p,
+        Err((e, _)) if e.is_no_such_upload() => {
+            // A crash between Complete and deleting the checkpoint leaves exactly this: the
+            // object is there and whole. Check before sending everything again.
+            if cp.parts.len() as u32 == plan.part_count() {
+                let combined = combined_crc(&cp.parts);
+                if let Ok(meta) = env.client.head_object(&cp.bucket, &cp.key).await
+                    && meta.content_length == cp.file_size
+                    && meta.crc64 == Some(combined)
+                {
+                    let _ = env.store.delete(&cp.id());
+                    return Ok(JobOutcome::Verified {
+                        size: cp.file_size,
+                        crc64: combined,
+                        etag: meta.etag,
+                        callback: None,
+                    });
+                }
+            }
+            return Err(Stop::UploadGone);
+        }
+        Err(e) => return Err(stop_of(e)),
+    };
+    let before = cp.parts.len();
+    cp.parts.retain(|p| {
+        server_parts.iter().any(|s| {
+            s.part_number == p.number
+                && s.size == p.size
+                && s.etag
+                    .trim_matches('"')
+                    .eq_ignore_ascii_case(p.etag.trim_matches('"'))
+                && s.hash_crc64ecma.is_none_or(|c| c == p.crc64)
+        })
+    });
+    if cp.parts.len() != before {
+        emit(JobEvent::Notice(format!(
+            "{} part(s) recorded as sent are not on the server as recorded; sending them again.",
+            before - cp.parts.len()
+        )));
+        env.store
+            .save(&cp)
+            .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+    }
+    send_and_complete(spec, env, cp, plan, emit).await
+}
+
+fn combined_crc(parts: &[FinishedPart]) -> u64 {
+    let mut sorted: Vec<&FinishedPart> = parts.iter().collect();
+    sorted.sort_by_key(|p| p.number);
+    sorted
+        .iter()
+        .fold(0, |acc, p| crc64::combine(acc, p.crc64, p.size))
+}
+
+async fn send_and_complete(
+    spec: &JobSpec,
+    env: &JobEnv,
+    cp: Checkpoint,
+    plan: UploadPlan,
+    emit: &Emit,
+) -> Result<JobOutcome, Stop> {
+    let done: Vec<(u32, u64)> = cp.parts.iter().map(|p| (p.number, p.size)).collect();
+    emit(JobEvent::Started {
+        plan,
+        resumed_parts: done.len() as u32,
+        resumed_bytes: done.iter().map(|d| d.1).sum(),
+    });
+    let progress = Arc::new(Mutex::new(JobProgress::resumed(
+        plan.size(),
+        done.iter().copied(),
+        Instant::now(),
+    )));
+    let pending: Vec<PartRange> = plan
+        .parts()
+        .filter(|p| cp.part(p.number).is_none())
+        .collect();
+    let (bucket, key, upload_id) = (cp.bucket.clone(), cp.key.clone(), cp.upload_id.clone());
+    let cp = Arc::new(Mutex::new(cp));
+    let threads = spec.threads.max(1);
+    let mut sends = futures_util::stream::iter(pending)
+        .map(|part| {
+            send_part(
+                spec, env, &cp, &progress, part, &bucket, &key, &upload_id, emit,
+            )
+        })
+        .buffer_unordered(threads);
+    while let Some(result) = sends.next().await {
+        result?;
+    }
+    drop(sends);
+    let cp = cp
+        .lock()
+        .map(|c| c.clone())
+        .map_err(|_| Stop::Failed(JobError::plain("internal error: checkpoint lock")))?;
+    complete(spec, env, cp, emit).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_part(
+    spec: &JobSpec,
+    env: &JobEnv,
+    cp: &Arc<Mutex<Checkpoint>>,
+    progress: &Arc<Mutex<JobProgress>>,
+    part: PartRange,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    emit: &Emit,
+) -> Result<(), Stop> {
+    let _permit = env
+        .part_permits
+        .acquire()
+        .await
+        .map_err(|_| Stop::Interrupted(JobError::plain("The engine is shutting down.")))?;
+    let out = with_retry(env, emit, || {
+        if let Ok(mut p) = progress.lock() {
+            p.part_started(part.number);
+        }
+        let transfer = Transfer {
+            pace: Some(pace_fn(&env.throttle)),
+            progress: Some(progress_fn(progress, part.number, emit)),
+            ..Default::default()
+        };
+        let body = Body::File(FileRange {
+            path: spec.path.clone(),
+            offset: part.offset,
+            len: part.len,
+        });
+        let progress = progress.clone();
+        async move {
+            let r = env
+                .client
+                .upload_part(bucket, key, upload_id, part.number, body, &transfer)
+                .await;
+            if r.is_err()
+                && let Ok(mut p) = progress.lock()
+            {
+                p.part_failed(part.number);
+            }
+            r
+        }
+    })
+    .await
+    .map_err(stop_of)?;
+    if let Ok(mut p) = progress.lock() {
+        p.part_finished(part.number, part.len, Instant::now());
+    }
+    let mut cp = cp
+        .lock()
+        .map_err(|_| Stop::Failed(JobError::plain("internal error: checkpoint lock")))?;
+    cp.record_part(FinishedPart {
+        number: part.number,
+        size: out.size,
+        etag: out.etag,
+        crc64: out.crc64,
+    });
+    cp.touch(SystemTime::now());
+    env.store
+        .save(&cp)
+        .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+    Ok(())
+}
+
+async fn complete(
+    spec: &JobSpec,
+    env: &JobEnv,
+    cp: Checkpoint,
+    emit: &Emit,
+) -> Result<JobOutcome, Stop> {
+    // A file changed during the upload must never become a mixed object.
+    match cp.file_matches(&spec.path) {
+        Ok(FileCheck::Unchanged) => {}
+        Ok(_) | Err(_) => {
+            abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
+            let _ = env.store.delete(&cp.id());
+            return Ok(JobOutcome::Failed(JobError::plain(
+                "The file changed while it was being uploaded, so the upload was stopped to avoid storing a mix of old and new content. Retry to upload the file as it is now.",
+            )));
+        }
+    }
+    emit(JobEvent::Verifying);
+    let combined = combined_crc(&cp.parts);
+    let parts: Vec<CompletePart> = cp
+        .parts
+        .iter()
+        .map(|p| CompletePart {
+            part_number: p.number,
+            etag: p.etag.clone(),
+        })
+        .collect();
+    let mut attempts = 0;
+    let result = with_retry(env, emit, || {
+        attempts += 1;
+        env.client.complete_multipart_upload(
+            &cp.bucket,
+            &cp.key,
+            &cp.upload_id,
+            &parts,
+            &cp.options,
+        )
+    })
+    .await;
+    let (etag, server_crc, callback) = match result {
+        Ok(out) => (out.etag, out.crc64, out.callback),
+        // An earlier attempt completed but its answer was lost: the object tells.
+        Err((e, _)) if e.is_no_such_upload() && attempts > 1 => {
+            match env.client.head_object(&cp.bucket, &cp.key).await {
+                Ok(meta) if meta.content_length == cp.file_size => (meta.etag, meta.crc64, None),
+                _ => return Err(Stop::UploadGone),
+            }
+        }
+        Err(e) => return Err(stop_of(e)),
+    };
+    let server_crc = match server_crc {
+        Some(c) => Some(c),
+        None => env
+            .client
+            .head_object(&cp.bucket, &cp.key)
+            .await
+            .ok()
+            .and_then(|m| m.crc64),
+    };
+    if let Some(c) = server_crc
+        && c != combined
+    {
+        return Ok(JobOutcome::Failed(JobError::plain(format!(
+            "The stored object does not match the file (CRC-64 {c} instead of {combined}). Retry the upload."
+        ))));
+    }
+    env.store
+        .delete(&cp.id())
+        .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+    Ok(JobOutcome::Verified {
+        size: cp.file_size,
+        crc64: combined,
+        etag,
+        callback,
+    })
+}
+
+/// `8 MiB`, `1.5 GiB`: sizes as people read them.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else if v.fract() == 0.0 {
+        format!("{v:.0} {}", UNITS[unit])
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(8 * 1024 * 1024), "8 MiB");
+        assert_eq!(human_bytes(1536 * 1024 * 1024), "1.5 GiB");
+    }
+
+    #[test]
+    fn endpoint_spellings_share_a_checkpoint() {
+        let conn = |e: &str| Connection {
+            endpoint: e.into(),
+            region: None,
+            signature: SignatureVersion::V4,
+            path_style: false,
+        };
+        assert_eq!(
+            conn("oss-cn-hangzhou.aliyuncs.com").endpoint_key(),
+            conn("HTTPS://oss-cn-hangzhou.aliyuncs.com/").endpoint_key()
+        );
+        assert_ne!(
+            conn("http://127.0.0.1:1").endpoint_key(),
+            conn("http://127.0.0.1:2").endpoint_key()
+        );
+    }
+}
