@@ -1,1 +1,3 @@
+pub mod cli;
+pub mod local_server;
 pub mod oss;
