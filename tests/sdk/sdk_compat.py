@@ -316,6 +316,30 @@ def check_small_objects(ctx):
                           f"{sdk}/{version}: GetObject after delete error code")
 
 
+def check_query_plus_means_space(ctx):
+    """oss2 form-encodes query values (space as '+', '+' as '%2B'): a listing by a prefix with
+    a space must find the upload (V1) and verify (V4, where the prefix is signed)."""
+    key = "plus check/a b+c.bin"
+    b1 = oss2_bucket(ctx.server.endpoint, "v1")
+    uid = b1.init_multipart_upload(key).upload_id
+    try:
+        problems = []
+        for version in ("v1", "v4"):
+            b = oss2_bucket(ctx.server.endpoint, version)
+            try:
+                got = [(u.key, u.upload_id) for u in
+                       b.list_multipart_uploads(prefix="plus check/a b+").upload_list]
+                if got != [(key, uid)]:
+                    problems.append(f"oss2/{version} ListMultipartUploads(prefix='plus check/a b+')"
+                                    f" -> {got}, want [({key!r}, upload)]")
+            except oss2.exceptions.OssError as e:
+                problems.append(f"oss2/{version} ListMultipartUploads(prefix with a space): "
+                                f"{e.status} {e.code}")
+        expect(not problems, "; ".join(problems))
+    finally:
+        b1.abort_multipart_upload(key, uid)
+
+
 def _oss2_resumable(ctx, version):
     size = 3 * MIB + 12_345 + (0 if version == "v1" else 77_777)
     path = os.path.join(ctx.work, f"oss2-{version}.bin")
@@ -823,9 +847,129 @@ def check_clock_skew_refused(ctx):
     expect(not problems, "clock skew: " + "; ".join(problems))
 
 
+def check_ranged_downloads(ctx):
+    """Range GETs: oss2.resumable_download and the v2 downloader (3 threads, 256 KiB ranges,
+    both check the CRC-64), plus plain closed and open ranges."""
+    size = 2 * MIB + 7_777
+    data = random.Random("ranged").randbytes(size)
+    key = f"{KEY_PREFIX} ranged.bin"
+    b = oss2_bucket(ctx.server.endpoint, "v4")
+    r = b.put_object(key, data)  # one PUT of 2 MiB
+    expect_eq(r.crc, crc64(data), "PutObject crc")
+
+    dst = os.path.join(ctx.work, "oss2-download.bin")
+    store = oss2.ResumableDownloadStore(root=os.path.join(ctx.work, "oss2-dl-cp"), dir="cp")
+    oss2.resumable_download(b, key, dst, multiget_threshold=PART, part_size=PART,
+                            num_threads=THREADS, store=store)
+    with open(dst, "rb") as f:
+        expect(f.read() == data, "oss2.resumable_download: file differs")
+
+    c = v2_client(ctx.server.endpoint, "v4")
+    dst2 = os.path.join(ctx.work, "v2-download.bin")
+    c.downloader(part_size=PART, parallel_num=THREADS).download_file(
+        ossv2.GetObjectRequest(bucket=BUCKET, key=key), filepath=dst2)
+    with open(dst2, "rb") as f:
+        expect(f.read() == data, "v2 downloader: file differs")
+
+    g = b.get_object(key, byte_range=(100, 199))
+    expect_eq(g.status, 206, "Range 100-199 status")
+    expect_eq(g.read(), data[100:200], "Range 100-199 bytes")
+    expect_eq(g.headers.get("Content-Range"), f"bytes 100-199/{size}", "Range 100-199 Content-Range")
+    g = b.get_object(key, byte_range=(size - 10, None))
+    expect_eq(g.status, 206, "open Range status")
+    expect_eq(g.read(), data[-10:], "open Range bytes")
+
+
+def check_object_headers(ctx):
+    """x-oss-meta-* round trip, Content-MD5 checked, x-oss-forbid-overwrite honoured."""
+    b = oss2_bucket(ctx.server.endpoint, "v1")
+    key = f"{KEY_PREFIX} headers.txt"
+    data = b"first version\n"
+    b.put_object(key, data, headers={"x-oss-meta-author": "alice",
+                                     "Content-MD5": oss2.utils.content_md5(data)})
+    h = b.head_object(key)
+    expect_eq(h.headers.get("x-oss-meta-author"), "alice", "HeadObject x-oss-meta-author")
+    c = v2_client(ctx.server.endpoint, "v4")
+    hv = c.head_object(ossv2.HeadObjectRequest(bucket=BUCKET, key=key))
+    expect_eq(dict(hv.metadata or {}).get("author"), "alice", "v2 HeadObject metadata")
+
+    try:
+        b.put_object(key, b"second version\n", headers={"Content-MD5": oss2.utils.content_md5(data)})
+        raise CheckFailed("PutObject with a wrong Content-MD5 succeeded")
+    except oss2.exceptions.OssError as e:
+        expect_eq(e.status, 400, f"wrong Content-MD5 status ({e.code})")
+    expect_eq(b.get_object(key).read(), data, "object after a refused Content-MD5")
+
+    try:
+        b.put_object(key, b"third version\n", headers={"x-oss-forbid-overwrite": "true"})
+        raise CheckFailed("PutObject with x-oss-forbid-overwrite over an object succeeded")
+    except oss2.exceptions.OssError as e:
+        expect_eq((e.status, e.code), (409, "FileAlreadyExists"), "forbid-overwrite error")
+    expect_eq(b.get_object(key).read(), data, "object after a refused overwrite")
+
+
+def check_sts_token(ctx):
+    """A server started with --security-token takes the token from both SDKs (V1 and V4)
+    and refuses requests without it or with another one."""
+    token = "sts-token-" + "x" * 40
+    srv = Server(ctx.server.binary, os.path.join(ctx.work, "root-sts"),
+                 os.path.join(ctx.work, "server-sts.log"), ["--security-token", token])
+    srv.start()
+    problems = []
+    try:
+        def oss2_with(version, tok):
+            if version == "v1":
+                return oss2.Bucket(oss2.StsAuth(AK, SK, tok), srv.endpoint, BUCKET,
+                                   connect_timeout=HTTP_TIMEOUT_S)
+            prov = oss2.credentials.StaticCredentialsProvider(AK, SK, tok)
+            return oss2.Bucket(oss2.ProviderAuthV4(prov), srv.endpoint, BUCKET, region=REGION,
+                               connect_timeout=HTTP_TIMEOUT_S)
+
+        def v2_with(version, tok):
+            cfg = ossv2.config.load_default()
+            cfg.credentials_provider = ossv2.credentials.StaticCredentialsProvider(
+                AK, SK, security_token=tok)
+            cfg.region, cfg.endpoint, cfg.use_path_style = REGION, srv.endpoint, True
+            cfg.signature_version, cfg.retry_max_attempts = version, 1
+            return ossv2.Client(cfg)
+
+        for version in ("v1", "v4"):
+            key = f"{KEY_PREFIX} sts {version}.txt"
+            try:
+                oss2_with(version, token).put_object(key, b"sts")
+                got = oss2_with(version, token).get_object(key).read()
+                if got != b"sts":
+                    problems.append(f"oss2/{version}: read back {got!r}")
+            except oss2.exceptions.OssError as e:
+                problems.append(f"oss2/{version} with the token: {e.status} {e.code}")
+            for label, bucket in (("no token", oss2_bucket(srv.endpoint, version)),
+                                  ("another token", oss2_with(version, token + "-other"))):
+                try:
+                    bucket.get_object(key)
+                    problems.append(f"oss2/{version} with {label}: accepted")
+                except oss2.exceptions.OssError as e:
+                    if e.status != 403:
+                        problems.append(f"oss2/{version} with {label}: {e.status} {e.code}")
+            # alibabacloud-oss-v2 1.4.1 signing V1 puts the token in a `security-token` header,
+            # not `x-oss-security-token` as oss2 and the Go SDK v2 do; whether OSS takes that
+            # is not known here, so the v2 SDK is held to its V4 signer only.
+            if version == "v1":
+                continue
+            try:
+                g = v2_with(version, token).get_object(ossv2.GetObjectRequest(bucket=BUCKET, key=key))
+                if g.body.read() != b"sts":
+                    problems.append(f"v2/{version}: read back differs")
+            except ossv2.exceptions.OperationError as e:
+                problems.append(f"v2/{version} with the token: {e.unwrap()}")
+    finally:
+        srv.stop()
+    expect(not problems, "security token: " + "; ".join(problems))
+
+
 CHECKS = [
     check_crc64_vectors,
     check_small_objects,
+    check_query_plus_means_space,
     check_oss2_resumable_v1,
     check_oss2_resumable_v4,
     check_v2_uploader,
@@ -835,9 +979,12 @@ CHECKS = [
     check_v2_multipart_calls,
     check_complete_errors,
     check_wrong_secret,
+    check_ranged_downloads,
+    check_object_headers,
     check_restart_keeps_data,
     check_v2_uploader_rides_out_faults,
     check_clock_skew_refused,
+    check_sts_token,
 ]
 
 
