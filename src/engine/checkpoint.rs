@@ -654,6 +654,7 @@ mod stored_path {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use crate::oss::limits::MIB;
 
     fn sample(local_path: &Path) -> Checkpoint {

@@ -262,14 +262,21 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// The V4 signature (lowercase hex) of a canonical request.
-pub fn v4_signature(secret: &str, region: &str, unix_time: i64, canonical_request: &str) -> String {
+/// The V4 string to sign for a canonical request; the server shows it in
+/// `SignatureDoesNotMatch` answers so a client author can see where the two sides differ.
+pub fn v4_string_to_sign(region: &str, unix_time: i64, canonical_request: &str) -> String {
     let (datetime, date) = v4_datetime(unix_time);
-    let string_to_sign = format!(
+    format!(
         "{V4_ALGORITHM}\n{datetime}\n{}\n{}",
         v4_scope(&date, region),
         hex_lower(&Sha256::digest(canonical_request.as_bytes()))
-    );
+    )
+}
+
+/// The V4 signature (lowercase hex) of a canonical request.
+pub fn v4_signature(secret: &str, region: &str, unix_time: i64, canonical_request: &str) -> String {
+    let (_, date) = v4_datetime(unix_time);
+    let string_to_sign = v4_string_to_sign(region, unix_time, canonical_request);
     let mut key = hmac_sha256(format!("aliyun_v4{secret}").as_bytes(), date.as_bytes());
     key = hmac_sha256(&key, region.as_bytes());
     key = hmac_sha256(&key, b"oss");
