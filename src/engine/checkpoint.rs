@@ -654,8 +654,8 @@ mod stored_path {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
     use crate::oss::limits::MIB;
+    use std::collections::BTreeMap;
 
     fn sample(local_path: &Path) -> Checkpoint {
         let mut metadata = BTreeMap::new();

@@ -328,10 +328,7 @@ impl From<reqwest::Error> for Error {
         let lower = message.to_ascii_lowercase();
         let kind = if e.is_timeout() {
             TransportKind::Timeout
-        } else if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
-        {
+        } else if is_tls(&e) || TLS_MARKERS.iter().any(|m| lower.contains(m)) {
             TransportKind::Tls
         } else if e.is_connect() {
             TransportKind::Connect
@@ -340,6 +337,35 @@ impl From<reqwest::Error> for Error {
         };
         Self::Transport { kind, message }
     }
+}
+
+/// How rustls describes its failures, for when the error's type is hidden behind a wrapper.
+const TLS_MARKERS: &[&str] = &[
+    "certificate",
+    "received corrupt message",
+    "peer is incompatible",
+    "peer misbehaved",
+    "received fatal alert",
+    "handshake",
+];
+
+/// Whether a TLS error (rustls) is anywhere in the chain: those are not fixed by retrying.
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if c.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
 }
 
 /// The error and its causes on one line: reqwest's own message alone says little.
