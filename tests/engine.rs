@@ -1,0 +1,642 @@
+//! The upload job against the local OSS server over real HTTP, with injected faults: every run
+//! ends verified, or stops resumable with a clear reason, and resuming sends only what is missing.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oss_uploader::engine::checkpoint::{CheckpointStore, ObjectOptions};
+use oss_uploader::engine::job::{
+    Connection, Control, JobEnv, JobEvent, JobOutcome, JobSpec, run_job,
+};
+use oss_uploader::engine::retry::Backoff;
+use oss_uploader::engine::throttle::Throttle;
+use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
+use oss_uploader::oss::client::{Client, ObjectOptions as ClientOptions};
+use oss_uploader::oss::crc64;
+use oss_uploader::oss::sign::{Credentials, SignatureVersion};
+use tokio::sync::{Semaphore, watch};
+
+const AK: &str = "engine-ak";
+const SK: &str = "engine-secret";
+const BUCKET: &str = "engine-bucket";
+const PART: u64 = 100 * 1024;
+
+struct Harness {
+    server: LocalServer,
+    _root: tempfile::TempDir,
+    data: tempfile::TempDir,
+    files: tempfile::TempDir,
+    env: JobEnv,
+}
+
+fn fast_backoff(max_attempts: u32, max_elapsed: Duration) -> Backoff {
+    Backoff {
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+        max_attempts,
+        max_elapsed,
+        random: || 0.5,
+    }
+}
+
+impl Harness {
+    async fn new() -> Self {
+        Self::with_creds(Credentials::new(AK, SK)).await
+    }
+
+    async fn with_creds(client_creds: Credentials) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let server = LocalServer::start(
+            ServerConfig::new(root.path())
+                .with_credentials(Credentials::new(AK, SK))
+                .with_bucket(BUCKET),
+        )
+        .await
+        .unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let conn = connection(&server);
+        let mut cfg = conn.client_config(client_creds).unwrap();
+        cfg.read_timeout = Duration::from_secs(2);
+        let env = JobEnv {
+            client: Client::new(cfg).unwrap(),
+            store: CheckpointStore::open(data.path()).unwrap(),
+            throttle: Throttle::unlimited(),
+            part_permits: Arc::new(Semaphore::new(16)),
+            backoff: fast_backoff(6, Duration::from_secs(10)),
+        };
+        Self {
+            server,
+            _root: root,
+            data,
+            files: tempfile::tempdir().unwrap(),
+            env,
+        }
+    }
+
+    fn file(&self, name: &str, len: usize, seed: u32) -> (PathBuf, Vec<u8>) {
+        let content = bytes(len, seed);
+        let p = self.files.path().join(name);
+        std::fs::write(&p, &content).unwrap();
+        (p, content)
+    }
+
+    fn spec(&self, path: &Path, key: &str) -> JobSpec {
+        JobSpec {
+            path: path.to_owned(),
+            connection: connection(&self.server),
+            bucket: BUCKET.into(),
+            key: key.into(),
+            part_size: PART,
+            threads: 3,
+            options: ObjectOptions {
+                content_type: Some("application/octet-stream".into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    async fn run(&self, spec: &JobSpec) -> (JobOutcome, Vec<JobEvent>) {
+        let (_tx, rx) = watch::channel(Control::Run);
+        self.run_with(spec, rx).await
+    }
+
+    async fn run_with(
+        &self,
+        spec: &JobSpec,
+        rx: watch::Receiver<Control>,
+    ) -> (JobOutcome, Vec<JobEvent>) {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let outcome = run_job(
+            spec,
+            &self.env,
+            rx,
+            Arc::new(move |e| sink.lock().unwrap().push(e)),
+        )
+        .await;
+        let events = events.lock().unwrap().clone();
+        (outcome, events)
+    }
+
+    async fn object(&self, key: &str) -> Vec<u8> {
+        self.env
+            .client
+            .get_object(BUCKET, key, None)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    async fn open_uploads(&self) -> usize {
+        self.env
+            .client
+            .list_multipart_uploads(BUCKET, "")
+            .await
+            .unwrap()
+            .len()
+    }
+
+    fn checkpoints(&self) -> usize {
+        self.env.store.list().unwrap().len()
+    }
+}
+
+fn connection(server: &LocalServer) -> Connection {
+    Connection {
+        endpoint: server.endpoint(),
+        region: Some("cn-hangzhou".into()),
+        signature: SignatureVersion::V4,
+        path_style: true,
+    }
+}
+
+fn bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2654435761) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn verified_crc(outcome: &JobOutcome) -> u64 {
+    match outcome {
+        JobOutcome::Verified { crc64, .. } => *crc64,
+        other => panic!("not verified: {other:?}"),
+    }
+}
+
+fn notices(events: &[JobEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::Notice(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn resumed_parts(events: &[JobEvent]) -> u32 {
+    events
+        .iter()
+        .find_map(|e| match e {
+            JobEvent::Started { resumed_parts, .. } => Some(*resumed_parts),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn multipart_upload_is_verified_and_leaves_nothing_behind() {
+    let h = Harness::new().await;
+    let (path, content) = h.file("big.bin", PART as usize * 7 + 12_345, 1);
+    let (outcome, events) = h.run(&h.spec(&path, "dir/big 大.bin")).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(h.object("dir/big 大.bin").await, content);
+    assert_eq!(h.checkpoints(), 0, "checkpoint deleted after Complete");
+    assert_eq!(h.open_uploads().await, 0);
+    assert!(events.iter().any(|e| matches!(e, JobEvent::Verifying)));
+    let progress: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::Progress(p) => Some(p.done),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress never goes back"
+    );
+    assert!(progress.iter().all(|d| *d <= content.len() as u64));
+    assert_eq!(
+        h.server.stats().body_bytes(Op::UploadPart),
+        content.len() as u64,
+        "each byte sent once"
+    );
+}
+
+#[tokio::test]
+async fn small_and_empty_files_go_up_in_one_put() {
+    let h = Harness::new().await;
+    let (small, content) = h.file("small.txt", 5000, 2);
+    let (empty, _) = h.file("empty", 0, 3);
+    let (o1, _) = h.run(&h.spec(&small, "small.txt")).await;
+    let (o2, _) = h.run(&h.spec(&empty, "empty")).await;
+    assert_eq!(verified_crc(&o1), crc64::checksum(&content));
+    assert_eq!(verified_crc(&o2), 0);
+    assert_eq!(h.object("small.txt").await, content);
+    assert_eq!(h.object("empty").await, Vec::<u8>::new());
+    assert_eq!(h.server.stats().requests(Op::InitiateMultipartUpload), 0);
+}
+
+#[tokio::test]
+async fn every_fault_alone_and_mixed_still_ends_verified() {
+    let h = Harness::new().await;
+    let faults = h.server.faults();
+    faults.add(
+        FaultRule::new(
+            Some(Op::UploadPart),
+            2,
+            FaultAction::error(503, "ServiceUnavailable"),
+        )
+        .times(2),
+    );
+    faults.add(FaultRule::new(
+        Some(Op::UploadPart),
+        3,
+        FaultAction::DropAfterBodyBytes(50_000),
+    ));
+    faults.add(FaultRule::new(Some(Op::UploadPart), 5, FaultAction::Stall));
+    faults.add(FaultRule::new(
+        Some(Op::UploadPart),
+        6,
+        FaultAction::ResetBeforeResponse,
+    ));
+    faults.add(FaultRule::new(
+        Some(Op::UploadPart),
+        7,
+        FaultAction::Delay(Duration::from_millis(300)),
+    ));
+    faults.add(FaultRule::new(
+        Some(Op::InitiateMultipartUpload),
+        1,
+        FaultAction::error(500, "InternalError"),
+    ));
+    faults.add(FaultRule::new(
+        Some(Op::CompleteMultipartUpload),
+        1,
+        FaultAction::ResetBeforeResponse,
+    ));
+    let (path, content) = h.file("faulty.bin", PART as usize * 9 + 1, 4);
+    let (outcome, events) = h.run(&h.spec(&path, "faulty.bin")).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(h.object("faulty.bin").await, content);
+    let retries = events
+        .iter()
+        .filter(|e| matches!(e, JobEvent::Retrying { .. }))
+        .count();
+    assert!(retries >= 6, "{retries} retries");
+    assert_eq!(h.checkpoints(), 0);
+    assert_eq!(h.open_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn outage_longer_than_the_retry_bound_interrupts_then_resumes() {
+    let mut h = Harness::new().await;
+    h.env.backoff = fast_backoff(3, Duration::from_secs(1));
+    let (path, content) = h.file("outage.bin", PART as usize * 10, 5);
+    // Let three parts through, then the service goes down for longer than we retry.
+    h.server.faults().add(
+        FaultRule::new(
+            Some(Op::UploadPart),
+            4,
+            FaultAction::error(503, "ServiceUnavailable"),
+        )
+        .times(1000),
+    );
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "outage.bin")
+    };
+    let (outcome, _) = h.run(&spec).await;
+    match &outcome {
+        JobOutcome::Interrupted(e) => assert!(e.message.contains("temporary"), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.checkpoints(), 1, "work is kept");
+    h.server.faults().clear();
+    let sent_before = h.server.stats().body_bytes(Op::UploadPart);
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(resumed_parts(&events), 3);
+    let resent = h.server.stats().body_bytes(Op::UploadPart) - sent_before;
+    assert_eq!(resent, PART * 7, "only the missing parts are sent");
+    assert_eq!(h.object("outage.bin").await, content);
+}
+
+#[tokio::test]
+async fn wrong_credentials_fail_at_once_with_a_clear_message() {
+    let h = Harness::with_creds(Credentials::new(AK, "wrong")).await;
+    let (path, _) = h.file("c.bin", PART as usize * 3, 6);
+    let (outcome, events) = h.run(&h.spec(&path, "c.bin")).await;
+    match outcome {
+        JobOutcome::Failed(e) => {
+            assert!(e.message.contains("secret"), "{e:?}");
+            assert_eq!(e.code.as_deref(), Some("SignatureDoesNotMatch"));
+            assert!(e.request_id.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, JobEvent::Retrying { .. })),
+        "no retry on credentials"
+    );
+}
+
+#[tokio::test]
+async fn pause_keeps_the_checkpoint_and_resume_sends_the_rest() {
+    let h = Harness::new().await;
+    let (path, content) = h.file("p.bin", PART as usize * 12, 7);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "p.bin")
+    };
+    // Slow parts down so the pause lands mid-upload.
+    h.server.faults().add(
+        FaultRule::new(
+            Some(Op::UploadPart),
+            1,
+            FaultAction::Delay(Duration::from_millis(50)),
+        )
+        .times(1000),
+    );
+    let (tx, rx) = watch::channel(Control::Run);
+    let server = &h.server;
+    let pauser = async {
+        while server.stats().requests(Op::UploadPart) < 4 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tx.send(Control::Pause).unwrap();
+    };
+    let ((outcome, _), ()) = tokio::join!(h.run_with(&spec, rx), pauser);
+    assert_eq!(outcome, JobOutcome::Paused);
+    assert_eq!(h.checkpoints(), 1);
+    h.server.faults().clear();
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert!(resumed_parts(&events) >= 3, "{}", resumed_parts(&events));
+    assert_eq!(h.object("p.bin").await, content);
+}
+
+#[tokio::test]
+async fn cancel_aborts_the_server_upload_and_deletes_the_checkpoint() {
+    let h = Harness::new().await;
+    let (path, _) = h.file("x.bin", PART as usize * 12, 8);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "x.bin")
+    };
+    h.server.faults().add(
+        FaultRule::new(
+            Some(Op::UploadPart),
+            1,
+            FaultAction::Delay(Duration::from_millis(50)),
+        )
+        .times(1000),
+    );
+    let (tx, rx) = watch::channel(Control::Run);
+    let server = &h.server;
+    let canceller = async {
+        while server.stats().requests(Op::UploadPart) < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tx.send(Control::Cancel).unwrap();
+    };
+    let ((outcome, _), ()) = tokio::join!(h.run_with(&spec, rx), canceller);
+    assert_eq!(outcome, JobOutcome::Cancelled);
+    assert_eq!(h.checkpoints(), 0);
+    assert_eq!(h.open_uploads().await, 0, "no orphaned parts");
+    assert!(h.env.client.head_object(BUCKET, "x.bin").await.is_err());
+}
+
+/// Interrupts a job after `parts` parts by an outage, leaving a checkpoint behind.
+async fn leave_checkpoint(h: &mut Harness, spec: &JobSpec, parts: u64) {
+    let saved = h.env.backoff;
+    h.env.backoff = fast_backoff(2, Duration::from_millis(200));
+    h.server.faults().add(
+        FaultRule::new(
+            Some(Op::UploadPart),
+            parts + 1,
+            FaultAction::error(503, "ServiceUnavailable"),
+        )
+        .times(1000),
+    );
+    let (outcome, _) = h.run(spec).await;
+    assert!(matches!(outcome, JobOutcome::Interrupted(_)), "{outcome:?}");
+    h.server.faults().clear();
+    h.env.backoff = saved;
+    assert_eq!(h.checkpoints(), 1);
+    assert_eq!(h.open_uploads().await, 1);
+}
+
+#[tokio::test]
+async fn a_damaged_checkpoint_starts_over_and_aborts_the_old_upload() {
+    let mut h = Harness::new().await;
+    let (path, content) = h.file("d.bin", PART as usize * 6, 9);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "d.bin")
+    };
+    leave_checkpoint(&mut h, &spec, 2).await;
+    let file = h.env.store.path_of(&spec.checkpoint_id());
+    let text = std::fs::read_to_string(&file).unwrap();
+    // One changed digit in a part's CRC: the checksum no longer matches.
+    let tampered = text.replacen("\"crc64\": ", "\"crc64\": 1", 1);
+    assert_ne!(tampered, text);
+    std::fs::write(&file, tampered).unwrap();
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    let n = notices(&events);
+    assert!(
+        n.iter()
+            .any(|m| m.contains("damaged") && m.contains("Starting again")),
+        "{n:?}"
+    );
+    assert_eq!(resumed_parts(&events), 0);
+    assert_eq!(h.open_uploads().await, 0, "the old upload was aborted");
+    assert_eq!(h.object("d.bin").await, content);
+
+    // A record that is not even JSON.
+    leave_checkpoint(&mut h, &spec, 1).await;
+    std::fs::write(&file, b"\x00garbage").unwrap();
+    let (outcome, _) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(h.checkpoints(), 0);
+}
+
+#[tokio::test]
+async fn a_file_changed_between_runs_starts_over() {
+    let mut h = Harness::new().await;
+    let (path, _) = h.file("c.bin", PART as usize * 6, 10);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "c.bin")
+    };
+    leave_checkpoint(&mut h, &spec, 2).await;
+    let new_content = bytes(PART as usize * 5 + 3, 11);
+    std::fs::write(&path, &new_content).unwrap();
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&new_content));
+    assert!(
+        notices(&events).iter().any(|m| m.contains("changed")),
+        "{events:?}"
+    );
+    assert_eq!(h.open_uploads().await, 0);
+    assert_eq!(h.object("c.bin").await, new_content);
+}
+
+#[tokio::test]
+async fn a_file_changed_during_the_upload_never_becomes_a_mixed_object() {
+    let h = Harness::new().await;
+    let (path, _) = h.file("m.bin", PART as usize * 8, 12);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "m.bin")
+    };
+    h.server.faults().add(
+        FaultRule::new(
+            Some(Op::UploadPart),
+            1,
+            FaultAction::Delay(Duration::from_millis(30)),
+        )
+        .times(1000),
+    );
+    let server = &h.server;
+    let p2 = path.clone();
+    let writer = async move {
+        while server.stats().requests(Op::UploadPart) < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Same size, new content and a new modification time.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        std::fs::write(&p2, bytes(PART as usize * 8, 13)).unwrap();
+    };
+    let ((outcome, _), ()) = tokio::join!(h.run(&spec), writer);
+    match outcome {
+        JobOutcome::Failed(e) => assert!(
+            e.message.contains("changed while it was being uploaded"),
+            "{e:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        h.env.client.head_object(BUCKET, "m.bin").await.is_err(),
+        "no object"
+    );
+    assert_eq!(h.open_uploads().await, 0);
+    assert_eq!(h.checkpoints(), 0);
+}
+
+#[tokio::test]
+async fn an_upload_the_server_forgot_starts_over() {
+    let mut h = Harness::new().await;
+    let (path, content) = h.file("f.bin", PART as usize * 5, 14);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "f.bin")
+    };
+    leave_checkpoint(&mut h, &spec, 2).await;
+    let upload = h
+        .env
+        .client
+        .list_multipart_uploads(BUCKET, "")
+        .await
+        .unwrap()
+        .remove(0);
+    h.env
+        .client
+        .abort_multipart_upload(BUCKET, "f.bin", &upload.upload_id)
+        .await
+        .unwrap();
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert!(
+        notices(&events).iter().any(|m| m.contains("no longer has")),
+        "{events:?}"
+    );
+    assert_eq!(h.object("f.bin").await, content);
+}
+
+#[tokio::test]
+async fn list_parts_errors_other_than_no_such_upload_never_discard_work() {
+    let mut h = Harness::new().await;
+    let (path, content) = h.file("l.bin", PART as usize * 5, 15);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "l.bin")
+    };
+    leave_checkpoint(&mut h, &spec, 3).await;
+    h.env.backoff = fast_backoff(2, Duration::from_millis(200));
+    h.server.faults().add(
+        FaultRule::new(
+            Some(Op::ListParts),
+            1,
+            FaultAction::error(500, "InternalError"),
+        )
+        .times(5),
+    );
+    let (outcome, _) = h.run(&spec).await;
+    assert!(matches!(outcome, JobOutcome::Interrupted(_)), "{outcome:?}");
+    assert_eq!(h.checkpoints(), 1, "checkpoint kept");
+    h.server.faults().clear();
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(resumed_parts(&events), 3);
+}
+
+#[tokio::test]
+async fn a_crash_after_complete_is_recognised_without_sending_again() {
+    let h = Harness::new().await;
+    let (path, content) = h.file("z.bin", PART as usize * 4, 16);
+    let spec = h.spec(&path, "z.bin");
+    let id = spec.checkpoint_id();
+    // Keep a copy of the last checkpoint written before Complete, as a crash would leave it.
+    h.server.faults().add(FaultRule::new(
+        Some(Op::CompleteMultipartUpload),
+        1,
+        FaultAction::Delay(Duration::from_millis(300)),
+    ));
+    let store = h.env.store.clone();
+    let copy = async {
+        loop {
+            if let Ok(cp) = store.load(&id)
+                && cp.parts.len() == 4
+            {
+                return cp;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let ((outcome, _), cp) = tokio::join!(h.run(&spec), copy);
+    verified_crc(&outcome);
+    h.env.store.save(&cp).unwrap();
+    let sent = h.server.stats().body_bytes(Op::UploadPart);
+    let (outcome, _) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(
+        h.server.stats().body_bytes(Op::UploadPart),
+        sent,
+        "nothing sent again"
+    );
+    assert_eq!(h.checkpoints(), 0);
+}
+
+#[tokio::test]
+async fn a_bandwidth_limit_still_completes() {
+    let mut h = Harness::new().await;
+    h.env.throttle = Throttle::new(Some(4 * 1024 * 1024));
+    let (path, content) = h.file("t.bin", PART as usize * 3, 17);
+    let (outcome, _) = h.run(&h.spec(&path, "t.bin")).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+}
+
+#[tokio::test]
+async fn a_missing_file_is_a_clear_failure() {
+    let h = Harness::new().await;
+    let spec = h.spec(&h.files.path().join("nope.bin"), "nope.bin");
+    let (outcome, _) = h.run(&spec).await;
+    match outcome {
+        JobOutcome::Failed(e) => assert!(e.message.contains("no longer there"), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    let _ = (&h.data, ClientOptions::default());
+}
