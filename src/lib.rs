@@ -2,6 +2,7 @@
 //! upload engine (`engine`), the command-line face (`cli`) and a local OSS-compatible server
 //! (`local_server`) for tests, benchmarks and the demo mode.
 
+pub mod bridge;
 pub mod cli;
 pub mod engine;
 pub mod local_server;

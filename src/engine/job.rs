@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, watch};
 
 use super::checkpoint::{
@@ -31,7 +32,7 @@ use crate::oss::xml::CompletePart;
 
 /// Where the object goes and how to talk to it; stored in the checkpoint so `resume` needs
 /// nothing but the credentials.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Connection {
     /// As the user typed it; normalised with [`Connection::endpoint_key`] for checkpoint ids.
     pub endpoint: String,
@@ -65,7 +66,7 @@ impl Connection {
 }
 
 /// What to upload where.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobSpec {
     /// Absolute path of the local file.
     pub path: PathBuf,
@@ -131,7 +132,7 @@ pub enum Control {
 }
 
 /// An error as the user sees it, with the details support needs one click away.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobError {
     /// Plain words.
     pub message: String,
@@ -272,7 +273,7 @@ pub async fn run_job(
 }
 
 /// On cancel: abort the server upload of the checkpoint, if any, and delete the checkpoint.
-async fn cancel_server_side(spec: &JobSpec, env: &JobEnv) {
+pub async fn cancel_server_side(spec: &JobSpec, env: &JobEnv) {
     let id = spec.checkpoint_id();
     if let Ok(cp) = env.store.load(&id) {
         abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;

@@ -8,5 +8,6 @@ pub mod job;
 pub mod paths;
 pub mod plan;
 pub mod progress;
+pub mod queue;
 pub mod retry;
 pub mod throttle;

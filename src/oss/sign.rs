@@ -74,7 +74,9 @@ impl fmt::Debug for Credentials {
 }
 
 /// Which signature a client sends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureVersion {
     V1,

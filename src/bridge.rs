@@ -1,0 +1,223 @@
+//! The bridge between the faces (the window, the CLI) and the engine: commands go in, events
+//! come out, and the engine runs on its own thread with its own tokio runtime so a face never
+//! blocks on I/O. The window wakes on each batch of events through the `wake` callback.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use crate::engine::job::{JobError, JobOutcome, JobSpec};
+use crate::engine::progress::ProgressSnapshot;
+use crate::oss::sign::Credentials;
+
+/// Identifies a job for the lifetime of the queue (kept across restarts in the queue file).
+pub type JobId = u64;
+
+/// What to do when the object's key already exists in the bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExistingPolicy {
+    /// Replace the object.
+    #[default]
+    Overwrite,
+    /// Leave the object and mark the job skipped.
+    Skip,
+    /// Upload under a new name: `name (1).ext`, `name (2).ext`, …
+    KeepBoth,
+}
+
+/// Engine-wide settings that may change while it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Files uploading at once.
+    pub jobs: usize,
+    /// Bytes per second for all uploads together; `None` is unlimited.
+    pub bandwidth_limit: Option<u64>,
+    pub existing: ExistingPolicy,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            jobs: DEFAULT_JOBS,
+            bandwidth_limit: None,
+            existing: ExistingPolicy::Overwrite,
+        }
+    }
+}
+
+/// Files uploading at once unless the user says otherwise.
+pub const DEFAULT_JOBS: usize = 3;
+/// The cap on parts in flight across all jobs.
+pub const GLOBAL_PART_CAP: usize = 64;
+
+/// What a face asks of the engine.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Queue uploads; each becomes a job with a new id (`Event::Added`).
+    Add(Vec<JobSpec>),
+    Pause(JobId),
+    Resume(JobId),
+    /// Stop, abort the server upload, delete the checkpoint.
+    Cancel(JobId),
+    /// Run a failed, interrupted or cancelled job again (resuming what it can).
+    Retry(JobId),
+    /// Forget a job that is not running (a running one is cancelled first).
+    Remove(JobId),
+    PauseAll,
+    ResumeAll,
+    /// Forget every job that ended verified, skipped or cancelled.
+    ClearFinished,
+    SetSettings(EngineSettings),
+    /// The credentials every new request uses.
+    SetCredentials(Credentials),
+    /// Pause everything and stop the engine thread; checkpoints and the queue file stay.
+    Shutdown,
+}
+
+/// Where a job stands, as the queue table shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobState {
+    Queued,
+    Uploading,
+    Paused,
+    /// Stopped by network trouble or a crash; resumable.
+    Interrupted,
+    Verifying,
+    /// Uploaded and its CRC-64 verified.
+    Done,
+    /// Left alone because the key existed and the policy said skip.
+    Skipped,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    /// Whether the job is over and will not run again unless retried.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Done | Self::Skipped | Self::Cancelled)
+    }
+
+    /// Whether the job is sending or about to.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Queued | Self::Uploading | Self::Verifying)
+    }
+}
+
+/// A job as the faces see it when it appears.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobInfo {
+    pub id: JobId,
+    pub spec: JobSpec,
+    /// The file's size when queued (0 when it could not be read).
+    pub size: u64,
+    pub state: JobState,
+    /// Bytes already confirmed (a restored job's checkpoint).
+    pub confirmed: u64,
+    pub error: Option<JobError>,
+}
+
+/// What the engine tells the faces.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A job entered the queue: from `Command::Add`, or restored from the queue file at start.
+    Added(Box<JobInfo>),
+    /// A job's key changed (keep-both policy picked a new name).
+    Renamed {
+        id: JobId,
+        key: String,
+    },
+    State {
+        id: JobId,
+        state: JobState,
+        error: Option<JobError>,
+    },
+    Progress {
+        id: JobId,
+        progress: ProgressSnapshot,
+    },
+    /// Something the user should know that does not stop the job.
+    Notice {
+        id: JobId,
+        message: String,
+    },
+    /// The job ran to an end: exactly one per run.
+    Finished {
+        id: JobId,
+        outcome: JobOutcome,
+    },
+    Removed {
+        id: JobId,
+    },
+    /// Jobs from an earlier session that did not finish: the window offers "Resume all".
+    Restored {
+        interrupted: Vec<JobId>,
+    },
+    /// The engine could not do something that is not tied to one job (queue file unwritable…).
+    Problem(String),
+    /// The engine thread stopped (after `Command::Shutdown`).
+    Stopped,
+}
+
+/// How the engine starts.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    pub credentials: Option<Credentials>,
+    pub settings: EngineSettings,
+    /// Keep the queue in `<data dir>/queue.json` and restore it at start (the window does; the
+    /// CLI does not).
+    pub persist_queue: bool,
+}
+
+/// Called after events were sent, so a window can repaint.
+pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// What a face holds: send commands, read events.
+pub struct EngineHandle {
+    pub(crate) commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    pub events: mpsc::Receiver<Event>,
+    pub(crate) thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EngineHandle {
+    /// Sends a command; after the engine stopped this does nothing.
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    /// A sender that can be cloned into other threads (file dialogs, folder walkers).
+    pub fn sender(&self) -> CommandSender {
+        CommandSender(self.commands.clone())
+    }
+
+    /// Every event that has arrived, without waiting.
+    pub fn drain(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+
+    /// Stops the engine and waits for its thread: running jobs are paused, checkpoints kept.
+    pub fn shutdown(mut self) {
+        self.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for EngineHandle {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+    }
+}
+
+/// A clonable way to send commands.
+#[derive(Clone)]
+pub struct CommandSender(tokio::sync::mpsc::UnboundedSender<Command>);
+
+impl CommandSender {
+    pub fn send(&self, command: Command) {
+        let _ = self.0.send(command);
+    }
+}

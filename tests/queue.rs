@@ -1,0 +1,411 @@
+//! The engine thread and its queue through the bridge, as the window drives it: commands in,
+//! events out, the queue file restored after the engine is dropped mid-upload.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use oss_uploader::bridge::{
+    Command, EngineConfig, EngineHandle, EngineSettings, Event, ExistingPolicy, JobId, JobState,
+};
+use oss_uploader::engine::checkpoint::ObjectOptions;
+use oss_uploader::engine::job::{Connection, JobOutcome, JobSpec};
+use oss_uploader::engine::queue;
+use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
+use oss_uploader::oss::sign::{Credentials, SignatureVersion};
+
+const AK: &str = "q-ak";
+const SK: &str = "q-secret";
+const BUCKET: &str = "queue-bucket";
+
+struct Rig {
+    server: LocalServer,
+    _root: tempfile::TempDir,
+    data: tempfile::TempDir,
+    files: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Rig {
+    fn new() -> Self {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let server = rt
+            .block_on(LocalServer::start(
+                ServerConfig::new(root.path())
+                    .with_credentials(Credentials::new(AK, SK))
+                    .with_bucket(BUCKET),
+            ))
+            .unwrap();
+        Self {
+            server,
+            _root: root,
+            data: tempfile::tempdir().unwrap(),
+            files: tempfile::tempdir().unwrap(),
+            rt,
+        }
+    }
+
+    fn engine(&self, settings: EngineSettings) -> EngineHandle {
+        queue::start(
+            EngineConfig {
+                data_dir: self.data.path().to_owned(),
+                credentials: Some(Credentials::new(AK, SK)),
+                settings,
+                persist_queue: true,
+            },
+            Arc::new(|| {}),
+        )
+        .unwrap()
+    }
+
+    fn file(&self, name: &str, len: usize) -> PathBuf {
+        let p = self.files.path().join(name);
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    fn spec(&self, path: &Path, key: &str) -> JobSpec {
+        JobSpec {
+            path: path.to_owned(),
+            connection: Connection {
+                endpoint: self.server.endpoint(),
+                region: Some("cn-hangzhou".into()),
+                signature: SignatureVersion::V4,
+                path_style: true,
+            },
+            bucket: BUCKET.into(),
+            key: key.into(),
+            part_size: 100 * 1024,
+            threads: 2,
+            options: ObjectOptions::default(),
+        }
+    }
+}
+
+/// Collects events until `pred` holds for one, or fails after a generous bound.
+fn wait_for(engine: &EngineHandle, seen: &mut Vec<Event>, pred: impl Fn(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = engine
+            .events
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no such event; saw {seen:#?}"));
+        seen.push(e.clone());
+        if pred(&e) {
+            return e;
+        }
+    }
+}
+
+fn added_id(e: &Event) -> JobId {
+    match e {
+        Event::Added(info) => info.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn finished(id: JobId) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::Finished { id: i, .. } if *i == id)
+}
+
+#[test]
+fn jobs_run_to_verified_and_clear() {
+    let rig = Rig::new();
+    let engine = rig.engine(EngineSettings::default());
+    let a = rig.file("a.bin", 350_000);
+    let b = rig.file("b.txt", 10);
+    engine.send(Command::Add(vec![
+        rig.spec(&a, "a.bin"),
+        rig.spec(&b, "b.txt"),
+    ]));
+    let mut seen = Vec::new();
+    let id_a = added_id(&wait_for(&engine, &mut seen, |e| {
+        matches!(e, Event::Added(_))
+    }));
+    let id_b = added_id(&wait_for(&engine, &mut seen, |e| {
+        matches!(e, Event::Added(_))
+    }));
+    for id in [id_a, id_b] {
+        // The small file may well finish first.
+        let done = match seen.iter().find(|e| finished(id)(e)) {
+            Some(e) => e.clone(),
+            None => wait_for(&engine, &mut seen, finished(id)),
+        };
+        assert!(
+            matches!(
+                done,
+                Event::Finished {
+                    outcome: JobOutcome::Verified { .. },
+                    ..
+                }
+            ),
+            "{done:?}"
+        );
+    }
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::State { id, state: JobState::Done, .. } if *id == id_a))
+    );
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Progress { id, .. } if *id == id_a))
+    );
+    engine.send(Command::ClearFinished);
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::Removed { id } if *id == id_a),
+    );
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::Removed { id } if *id == id_b),
+    );
+    engine.shutdown();
+}
+
+#[test]
+fn the_queue_comes_back_after_the_engine_is_dropped_mid_upload() {
+    let rig = Rig::new();
+    rig.server.faults().add(
+        FaultRule::new(
+            Some(Op::UploadPart),
+            1,
+            FaultAction::Delay(Duration::from_millis(40)),
+        )
+        .times(10_000),
+    );
+    let big = rig.file("big.bin", 100 * 1024 * 20);
+    let engine = rig.engine(EngineSettings::default());
+    engine.send(Command::Add(vec![rig.spec(&big, "big.bin")]));
+    let mut seen = Vec::new();
+    let id = added_id(&wait_for(&engine, &mut seen, |e| {
+        matches!(e, Event::Added(_))
+    }));
+    while rig.server.stats().requests(Op::UploadPart) < 4 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The window goes away without a word (as if killed): the queue file already has the job.
+    drop(engine);
+    std::thread::sleep(Duration::from_millis(1200));
+    rig.server.faults().clear();
+
+    let engine = rig.engine(EngineSettings::default());
+    let mut seen = Vec::new();
+    match wait_for(&engine, &mut seen, |e| matches!(e, Event::Added(_))) {
+        Event::Added(info) => {
+            assert_eq!(info.id, id);
+            assert_eq!(info.state, JobState::Interrupted);
+            assert!(info.confirmed > 0, "progress from the checkpoint is shown");
+        }
+        _ => unreachable!(),
+    }
+    match wait_for(&engine, &mut seen, |e| matches!(e, Event::Restored { .. })) {
+        Event::Restored { interrupted } => assert_eq!(interrupted, vec![id]),
+        _ => unreachable!(),
+    }
+    let parts_before = rig.server.stats().requests(Op::InitiateMultipartUpload);
+    engine.send(Command::ResumeAll);
+    match wait_for(&engine, &mut seen, finished(id)) {
+        Event::Finished {
+            outcome: JobOutcome::Verified { size, .. },
+            ..
+        } => assert_eq!(size, 100 * 1024 * 20),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        rig.server.stats().requests(Op::InitiateMultipartUpload),
+        parts_before,
+        "resumed, not restarted"
+    );
+    engine.shutdown();
+}
+
+#[test]
+fn pause_resume_cancel_and_remove() {
+    let rig = Rig::new();
+    rig.server.faults().add(
+        FaultRule::new(
+            Some(Op::UploadPart),
+            1,
+            FaultAction::Delay(Duration::from_millis(40)),
+        )
+        .times(10_000),
+    );
+    let f = rig.file("p.bin", 100 * 1024 * 15);
+    let engine = rig.engine(EngineSettings {
+        jobs: 1,
+        ..Default::default()
+    });
+    engine.send(Command::Add(vec![
+        rig.spec(&f, "p.bin"),
+        rig.spec(&f, "p2.bin"),
+    ]));
+    let mut seen = Vec::new();
+    let first = added_id(&wait_for(&engine, &mut seen, |e| {
+        matches!(e, Event::Added(_))
+    }));
+    let second = added_id(&wait_for(&engine, &mut seen, |e| {
+        matches!(e, Event::Added(_))
+    }));
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::Progress { id, .. } if *id == first),
+    );
+    engine.send(Command::Pause(first));
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::State { id, state: JobState::Paused, .. } if *id == first),
+    );
+    // With the first paused, the second starts (one job at a time).
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::State { id, state: JobState::Uploading, .. } if *id == second),
+    );
+    engine.send(Command::Cancel(second));
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::State { id, state: JobState::Cancelled, .. } if *id == second),
+    );
+    rig.server.faults().clear();
+    engine.send(Command::Resume(first));
+    match wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::Finished { id, outcome } if *id == first && *outcome != JobOutcome::Paused),
+    ) {
+        Event::Finished {
+            outcome: JobOutcome::Verified { .. },
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    engine.send(Command::Remove(second));
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::Removed { id } if *id == second),
+    );
+    let uploads = rig.rt.block_on(async {
+        let conn = rig.spec(&f, "x").connection;
+        let client = oss_uploader::oss::client::Client::new(
+            conn.client_config(Credentials::new(AK, SK)).unwrap(),
+        )
+        .unwrap();
+        client.list_multipart_uploads(BUCKET, "").await.unwrap()
+    });
+    assert!(
+        uploads.is_empty(),
+        "cancel left no orphaned upload: {uploads:?}"
+    );
+    engine.shutdown();
+}
+
+#[test]
+fn existing_objects_are_skipped_or_kept_both() {
+    let rig = Rig::new();
+    let f = rig.file("e.txt", 1000);
+    let mut seen = Vec::new();
+    let engine = rig.engine(EngineSettings::default());
+    engine.send(Command::Add(vec![rig.spec(&f, "e.txt")]));
+    let id = added_id(&wait_for(&engine, &mut seen, |e| {
+        matches!(e, Event::Added(_))
+    }));
+    wait_for(&engine, &mut seen, finished(id));
+
+    engine.send(Command::SetSettings(EngineSettings {
+        existing: ExistingPolicy::Skip,
+        ..Default::default()
+    }));
+    engine.send(Command::Add(vec![rig.spec(&f, "e.txt")]));
+    let id = added_id(&wait_for(&engine, &mut seen, |e| {
+        matches!(e, Event::Added(_))
+    }));
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::State { id: i, state: JobState::Skipped, .. } if *i == id),
+    );
+
+    engine.send(Command::SetSettings(EngineSettings {
+        existing: ExistingPolicy::KeepBoth,
+        ..Default::default()
+    }));
+    engine.send(Command::Add(vec![rig.spec(&f, "e.txt")]));
+    let id = added_id(&wait_for(&engine, &mut seen, |e| {
+        matches!(e, Event::Added(_))
+    }));
+    match wait_for(&engine, &mut seen, |e| matches!(e, Event::Renamed { .. })) {
+        Event::Renamed { id: i, key } => assert_eq!((i, key.as_str()), (id, "e (1).txt")),
+        _ => unreachable!(),
+    }
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::State { id: i, state: JobState::Done, .. } if *i == id),
+    );
+    engine.shutdown();
+}
+
+#[test]
+fn without_credentials_a_job_fails_with_a_clear_message() {
+    let rig = Rig::new();
+    let engine = queue::start(
+        EngineConfig {
+            data_dir: rig.data.path().to_owned(),
+            credentials: None,
+            settings: EngineSettings::default(),
+            persist_queue: false,
+        },
+        Arc::new(|| {}),
+    )
+    .unwrap();
+    let f = rig.file("c.txt", 10);
+    engine.send(Command::Add(vec![rig.spec(&f, "c.txt")]));
+    let mut seen = Vec::new();
+    match wait_for(&engine, &mut seen, |e| {
+        matches!(
+            e,
+            Event::State {
+                state: JobState::Failed,
+                ..
+            }
+        )
+    }) {
+        Event::State { error: Some(e), .. } => assert!(e.message.contains("AccessKey"), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    engine.send(Command::SetCredentials(Credentials::new(AK, SK)));
+    let id = match &seen[0] {
+        Event::Added(info) => info.id,
+        other => panic!("{other:?}"),
+    };
+    engine.send(Command::Retry(id));
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::State { id: i, state: JobState::Done, .. } if *i == id),
+    );
+    engine.shutdown();
+}
+
+#[test]
+fn a_damaged_queue_file_is_set_aside_with_a_message() {
+    let rig = Rig::new();
+    std::fs::write(rig.data.path().join(queue::QUEUE_FILE), b"{not json").unwrap();
+    let engine = rig.engine(EngineSettings::default());
+    let mut seen = Vec::new();
+    match wait_for(&engine, &mut seen, |e| matches!(e, Event::Problem(_))) {
+        Event::Problem(m) => assert!(m.contains("damaged"), "{m}"),
+        _ => unreachable!(),
+    }
+    assert!(rig.data.path().join("queue.json.damaged").exists());
+    engine.shutdown();
+}
