@@ -14,7 +14,6 @@ always stops the server, and ends with the line `N passed, M failed` (exit 1 on 
 """
 
 import argparse
-import functools
 import glob
 import json
 import os
@@ -46,6 +45,9 @@ PART = 256 * KIB
 THREADS = 3
 # Keys with spaces, '+' and Chinese, in a "directory".
 KEY_PREFIX = "dir/a b+c 中文"
+
+# Every process this script starts (servers, upload children), killed by the watchdog.
+LIVE_PROCS = set()
 
 TOTAL_TIMEOUT_S = float(os.environ.get("SDK_COMPAT_TIMEOUT", "900"))
 HTTP_TIMEOUT_S = 60
@@ -136,6 +138,7 @@ class Server:
         self._log.flush()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        LIVE_PROCS.add(self.proc)
         first = {}
 
         def read_first():
@@ -179,6 +182,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+        LIVE_PROCS.discard(self.proc)
         self.proc = None
         if self._log:
             self._log.close()
@@ -427,6 +431,7 @@ def check_oss2_resume_after_kill(ctx):
     child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child-oss2-stall",
                               json.dumps(args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL, start_new_session=True)
+    LIVE_PROCS.add(child)
     got = {}
 
     def wait_stall():
@@ -450,6 +455,7 @@ def check_oss2_resume_after_kill(ctx):
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
         child.wait(10)
+        LIVE_PROCS.discard(child)
         child.stdout.close()
         child.stderr.close()
     log(f"  child {got['line']}; killed with SIGKILL")
@@ -1024,8 +1030,11 @@ def main():
     def watchdog():
         log(f"TIMEOUT: the run took longer than {TOTAL_TIMEOUT_S:.0f} s; stopping")
         try:
-            if server.proc is not None:
-                os.killpg(server.proc.pid, signal.SIGKILL)
+            for proc in list(LIVE_PROCS):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
         finally:
             print("0 passed, 1 failed", flush=True)
             os._exit(2)
