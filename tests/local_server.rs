@@ -115,11 +115,7 @@ impl Client {
     }
 
     fn with_timeout(mut self, t: Duration) -> Self {
-        self.http = http_builder()
-            .no_proxy()
-            .timeout(t)
-            .build()
-            .unwrap();
+        self.http = http_builder().no_proxy().timeout(t).build().unwrap();
         self
     }
 
@@ -576,6 +572,18 @@ async fn multipart_upload_complete_etag_and_crc() {
     assert_eq!(&g.body[..], &whole[..]);
     assert_eq!(g.header("etag"), expected_etag);
     assert_eq!(g.header("x-oss-object-type"), "Multipart");
+    // A range across the joins between parts.
+    let (a, b) = (100 * KIB - 10, 250 * KIB + 5);
+    let range = format!("bytes={a}-{b}");
+    let r = c
+        .call("GET", Some(key), &[], &[("range", &range)], Vec::new())
+        .await;
+    assert_eq!(r.status, 206);
+    assert_eq!(&r.body[..], &whole[a..=b]);
+    let r = c
+        .call("GET", Some(key), &[], &[("range", "bytes=-7")], Vec::new())
+        .await;
+    assert_eq!(&r.body[..], &whole[whole.len() - 7..]);
     assert_eq!(
         g.header("x-oss-hash-crc64ecma"),
         crc64::checksum(&whole).to_string()

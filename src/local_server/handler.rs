@@ -9,10 +9,10 @@ use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
 use base64::Engine as _;
-use futures_util::TryStreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
-use http_body_util::{BodyExt as _, StreamBody};
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use md5::{Digest as _, Md5};
 use percent_encoding::percent_decode_str;
@@ -643,7 +643,7 @@ async fn put_object(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
     check_md5(expected_md5, received.md5)?;
     let meta = ObjectMeta {
         key: key.clone(),
-        data_file: String::new(),
+        segments: Vec::new(),
         size: received.size,
         etag: format!("\"{}\"", hex_upper(&received.md5)),
         crc64: received.crc64,
@@ -757,8 +757,32 @@ async fn get_object(ctx: &Ctx<'_>, head: bool) -> CallResult {
     require_bucket(ctx).await?;
     let (bucket, key) = (ctx.route.bucket().to_owned(), ctx.route.key().to_owned());
     check_key(&key)?;
-    let opened = ctx.shared.io(move |s| s.open_object(&bucket, &key)).await?;
-    let Some((meta, file)) = opened else {
+    let found = ctx
+        .shared
+        .io(move |s| {
+            for _ in 0..5 {
+                let Some(meta) = s.object(&bucket, &key)? else {
+                    return Ok(None);
+                };
+                let paths = s.segment_paths(&bucket, &meta);
+                // Opening the first file now notices an overwrite that removed it since the
+                // metadata was read; the lookup is then simply repeated.
+                match paths
+                    .first()
+                    .map(|(p, _)| std::fs::File::open(p))
+                    .transpose()
+                {
+                    Ok(first) => return Ok(Some((meta, paths, first))),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(io::Error::other(
+                "the object kept changing while being opened",
+            ))
+        })
+        .await?;
+    let Some((meta, paths, mut first)) = found else {
         return Err(OssError::no_such_key().into());
     };
     let standard = header_str(ctx.headers, "x-oss-range-behavior")
@@ -797,15 +821,34 @@ async fn get_object(ctx: &Ctx<'_>, head: bool) -> CallResult {
     if head {
         return Ok(build(builder, super::reply::empty()));
     }
-    let mut file = tokio::fs::File::from_std(file);
-    if start > 0 {
-        file.seek(io::SeekFrom::Start(start))
-            .await
-            .map_err(OssError::from)?;
+    // The pieces of the segments that overlap the range, as (file, offset, length).
+    let mut pieces = Vec::new();
+    let (mut pos, end) = (0u64, start + len);
+    for (i, (path, size)) in paths.into_iter().enumerate() {
+        let (from, to) = (start.max(pos), end.min(pos + size));
+        if from < to {
+            let opened = if i == 0 { first.take() } else { None };
+            pieces.push((path, opened, from - pos, to - from));
+        }
+        pos += size;
     }
-    let stream =
-        tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK).map_ok(Frame::data);
-    Ok(build(builder, StreamBody::new(stream).boxed()))
+    let stream = futures_util::stream::iter(pieces)
+        .then(|(path, opened, offset, len)| async move {
+            let mut file = match opened {
+                Some(f) => tokio::fs::File::from_std(f),
+                None => tokio::fs::File::open(&path).await?,
+            };
+            if offset > 0 {
+                file.seek(io::SeekFrom::Start(offset)).await?;
+            }
+            Ok::<_, io::Error>(tokio_util::io::ReaderStream::with_capacity(
+                file.take(len),
+                READ_CHUNK,
+            ))
+        })
+        .try_flatten()
+        .map_ok(Frame::data);
+    Ok(build(builder, BodyExt::boxed(StreamBody::new(stream))))
 }
 
 async fn delete_object(ctx: &Ctx<'_>) -> CallResult {
@@ -1009,23 +1052,6 @@ fn check_sizes(parts: Vec<PartMeta>) -> Result<Vec<PartMeta>, OssError> {
     Ok(parts)
 }
 
-/// Joins the parts into one file in `tmp/` by copying file to file (the kernel's copy, no
-/// user-space buffer for the whole object).
-fn assemble(
-    store: &Store,
-    bucket: &str,
-    upload_id: &str,
-    parts: &[PartMeta],
-    out: &std::path::Path,
-) -> io::Result<()> {
-    let mut target = std::fs::File::create(out)?;
-    for part in parts {
-        let mut source = std::fs::File::open(store.part_path(bucket, upload_id, part))?;
-        io::copy(&mut source, &mut target)?;
-    }
-    target.sync_data()
-}
-
 async fn complete(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
     require_bucket(ctx).await?;
     let (bucket, key) = (ctx.route.bucket().to_owned(), ctx.route.key().to_owned());
@@ -1062,7 +1088,7 @@ async fn complete(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
     let etag = format!("\"{}-{}\"", hex_upper(&md5s.finalize()), parts.len());
     let meta = ObjectMeta {
         key: key.clone(),
-        data_file: String::new(),
+        segments: Vec::new(),
         size,
         etag,
         crc64: crc,
@@ -1073,30 +1099,19 @@ async fn complete(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
         object_type: "Multipart".to_owned(),
     };
 
-    let tmp = TmpFile(ctx.shared.store.tmp_path());
-    let (b, u, p, out) = (bucket.clone(), upload_id.clone(), parts, tmp.0.clone());
-    ctx.shared
-        .io(move |s| assemble(s, &b, &u, &p, &out))
-        .await?;
     let committed = {
         let _guard = ctx
             .shared
             .locks
             .lock(format!("object:{bucket}/{key}"))
             .await;
-        let (b, u, m, path) = (
-            bucket.clone(),
-            upload_id.clone(),
-            meta.clone(),
-            tmp.0.clone(),
-        );
+        let (b, u, m) = (bucket.clone(), upload_id.clone(), meta.clone());
         ctx.shared
             .io(move |s| {
                 if forbid && s.object(&b, &m.key)?.is_some() {
                     return Ok(false);
                 }
-                s.commit_object(&b, m, &path)?;
-                s.remove_upload(&b, &u)?;
+                s.commit_multipart(&b, &u, m, &parts)?;
                 Ok(true)
             })
             .await?

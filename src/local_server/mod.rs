@@ -28,6 +28,9 @@ use tokio::task::JoinSet;
 
 use crate::oss::sign::Credentials;
 
+/// hyper's read buffer limit: larger reads mean fewer syscalls and frames per GiB received.
+const MAX_READ_BUFFER: usize = 1024 * 1024;
+
 pub use faults::{FaultAction, FaultRule, FaultSpecError, Faults, parse_duration, parse_fault};
 
 /// How to run a local server.
@@ -305,6 +308,7 @@ async fn accept_loop(
                     });
                     if let Err(e) = http1::Builder::new()
                         .keep_alive(true)
+                        .max_buf_size(MAX_READ_BUFFER)
                         .serve_connection(TokioIo::new(stream), service)
                         .await
                     {
