@@ -400,6 +400,10 @@ async fn objects_put_get_head_delete() {
         .send(c.build_in("no-such-bucket", "GET", Some("k"), &[], &[]))
         .await;
     r.expect_error(404, "NoSuchBucket");
+    let r = c
+        .send(c.build_in("..%2Fbuckets%2Ftest-bucket", "GET", Some("k"), &[], &[]))
+        .await;
+    r.expect_error(404, "NoSuchBucket");
     let r = c.put_bucket("Bad_Name").await;
     r.expect_error(400, "InvalidBucketName");
     c.put_bucket("second-bucket").await.ok();

@@ -505,6 +505,11 @@ fn check_key(key: &str) -> Result<(), OssError> {
 
 async fn require_bucket(ctx: &Ctx<'_>) -> Result<(), OssError> {
     let bucket = ctx.route.bucket().to_owned();
+    // A name PutBucket would refuse cannot exist; checking it also keeps decoded names such as
+    // `..` from reaching the file system.
+    if validate_bucket(&bucket).is_err() {
+        return Err(OssError::no_such_bucket());
+    }
     if ctx.shared.io(move |s| Ok(s.bucket_exists(&bucket))).await? {
         Ok(())
     } else {
