@@ -853,6 +853,26 @@ def check_clock_skew_refused(ctx):
     expect(not problems, "clock skew: " + "; ".join(problems))
 
 
+def check_unaligned_parts(ctx):
+    """Parts whose size is no multiple of 4 KiB (100 KiB + 3 bytes): the object and ranges
+    across part boundaries read back exactly."""
+    part = 100 * KIB + 3
+    size = 11 * part - 5_000
+    path = os.path.join(ctx.work, "unaligned.bin")
+    data = make_file(path, size, "unaligned")
+    key = f"{KEY_PREFIX} unaligned.bin"
+    c = v2_client(ctx.server.endpoint, "v4")
+    r = c.uploader(part_size=part, parallel_num=THREADS).upload_file(
+        ossv2.PutObjectRequest(bucket=BUCKET, key=key), filepath=path)
+    expect_eq(r.hash_crc64, str(crc64(data)), "unaligned parts: hash_crc64")
+    read_back(ctx.server, key, data, "unaligned parts")
+    b = oss2_bucket(ctx.server.endpoint, "v1")
+    for start, end in ((part - 10, part + 9), (3 * part - 1, 5 * part), (0, size - 1),
+                       (size - 1, size - 1)):
+        got = b.get_object(key, byte_range=(start, end)).read()
+        expect(got == data[start:end + 1], f"unaligned parts: Range {start}-{end} differs")
+
+
 def check_ranged_downloads(ctx):
     """Range GETs: oss2.resumable_download and the v2 downloader (3 threads, 256 KiB ranges,
     both check the CRC-64), plus plain closed and open ranges."""
@@ -986,6 +1006,7 @@ CHECKS = [
     check_complete_errors,
     check_wrong_secret,
     check_ranged_downloads,
+    check_unaligned_parts,
     check_object_headers,
     check_restart_keeps_data,
     check_v2_uploader_rides_out_faults,
