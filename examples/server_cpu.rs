@@ -88,19 +88,33 @@ fn tag(xml: &str, name: &str) -> Option<String> {
     Some(xml[start..end].to_owned())
 }
 
+/// Stops the server and removes its data on every way out, errors included.
+struct KillOnDrop(std::process::Child, std::path::PathBuf);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let root = std::env::temp_dir().join(format!("oss-bench-{}", std::process::id()));
-    let mut child = Command::new(&args.server)
-        .args(["serve", "--bucket", "bench", "--root"])
-        .arg(&root)
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {}", args.server))?;
-    let pid = child.id();
+    let mut child = KillOnDrop(
+        Command::new(&args.server)
+            .args(["serve", "--bucket", "bench", "--root"])
+            .arg(&root)
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {}", args.server))?,
+        root.clone(),
+    );
+    let pid = child.0.id();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().context("no stdout")?).read_line(&mut line)?;
+    BufReader::new(child.0.stdout.take().context("no stdout")?).read_line(&mut line)?;
     let endpoint = line
         .trim()
         .strip_prefix("listening on ")
@@ -216,8 +230,6 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("server peak RSS: {rss:.1} MiB");
 
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&root);
+    drop(child);
     Ok(())
 }

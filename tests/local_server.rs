@@ -1319,24 +1319,36 @@ fn fault_flag_parser() {
     assert!(parse_duration("-1s").is_err());
 }
 
+/// Stops the spawned server even when an assertion fails first.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn serve_binary_prints_endpoint_first_and_serves() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oss-uploader"))
-        .args(["serve", "--root"])
-        .arg(dir.path())
-        .args([
-            "--bucket",
-            "cli-bucket",
-            "--fault",
-            "put_object@1=status:503:SlowDown",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_oss-uploader"))
+            .args(["serve", "--root"])
+            .arg(dir.path())
+            .args([
+                "--bucket",
+                "cli-bucket",
+                "--fault",
+                "put_object@1=status:503:SlowDown",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let endpoint = line
@@ -1366,8 +1378,7 @@ fn serve_binary_prints_endpoint_first_and_serves() {
         statuses
     });
     assert_eq!(statuses, vec![503, 200, 200]);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_oss-uploader"))
         .args(["serve", "--root"])
