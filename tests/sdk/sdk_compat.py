@@ -188,6 +188,13 @@ class Server:
             self._log.close()
             self._log = None
 
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.stop()
+
     def tail(self, n=40):
         try:
             with open(self.log_path, "rb") as f:
@@ -788,6 +795,65 @@ class CountingHttpClient(ossv2.transport.RequestsHttpClient):
         return super().send(request, **kwargs)
 
 
+def check_resume_after_server_sigkill(ctx):
+    """The v2 uploader stops after 4 parts (injected failure), the server is killed with
+    SIGKILL and started again on the same root (new port); the upload resumes from its
+    checkpoint on the new server, reusing the 4 parts, and the object is exact."""
+    size = 2 * MIB + 4_321
+    n = parts_of(size)
+    good = 4
+    path = os.path.join(ctx.work, "v2-crash.bin")
+    data = make_file(path, size, "v2-crash")
+    key = f"{KEY_PREFIX} v2-crash.bin"
+    cp_dir = os.path.join(ctx.work, "v2-crash-cp") + os.sep
+    os.makedirs(cp_dir, exist_ok=True)
+    c = v2_client(ctx.server.endpoint, "v4")
+    orig_part = c.upload_part
+
+    def failing(req, **kw):
+        if req.part_number > good:
+            raise ConnectionResetError(f"injected: connection reset sending part {req.part_number}")
+        return orig_part(req, **kw)
+
+    c.upload_part = failing
+    try:
+        c.uploader(part_size=PART, parallel_num=THREADS, enable_checkpoint=True,
+                   checkpoint_dir=cp_dir).upload_file(
+            ossv2.PutObjectRequest(bucket=BUCKET, key=key), filepath=path)
+        raise CheckFailed("the upload with injected failures succeeded")
+    except ossv2.UploadError as e:
+        first_id = e.upload_id
+
+    ctx.server.kill()
+    ctx.server.start()
+    c = v2_client(ctx.server.endpoint, "v4")
+    lp = c.list_parts(ossv2.ListPartsRequest(bucket=BUCKET, key=key, upload_id=first_id))
+    expect_eq([(p.part_number, p.size) for p in lp.parts], [(i, PART) for i in range(1, good + 1)],
+              "ListParts after the server was killed")
+    sent = {"parts": 0, "inits": 0}
+    orig_part, orig_init = c.upload_part, c.initiate_multipart_upload
+    lock = threading.Lock()
+
+    def counting(req, **kw):
+        r = orig_part(req, **kw)
+        with lock:
+            sent["parts"] += 1
+        return r
+
+    def counting_init(req, **kw):
+        sent["inits"] += 1
+        return orig_init(req, **kw)
+
+    c.upload_part, c.initiate_multipart_upload = counting, counting_init
+    r = c.uploader(part_size=PART, parallel_num=THREADS, enable_checkpoint=True,
+                   checkpoint_dir=cp_dir).upload_file(
+        ossv2.PutObjectRequest(bucket=BUCKET, key=key), filepath=path)
+    expect_eq((sent["inits"], sent["parts"]), (0, n - good), "(inits, parts) sent on resume")
+    expect_eq(r.upload_id, first_id, "resumed upload id")
+    expect_eq(r.hash_crc64, str(crc64(data)), "resumed upload hash_crc64")
+    read_back(ctx.server, key, data, "upload resumed after a server SIGKILL")
+
+
 def check_v2_uploader_rides_out_faults(ctx):
     """A second server injects faults on UploadPart (body cut after 64 KiB, a 503, a reset
     after the part was stored); the v2 uploader retries each and the object is exact."""
@@ -1009,6 +1075,7 @@ CHECKS = [
     check_unaligned_parts,
     check_object_headers,
     check_restart_keeps_data,
+    check_resume_after_server_sigkill,
     check_v2_uploader_rides_out_faults,
     check_clock_skew_refused,
     check_sts_token,
