@@ -10,6 +10,8 @@ mod body;
 mod callback;
 mod faults;
 mod handler;
+mod multipart;
+mod objects;
 mod reply;
 mod store;
 
