@@ -1341,6 +1341,8 @@ fn serve_binary_prints_endpoint_first_and_serves() {
                 "cli-bucket",
                 "--fault",
                 "put_object@1=status:503:SlowDown",
+                "--outage",
+                "1s",
             ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -1360,7 +1362,11 @@ fn serve_binary_prints_endpoint_first_and_serves() {
     let statuses = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let http = http_builder().no_proxy().build().unwrap();
         let mut statuses = Vec::new();
-        for _ in 0..2 {
+        // Outage first (not counted by the fault rule), then the fault, then success.
+        for i in 0..3 {
+            if i == 1 {
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+            }
             let r = http
                 .put(format!("{endpoint}/cli-bucket/k"))
                 .body("v")
@@ -1377,7 +1383,7 @@ fn serve_binary_prints_endpoint_first_and_serves() {
         statuses.push(r.status().as_u16());
         statuses
     });
-    assert_eq!(statuses, vec![503, 200, 200]);
+    assert_eq!(statuses, vec![503, 503, 200, 200]);
     drop(child);
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_oss-uploader"))
