@@ -151,7 +151,10 @@ fn route(parts: &Parts) -> Result<Route, OssError> {
             continue;
         }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        query.push((decode(k)?, decode(v)?));
+        // Query strings follow form encoding: oss2 (through `requests`) sends a space as `+`
+        // and a plus as `%2B`; SDKs that write `%20` are read the same way.
+        let form = |s: &str| decode(&s.replace('+', " "));
+        query.push((form(k)?, form(v)?));
     }
     let path = parts
         .uri
