@@ -53,6 +53,8 @@ struct Client {
     creds: Option<Credentials>,
     sig: Sig,
     clock_offset: i64,
+    /// Encode query values as `requests` (oss2) does: a space becomes `+`.
+    form_query: bool,
 }
 
 struct Resp {
@@ -105,6 +107,7 @@ impl Client {
             creds: None,
             sig: Sig::V4,
             clock_offset: 0,
+            form_query: false,
         }
     }
 
@@ -152,7 +155,11 @@ impl Client {
                     }
                 })
                 .collect();
-            url = format!("{url}?{}", q.join("&"));
+            let mut q = q.join("&");
+            if self.form_query {
+                q = q.replace("%20", "+");
+            }
+            url = format!("{url}?{q}");
         }
         let mut map = HeaderMap::new();
         for (n, v) in headers {
@@ -400,6 +407,10 @@ async fn objects_put_get_head_delete() {
         .send(c.build_in("no-such-bucket", "GET", Some("k"), &[], &[]))
         .await;
     r.expect_error(404, "NoSuchBucket");
+    let r = c
+        .send(c.build_in("..%2Fbuckets%2Ftest-bucket", "GET", Some("k"), &[], &[]))
+        .await;
+    r.expect_error(404, "NoSuchBucket");
     let r = c.put_bucket("Bad_Name").await;
     r.expect_error(400, "InvalidBucketName");
     c.put_bucket("second-bucket").await.ok();
@@ -572,6 +583,18 @@ async fn multipart_upload_complete_etag_and_crc() {
     assert_eq!(&g.body[..], &whole[..]);
     assert_eq!(g.header("etag"), expected_etag);
     assert_eq!(g.header("x-oss-object-type"), "Multipart");
+    // A range across the joins between parts.
+    let (a, b) = (100 * KIB - 10, 250 * KIB + 5);
+    let range = format!("bytes={a}-{b}");
+    let r = c
+        .call("GET", Some(key), &[], &[("range", &range)], Vec::new())
+        .await;
+    assert_eq!(r.status, 206);
+    assert_eq!(&r.body[..], &whole[a..=b]);
+    let r = c
+        .call("GET", Some(key), &[], &[("range", "bytes=-7")], Vec::new())
+        .await;
+    assert_eq!(&r.body[..], &whole[whole.len() - 7..]);
     assert_eq!(
         g.header("x-oss-hash-crc64ecma"),
         crc64::checksum(&whole).to_string()
@@ -824,6 +847,33 @@ async fn signatures_v1_v4_sts_and_skew() {
         c.call("HEAD", Some("signed/key +1 中"), &[], &[], Vec::new())
             .await
             .ok();
+
+        // A space sent as `+` in the query (oss2's form encoding) is a space, signed as such.
+        let id = c.initiate("a b+c.bin").await;
+        let mut form = c.clone();
+        form.form_query = true;
+        let r = form
+            .send(form.build_in(
+                BUCKET,
+                "GET",
+                None,
+                &[("uploads", ""), ("prefix", "a b+c")],
+                &[],
+            ))
+            .await;
+        let r: ListMultipartUploadsResult = from_xml(&r.ok().text()).unwrap();
+        assert_eq!(r.uploads.len(), 1, "{r:?}");
+        assert_eq!(r.uploads[0].upload_id, id);
+        assert_eq!(r.prefix, "a b+c");
+        c.call(
+            "DELETE",
+            Some("a b+c.bin"),
+            &[("uploadId", &id)],
+            &[],
+            Vec::new(),
+        )
+        .await
+        .ok();
 
         let bad = Client::new(&server).signed(Credentials::new("test-ak", "wrong"), sig);
         let e = bad
@@ -1303,24 +1353,38 @@ fn fault_flag_parser() {
     assert!(parse_duration("-1s").is_err());
 }
 
+/// Stops the spawned server even when an assertion fails first.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn serve_binary_prints_endpoint_first_and_serves() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oss-uploader"))
-        .args(["serve", "--root"])
-        .arg(dir.path())
-        .args([
-            "--bucket",
-            "cli-bucket",
-            "--fault",
-            "put_object@1=status:503:SlowDown",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_oss-uploader"))
+            .args(["serve", "--root"])
+            .arg(dir.path())
+            .args([
+                "--bucket",
+                "cli-bucket",
+                "--fault",
+                "put_object@1=status:503:SlowDown",
+                "--outage",
+                "1s",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let endpoint = line
@@ -1332,7 +1396,11 @@ fn serve_binary_prints_endpoint_first_and_serves() {
     let statuses = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let http = http_builder().no_proxy().build().unwrap();
         let mut statuses = Vec::new();
-        for _ in 0..2 {
+        // Outage first (not counted by the fault rule), then the fault, then success.
+        for i in 0..3 {
+            if i == 1 {
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+            }
             let r = http
                 .put(format!("{endpoint}/cli-bucket/k"))
                 .body("v")
@@ -1349,9 +1417,8 @@ fn serve_binary_prints_endpoint_first_and_serves() {
         statuses.push(r.status().as_u16());
         statuses
     });
-    assert_eq!(statuses, vec![503, 200, 200]);
-    let _ = child.kill();
-    let _ = child.wait();
+    assert_eq!(statuses, vec![503, 503, 200, 200]);
+    drop(child);
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_oss-uploader"))
         .args(["serve", "--root"])

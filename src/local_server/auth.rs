@@ -56,7 +56,7 @@ fn check_skew(request_time: i64, now: i64) -> Result<(), OssError> {
 pub(crate) fn verify(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<(), OssError> {
     let Some(value) = header(req.headers, "authorization") else {
         return Err(access_denied(
-            "AccessDenied: anonymous access is forbidden for this operation.",
+            "You have no right to access this object: the request carries no Authorization header and anonymous access is off.",
         ));
     };
     let Some(auth) = parse_authorization(value) else {
@@ -102,7 +102,7 @@ pub(crate) fn verify(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<
                 ));
             };
             check_skew(request_time, now)?;
-            if !crate::oss::sign::v4_datetime(request_time).1.eq(&date) {
+            if crate::oss::sign::v4_datetime(request_time).1 != date {
                 return Err(access_denied(
                     "The date in the Credential scope does not match x-oss-date.",
                 ));

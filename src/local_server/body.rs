@@ -1,8 +1,13 @@
 //! Request bodies: streamed to a file while MD5 and CRC-64 are computed, with memory bounded by
 //! a few reused buffers per request, whatever the body's size or framing (Content-Length or
 //! chunked).
+//!
+//! Files are written with `O_DIRECT` where the file system allows it: going through the page
+//! cache cost more CPU than MD5 itself on the machines we measured (2.4 s vs 0.15 s of system
+//! time per GiB), and received bodies are rarely read back soon.
 
-use std::io::Write as _;
+use std::fs::File;
+use std::io::{Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,9 +21,133 @@ use crate::oss::crc64::Crc64;
 
 /// Bytes handed to the writer thread at a time: large enough that syscalls and hand-offs cost
 /// little, small enough that many parallel uploads stay light.
-const CHUNK: usize = 512 * 1024;
+const CHUNK: usize = 1024 * 1024;
 /// Buffers per request: one being filled, one being written, one spare.
 const BUFFERS: usize = 3;
+/// Memory address, length and file offset alignment that `O_DIRECT` needs.
+const ALIGN: usize = 4096;
+
+/// A chunk buffer whose data starts on an `ALIGN` boundary, carved out of a slightly larger
+/// plain allocation so no unsafe code is needed.
+struct AlignedBuf {
+    storage: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+/// Buffers kept between requests: fresh ones cost page faults on every request.
+static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// At most this many buffers (about 16 MiB) wait in the pool.
+const MAX_POOLED: usize = 32;
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        let storage = std::mem::take(&mut self.storage);
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < MAX_POOLED {
+            pool.push(storage);
+        }
+    }
+}
+
+impl AlignedBuf {
+    fn new() -> Self {
+        let pooled = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let storage = pooled.unwrap_or_else(|| vec![0u8; CHUNK + ALIGN]);
+        let start = storage.as_ptr().align_offset(ALIGN).min(ALIGN);
+        Self {
+            storage,
+            start,
+            len: 0,
+        }
+    }
+
+    fn room(&self) -> usize {
+        CHUNK - self.len
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        let at = self.start + self.len;
+        self.storage[at..at + data.len()].copy_from_slice(data);
+        self.len += data.len();
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.storage[self.start..self.start + self.len]
+    }
+}
+
+/// A body file written with `O_DIRECT` while the writes are aligned, and through the page cache
+/// for an unaligned tail or on file systems that refuse `O_DIRECT` (tmpfs).
+struct BodyFile {
+    file: File,
+    path: PathBuf,
+    direct: bool,
+    written: u64,
+}
+
+impl BodyFile {
+    fn create(path: &Path) -> std::io::Result<Self> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            if let Ok(file) = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_DIRECT)
+                .open(path)
+            {
+                return Ok(Self {
+                    file,
+                    path: path.to_owned(),
+                    direct: true,
+                    written: 0,
+                });
+            }
+        }
+        Ok(Self {
+            file: File::create(path)?,
+            path: path.to_owned(),
+            direct: false,
+            written: 0,
+        })
+    }
+
+    fn switch_to_buffered(&mut self) -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new().write(true).open(&self.path)?;
+        file.seek(SeekFrom::Start(self.written))?;
+        self.file = file;
+        self.direct = false;
+        Ok(())
+    }
+
+    fn write(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() {
+            let aligned =
+                data.len().is_multiple_of(ALIGN) && data.as_ptr().align_offset(ALIGN) == 0;
+            if !self.direct || !aligned {
+                if self.direct {
+                    self.switch_to_buffered()?;
+                }
+                self.file.write_all(data)?;
+                self.written += data.len() as u64;
+                return Ok(());
+            }
+            match self.file.write(data) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.written += n as u64;
+                    data = &data[n..];
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // Some file systems open with O_DIRECT but refuse the writes.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => self.switch_to_buffered()?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
 
 /// What was received.
 #[derive(Clone, Copy, Debug)]
@@ -78,22 +207,19 @@ async fn receive_inner(
     max_size: u64,
     counter: &AtomicU64,
 ) -> Result<Received, BodyError> {
-    let (full_tx, mut full_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
-    let (free_tx, mut free_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
-    for _ in 1..BUFFERS {
-        let _ = free_tx.try_send(Vec::with_capacity(CHUNK));
-    }
+    let (full_tx, mut full_rx) = mpsc::channel::<AlignedBuf>(BUFFERS);
+    let (free_tx, mut free_rx) = mpsc::channel::<AlignedBuf>(BUFFERS);
     // Hashing and writing run on a blocking thread so the runtime keeps serving other
     // connections while a large body is processed.
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<([u8; 16], u64)> {
-        let mut file = std::fs::File::create(&path)?;
+        let mut file = BodyFile::create(&path)?;
         let mut md5 = Md5::new();
         let mut crc = Crc64::new();
         while let Some(mut buf) = full_rx.blocking_recv() {
-            md5.update(&buf);
-            crc.update(&buf);
-            file.write_all(&buf)?;
-            buf.clear();
+            md5.update(buf.data());
+            crc.update(buf.data());
+            file.write(buf.data())?;
+            buf.len = 0;
             // The reader may have finished and gone; the buffer is then just freed.
             let _ = free_tx.try_send(buf);
         }
@@ -101,7 +227,8 @@ async fn receive_inner(
     });
 
     let mut size = 0u64;
-    let mut buf = Vec::with_capacity(CHUNK);
+    let mut buf = AlignedBuf::new();
+    let mut spare = BUFFERS - 1;
     let read_result: Result<(), BodyError> = async {
         while let Some(mut data) = next_data(body).await? {
             counter.fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -110,12 +237,18 @@ async fn receive_inner(
                 return Err(BodyError::TooLarge(max_size));
             }
             while !data.is_empty() {
-                let take = (CHUNK - buf.len()).min(data.len());
-                buf.extend_from_slice(&data.split_to(take));
-                if buf.len() == CHUNK {
-                    let next = match free_rx.recv().await {
-                        Some(b) => b,
-                        None => Vec::with_capacity(CHUNK),
+                let take = buf.room().min(data.len());
+                buf.push(&data.split_to(take));
+                if buf.room() == 0 {
+                    // Buffers are made on demand up to BUFFERS, then recycled from the writer.
+                    let next = if spare > 0 {
+                        spare -= 1;
+                        AlignedBuf::new()
+                    } else {
+                        match free_rx.recv().await {
+                            Some(b) => b,
+                            None => AlignedBuf::new(),
+                        }
                     };
                     let full = std::mem::replace(&mut buf, next);
                     if full_tx.send(full).await.is_err() {
@@ -125,8 +258,8 @@ async fn receive_inner(
                 }
             }
         }
-        if !buf.is_empty() {
-            let _ = full_tx.send(std::mem::take(&mut buf)).await;
+        if buf.len > 0 {
+            let _ = full_tx.send(buf).await;
         }
         Ok(())
     }
@@ -185,6 +318,38 @@ pub(crate) async fn read_then_drop(
             }
             Ok(None) => return BodyError::Dropped(size),
             Err(e) => return e,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(dir: &Path) {
+        let path = dir.join("body");
+        let mut file = BodyFile::create(&path).unwrap();
+        let mut expected = Vec::new();
+        let mut buf = AlignedBuf::new();
+        // Aligned chunks go straight to disk; the odd tail forces the buffered path.
+        for (len, byte) in [(CHUNK, 1u8), (3 * ALIGN, 2), (777, 3)] {
+            buf.len = 0;
+            buf.push(&vec![byte; len]);
+            file.write(buf.data()).unwrap();
+            expected.extend(std::iter::repeat_n(byte, len));
+        }
+        drop(file);
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+    }
+
+    #[test]
+    fn body_file_writes_aligned_and_unaligned_data() {
+        let dir = tempfile::tempdir().unwrap();
+        round_trip(dir.path());
+        // tmpfs refuses O_DIRECT: the file falls back to ordinary writes.
+        if Path::new("/dev/shm").is_dir() {
+            let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+            round_trip(shm.path());
         }
     }
 }

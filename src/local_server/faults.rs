@@ -40,7 +40,8 @@ impl FaultAction {
 }
 
 /// Hits the `nth` (1-based) request matching `op`, counted from when the rule was added, and
-/// the `times - 1` matching requests after it.
+/// the `times - 1` matching requests after it. Requests refused by an outage are not counted:
+/// they never reach the rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FaultRule {
     /// `None` matches every call.

@@ -10,6 +10,8 @@ mod body;
 mod callback;
 mod faults;
 mod handler;
+mod multipart;
+mod objects;
 mod reply;
 mod store;
 
@@ -27,6 +29,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::oss::sign::Credentials;
+
+/// hyper's read buffer limit: larger reads mean fewer syscalls and frames per GiB received.
+const MAX_READ_BUFFER: usize = 1024 * 1024;
 
 pub use faults::{FaultAction, FaultRule, FaultSpecError, Faults, parse_duration, parse_fault};
 
@@ -305,6 +310,7 @@ async fn accept_loop(
                     });
                     if let Err(e) = http1::Builder::new()
                         .keep_alive(true)
+                        .max_buf_size(MAX_READ_BUFFER)
                         .serve_connection(TokioIo::new(stream), service)
                         .await
                     {

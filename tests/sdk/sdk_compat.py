@@ -14,7 +14,6 @@ always stops the server, and ends with the line `N passed, M failed` (exit 1 on 
 """
 
 import argparse
-import functools
 import glob
 import json
 import os
@@ -46,6 +45,9 @@ PART = 256 * KIB
 THREADS = 3
 # Keys with spaces, '+' and Chinese, in a "directory".
 KEY_PREFIX = "dir/a b+c 中文"
+
+# Every process this script starts (servers, upload children), killed by the watchdog.
+LIVE_PROCS = set()
 
 TOTAL_TIMEOUT_S = float(os.environ.get("SDK_COMPAT_TIMEOUT", "900"))
 HTTP_TIMEOUT_S = 60
@@ -136,6 +138,7 @@ class Server:
         self._log.flush()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        LIVE_PROCS.add(self.proc)
         first = {}
 
         def read_first():
@@ -179,10 +182,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+        LIVE_PROCS.discard(self.proc)
         self.proc = None
         if self._log:
             self._log.close()
             self._log = None
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.stop()
 
     def tail(self, n=40):
         try:
@@ -427,6 +438,7 @@ def check_oss2_resume_after_kill(ctx):
     child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child-oss2-stall",
                               json.dumps(args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL, start_new_session=True)
+    LIVE_PROCS.add(child)
     got = {}
 
     def wait_stall():
@@ -450,6 +462,7 @@ def check_oss2_resume_after_kill(ctx):
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
         child.wait(10)
+        LIVE_PROCS.discard(child)
         child.stdout.close()
         child.stderr.close()
     log(f"  child {got['line']}; killed with SIGKILL")
@@ -782,6 +795,65 @@ class CountingHttpClient(ossv2.transport.RequestsHttpClient):
         return super().send(request, **kwargs)
 
 
+def check_resume_after_server_sigkill(ctx):
+    """The v2 uploader stops after 4 parts (injected failure), the server is killed with
+    SIGKILL and started again on the same root (new port); the upload resumes from its
+    checkpoint on the new server, reusing the 4 parts, and the object is exact."""
+    size = 2 * MIB + 4_321
+    n = parts_of(size)
+    good = 4
+    path = os.path.join(ctx.work, "v2-crash.bin")
+    data = make_file(path, size, "v2-crash")
+    key = f"{KEY_PREFIX} v2-crash.bin"
+    cp_dir = os.path.join(ctx.work, "v2-crash-cp") + os.sep
+    os.makedirs(cp_dir, exist_ok=True)
+    c = v2_client(ctx.server.endpoint, "v4")
+    orig_part = c.upload_part
+
+    def failing(req, **kw):
+        if req.part_number > good:
+            raise ConnectionResetError(f"injected: connection reset sending part {req.part_number}")
+        return orig_part(req, **kw)
+
+    c.upload_part = failing
+    try:
+        c.uploader(part_size=PART, parallel_num=THREADS, enable_checkpoint=True,
+                   checkpoint_dir=cp_dir).upload_file(
+            ossv2.PutObjectRequest(bucket=BUCKET, key=key), filepath=path)
+        raise CheckFailed("the upload with injected failures succeeded")
+    except ossv2.UploadError as e:
+        first_id = e.upload_id
+
+    ctx.server.kill()
+    ctx.server.start()
+    c = v2_client(ctx.server.endpoint, "v4")
+    lp = c.list_parts(ossv2.ListPartsRequest(bucket=BUCKET, key=key, upload_id=first_id))
+    expect_eq([(p.part_number, p.size) for p in lp.parts], [(i, PART) for i in range(1, good + 1)],
+              "ListParts after the server was killed")
+    sent = {"parts": 0, "inits": 0}
+    orig_part, orig_init = c.upload_part, c.initiate_multipart_upload
+    lock = threading.Lock()
+
+    def counting(req, **kw):
+        r = orig_part(req, **kw)
+        with lock:
+            sent["parts"] += 1
+        return r
+
+    def counting_init(req, **kw):
+        sent["inits"] += 1
+        return orig_init(req, **kw)
+
+    c.upload_part, c.initiate_multipart_upload = counting, counting_init
+    r = c.uploader(part_size=PART, parallel_num=THREADS, enable_checkpoint=True,
+                   checkpoint_dir=cp_dir).upload_file(
+        ossv2.PutObjectRequest(bucket=BUCKET, key=key), filepath=path)
+    expect_eq((sent["inits"], sent["parts"]), (0, n - good), "(inits, parts) sent on resume")
+    expect_eq(r.upload_id, first_id, "resumed upload id")
+    expect_eq(r.hash_crc64, str(crc64(data)), "resumed upload hash_crc64")
+    read_back(ctx.server, key, data, "upload resumed after a server SIGKILL")
+
+
 def check_v2_uploader_rides_out_faults(ctx):
     """A second server injects faults on UploadPart (body cut after 64 KiB, a 503, a reset
     after the part was stored); the v2 uploader retries each and the object is exact."""
@@ -845,6 +917,26 @@ def check_clock_skew_refused(ctx):
     finally:
         srv.stop()
     expect(not problems, "clock skew: " + "; ".join(problems))
+
+
+def check_unaligned_parts(ctx):
+    """Parts whose size is no multiple of 4 KiB (100 KiB + 3 bytes): the object and ranges
+    across part boundaries read back exactly."""
+    part = 100 * KIB + 3
+    size = 11 * part - 5_000
+    path = os.path.join(ctx.work, "unaligned.bin")
+    data = make_file(path, size, "unaligned")
+    key = f"{KEY_PREFIX} unaligned.bin"
+    c = v2_client(ctx.server.endpoint, "v4")
+    r = c.uploader(part_size=part, parallel_num=THREADS).upload_file(
+        ossv2.PutObjectRequest(bucket=BUCKET, key=key), filepath=path)
+    expect_eq(r.hash_crc64, str(crc64(data)), "unaligned parts: hash_crc64")
+    read_back(ctx.server, key, data, "unaligned parts")
+    b = oss2_bucket(ctx.server.endpoint, "v1")
+    for start, end in ((part - 10, part + 9), (3 * part - 1, 5 * part), (0, size - 1),
+                       (size - 1, size - 1)):
+        got = b.get_object(key, byte_range=(start, end)).read()
+        expect(got == data[start:end + 1], f"unaligned parts: Range {start}-{end} differs")
 
 
 def check_ranged_downloads(ctx):
@@ -980,8 +1072,10 @@ CHECKS = [
     check_complete_errors,
     check_wrong_secret,
     check_ranged_downloads,
+    check_unaligned_parts,
     check_object_headers,
     check_restart_keeps_data,
+    check_resume_after_server_sigkill,
     check_v2_uploader_rides_out_faults,
     check_clock_skew_refused,
     check_sts_token,
@@ -1024,8 +1118,11 @@ def main():
     def watchdog():
         log(f"TIMEOUT: the run took longer than {TOTAL_TIMEOUT_S:.0f} s; stopping")
         try:
-            if server.proc is not None:
-                os.killpg(server.proc.pid, signal.SIGKILL)
+            for proc in list(LIVE_PROCS):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
         finally:
             print("0 passed, 1 failed", flush=True)
             os._exit(2)
