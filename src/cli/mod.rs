@@ -162,8 +162,7 @@ pub fn client_for(connection: &Connection, credentials: Credentials) -> Result<C
 /// The data folder and its checkpoint store.
 pub fn open_store(explicit: Option<&Path>) -> Result<(DataDir, CheckpointStore), CliError> {
     let dir = DataDir::resolve(explicit).map_err(|e| CliError::Failed(e.to_string()))?;
-    let store =
-        CheckpointStore::open(&dir.checkpoints()).map_err(|e| CliError::Failed(e.to_string()))?;
+    let store = CheckpointStore::open(dir.root()).map_err(|e| CliError::Failed(e.to_string()))?;
     Ok((dir, store))
 }
 
