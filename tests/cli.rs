@@ -593,7 +593,7 @@ async fn ctrl_c_stops_keeps_the_checkpoint_and_says_how_to_resume() {
     rig.server
         .faults()
         .add(FaultRule::new(Some(Op::UploadPart), 3, FaultAction::Stall));
-    let mut child = rig
+    let child = rig
         .upload(&[&path], &["--part-size", "100KiB", "--threads", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
