@@ -33,6 +33,9 @@ pub struct Settings {
     pub limit_rate: Option<u64>,
     /// The `--data-dir` the user gave, repeated in the resume hint.
     pub data_dir: Option<PathBuf>,
+    /// `upload` rather than `resume`: running the same command again is also a way on, and the
+    /// only one for files that had not started or were sent in one request.
+    pub from_upload: bool,
 }
 
 /// Runs every item and prints the outcome of each; the exit status says whether all succeeded.
@@ -121,10 +124,15 @@ pub async fn run_batch(items: Vec<Item>, store: CheckpointStore, settings: Setti
         }
     }
 
-    let hint = resume_hint(settings.data_dir.as_ref());
+    let mut hint = resume_hint(settings.data_dir.as_ref());
+    if settings.from_upload {
+        hint.push_str(
+            " (or the same upload command again, which also sends the files not started yet)",
+        );
+    }
     if stopping {
         display.line(&format!(
-            "Stopped: {ok} of {total} files uploaded. To continue, run: {hint} (or the same upload command again)."
+            "Stopped: {ok} of {total} files uploaded. To continue, run: {hint}"
         ));
         return ExitCode::from(EXIT_INTERRUPTED);
     }

@@ -315,6 +315,7 @@ pub async fn upload(args: UploadArgs) -> CliResult {
         jobs,
         limit_rate,
         data_dir: args.data_dir.clone(),
+        from_upload: true,
     };
     Ok(run_batch(items, store, settings).await)
 }
@@ -418,6 +419,7 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
         jobs,
         limit_rate,
         data_dir: args.data_dir.clone(),
+        from_upload: false,
     };
     let code = run_batch(items, store, settings).await;
     if damaged > 0 && code == std::process::ExitCode::from(EXIT_OK) {
