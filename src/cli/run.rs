@@ -83,6 +83,9 @@ pub async fn run_batch(items: Vec<Item>, store: CheckpointStore, settings: Setti
     let mut resumable = 0usize;
     let mut not_started = 0usize;
     let mut stopping = false;
+    // One listener for the whole run, so a Ctrl-C between two polls is not lost.
+    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut listening = true;
     loop {
         tokio::select! {
             joined = tasks.join_next() => {
@@ -105,10 +108,10 @@ pub async fn run_batch(items: Vec<Item>, store: CheckpointStore, settings: Setti
                     }
                 }
             }
-            signal = tokio::signal::ctrl_c(), if !stopping => {
+            signal = &mut interrupt, if listening => {
+                listening = false;
                 if signal.is_err() {
-                    // No signal handling here: nothing to wait for.
-                    stopping = true;
+                    // Ctrl-C cannot be caught here: it ends the process as usual.
                     continue;
                 }
                 stopping = true;
