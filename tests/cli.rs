@@ -536,6 +536,27 @@ async fn clean_lists_then_aborts_leftover_uploads() {
         .await
         .unwrap();
     }
+    // One more, left by an upload this computer can resume.
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::UploadPart),
+        2,
+        FaultAction::error(403, "AccessDenied"),
+    ));
+    let mine = rig.file("d.bin", &data(250_000, 14));
+    let r = ran(rig.upload(
+        &[&mine],
+        &[
+            "--key",
+            "old/d.bin",
+            "--part-size",
+            "100KiB",
+            "--threads",
+            "1",
+        ],
+    ))
+    .await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert_eq!(rig.checkpoints().len(), 1);
     let clean = |extra: &[&str]| {
         let mut cmd = rig.bin();
         cmd.args([
@@ -559,20 +580,39 @@ async fn clean_lists_then_aborts_leftover_uploads() {
     assert!(r.stdout.contains("146.5 KiB in 1 parts"), "{r:?}");
     assert!(r.stdout.contains("started "), "{r:?}");
     assert!(!r.stdout.contains("keep/c.bin"), "{r:?}");
+    let marked = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("old/d.bin "))
+        .unwrap();
+    assert!(
+        marked.contains("100 KiB in 1 parts  (this computer can resume it: "),
+        "{marked}"
+    );
+    assert!(
+        !r.stdout
+            .lines()
+            .find(|l| l.starts_with("old/a.bin "))
+            .unwrap()
+            .contains("resume")
+    );
     assert!(
         r.stdout
-            .contains("2 unfinished upload(s) in oss://cli-bucket/old/, 293.0 KiB stored."),
+            .contains("3 unfinished upload(s) in oss://cli-bucket/old/, 393.0 KiB stored."),
         "{r:?}"
     );
     assert!(
         r.stdout.contains("run the same command with --yes"),
         "{r:?}"
     );
-    assert_eq!(c.list_multipart_uploads(BUCKET, "").await.unwrap().len(), 3);
+    assert_eq!(c.list_multipart_uploads(BUCKET, "").await.unwrap().len(), 4);
+    assert_eq!(rig.checkpoints().len(), 1);
 
     let r = ran(clean(&["--yes"])).await;
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert_eq!(r.stdout.matches("ABORTED ").count(), 2, "{r:?}");
+    assert_eq!(r.stdout.matches("ABORTED ").count(), 3, "{r:?}");
+    // The aborted upload's resume record went with it.
+    assert!(rig.checkpoints().is_empty());
     let left = c.list_multipart_uploads(BUCKET, "").await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].key, "keep/c.bin");

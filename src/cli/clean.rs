@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::list::age;
-use super::{CliError, CliResult, ConnectionArgs, EXIT_FAILED, EXIT_OK, client_for, credentials};
+use super::{
+    CliError, CliResult, ConnectionArgs, EXIT_FAILED, EXIT_OK, client_for, credentials, open_store,
+};
+use crate::engine::checkpoint::{CheckpointId, CheckpointStore};
 use crate::engine::job::{JobError, human_bytes};
 use crate::oss::error::parse_iso8601;
 use crate::oss::limits;
@@ -25,6 +28,10 @@ pub struct CleanArgs {
     pub yes: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// Folder of resume records, to mark the uploads this computer can still resume
+    /// [default: OSS_UPLOADER_DATA_DIR, else the system's app data folder].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 fn oss_failure(what: &str, e: &crate::oss::error::Error) -> CliError {
@@ -46,6 +53,14 @@ fn ask(question: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
+/// Drops the resume record of an aborted upload: it could only ever start over, and `list`
+/// should not offer it.
+fn forget(store: Option<&CheckpointStore>, id: Option<CheckpointId>) {
+    if let (Some(store), Some(id)) = (store, id) {
+        let _ = store.delete(&id);
+    }
+}
+
 pub async fn clean(args: CleanArgs) -> CliResult {
     limits::validate_bucket(&args.bucket).map_err(|e| CliError::Usage(e.to_string()))?;
     let connection = args.connection.connection()?;
@@ -63,6 +78,28 @@ pub async fn clean(args: CleanArgs) -> CliResult {
         println!("No unfinished uploads in {place}.");
         return Ok(ExitCode::from(EXIT_OK));
     }
+    // Uploads this computer can resume are marked, so nobody aborts them by surprise. Without a
+    // readable data folder there is simply nothing to mark.
+    let local: Vec<(CheckpointId, String)> = open_store(args.data_dir.as_deref())
+        .ok()
+        .and_then(|(_, store)| store.list().ok())
+        .map(|listed| {
+            listed
+                .into_iter()
+                .filter_map(|(id, cp)| {
+                    cp.ok()
+                        .filter(|cp| cp.bucket == args.bucket)
+                        .map(|cp| (id, cp.upload_id))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let resumable_here = |upload_id: &str| {
+        local
+            .iter()
+            .find(|(_, u)| u == upload_id)
+            .map(|(id, _)| id.clone())
+    };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut total = 0u64;
     for u in &uploads {
@@ -78,8 +115,11 @@ pub async fn clean(args: CleanArgs) -> CliResult {
         let started = parse_iso8601(&u.initiated)
             .map(|t| format!("started {} ago", age(now - t)))
             .unwrap_or_else(|| "start time unknown".into());
+        let mark = resumable_here(&u.upload_id)
+            .map(|id| format!("  (this computer can resume it: {id})"))
+            .unwrap_or_default();
         println!(
-            "{}  upload {}  {started}  {size} in {parts} parts",
+            "{}  upload {}  {started}  {size} in {parts} parts{mark}",
             u.key, u.upload_id
         );
     }
@@ -91,9 +131,7 @@ pub async fn clean(args: CleanArgs) -> CliResult {
     let go = if args.yes {
         true
     } else if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-        ask(
-            "Abort them and delete their parts? Interrupted uploads among them will have to start over.",
-        )
+        ask("Abort them and delete their parts? Marked uploads would have to start over.")
     } else {
         println!("Nothing was removed. To abort them, run the same command with --yes.");
         return Ok(ExitCode::from(EXIT_OK));
@@ -102,15 +140,20 @@ pub async fn clean(args: CleanArgs) -> CliResult {
         println!("Nothing was removed.");
         return Ok(ExitCode::from(EXIT_OK));
     }
+    let local_store = open_store(args.data_dir.as_deref()).ok().map(|(_, s)| s);
     let mut failed = 0usize;
     for u in &uploads {
         match client
             .abort_multipart_upload(&args.bucket, &u.key, &u.upload_id)
             .await
         {
-            Ok(()) => println!("ABORTED {} (upload {})", u.key, u.upload_id),
+            Ok(()) => {
+                println!("ABORTED {} (upload {})", u.key, u.upload_id);
+                forget(local_store.as_ref(), resumable_here(&u.upload_id));
+            }
             Err(e) if e.is_no_such_upload() => {
-                println!("ABORTED {} (upload {}, already gone)", u.key, u.upload_id)
+                println!("ABORTED {} (upload {}, already gone)", u.key, u.upload_id);
+                forget(local_store.as_ref(), resumable_here(&u.upload_id));
             }
             Err(e) => {
                 failed += 1;
