@@ -512,6 +512,61 @@ async fn list_and_resume_after_a_failure_and_damaged_records() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_upload_says_how_to_resume_and_resume_finishes_it() {
+    let rig = Rig::new().await;
+    let content = data(500_000, 15);
+    let path = rig.file("holiday.mkv", &content);
+    // Part 2 is held for a second, and meanwhile someone aborts the upload on the server.
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::UploadPart),
+        2,
+        FaultAction::Delay(Duration::from_secs(1)),
+    ));
+    let child = rig
+        .upload(&[&path], &["--part-size", "100KiB", "--threads", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server = &rig.server;
+    wait_for("part 2", Duration::from_secs(20), || {
+        server.stats().requests(Op::UploadPart) >= 2
+    })
+    .await;
+    let c = rig.client();
+    let uploads = c.list_multipart_uploads(BUCKET, "").await.unwrap();
+    assert_eq!(uploads.len(), 1);
+    c.abort_multipart_upload(BUCKET, &uploads[0].key, &uploads[0].upload_id)
+        .await
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("FAILED "), "{stderr}");
+    assert!(
+        stderr.contains("holiday.mkv: The server no longer knows this upload"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("what was sent is kept. To continue, run: oss-uploader resume --all"),
+        "{stderr}"
+    );
+    assert_eq!(rig.checkpoints().len(), 1);
+
+    let r = resume_all(&rig).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("NOTE "), "{r:?}");
+    assert!(
+        r.stdout.contains("starting again from the beginning"),
+        "{r:?}"
+    );
+    assert_eq!(rig.object("holiday.mkv").await, content);
+    assert!(rig.checkpoints().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_lists_then_aborts_leftover_uploads() {
     let rig = Rig::new().await;
     let c = rig.client();
