@@ -90,12 +90,27 @@ pub struct ResumeArgs {
 }
 
 fn parse_meta(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_ascii_lowercase(), v.to_owned())),
-        _ => Err(format!(
+    let Some((name, value)) = s.split_once('=') else {
+        return Err(format!(
             "\"{s}\" is not a metadata entry; write it as name=value"
-        )),
+        ));
+    };
+    let name = name.trim();
+    // The name becomes part of an HTTP header (x-oss-meta-NAME): letters, digits and - only.
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!(
+            "\"{name}\" cannot be a metadata name; use letters, digits and - only"
+        ));
     }
+    if !value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        return Err(format!(
+            "the value of {name} must be plain ASCII text (OSS stores metadata in HTTP headers)"
+        ));
+    }
+    Ok((name.to_ascii_lowercase(), value.to_owned()))
 }
 
 fn check_count(flag: &str, n: usize) -> Result<usize, CliError> {
@@ -498,6 +513,10 @@ mod tests {
             Ok(("author".into(), "Alice".into()))
         );
         assert!(parse_meta("novalue").is_err());
+        assert!(parse_meta("a b=c").is_err());
+        assert!(parse_meta("=c").is_err());
+        assert!(parse_meta("x=中文").is_err());
+        assert_eq!(parse_meta("x-y=a b=c"), Ok(("x-y".into(), "a b=c".into())));
         assert_eq!(limit_rate(Some("10MiB")).ok(), Some(Some(10 << 20)));
         assert!(limit_rate(Some("1")).is_err());
     }
