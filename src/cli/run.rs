@@ -2,6 +2,7 @@
 //! parts in flight, one shared bandwidth limit, Ctrl-C as "stop and keep what was sent", and a
 //! summary that decides the exit status.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::display::Display;
+use super::display::{Display, JobView};
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, resume_hint};
 use crate::engine::checkpoint::CheckpointStore;
 use crate::engine::job::{Control, JobEnv, JobOutcome, JobSpec, run_job};
@@ -46,12 +47,9 @@ pub async fn run_batch(items: Vec<Item>, store: CheckpointStore, settings: Setti
     let throttle = Throttle::new(settings.limit_rate);
     // One cap for the whole run: `jobs` files each with `threads` parts in flight.
     let part_permits = Arc::new(Semaphore::new(jobs * max_threads.max(1)));
-    let job_permits = Arc::new(Semaphore::new(jobs));
     let (control_tx, control_rx) = watch::channel(Control::Run);
     let total = items.len();
-
-    let mut tasks = JoinSet::new();
-    for item in items {
+    let start_job = |item: Item, tasks: &mut JoinSet<(Arc<JobView>, JobOutcome)>| {
         let env = JobEnv {
             client: item.client,
             store: store.clone(),
@@ -59,29 +57,30 @@ pub async fn run_batch(items: Vec<Item>, store: CheckpointStore, settings: Setti
             part_permits: part_permits.clone(),
             backoff: Backoff::default(),
         };
-        let job_permits = job_permits.clone();
         let control = control_rx.clone();
-        let display = display.clone();
+        let target = format!("oss://{}/{}", item.spec.bucket, item.spec.key);
+        let view = Arc::new(display.job(item.label, target));
         tasks.spawn(async move {
-            let target = format!("oss://{}/{}", item.spec.bucket, item.spec.key);
-            let view = Arc::new(display.job(item.label, target));
-            let Ok(_permit) = job_permits.acquire_owned().await else {
-                return (view, None);
-            };
-            if *control.borrow() != Control::Run {
-                return (view, None);
-            }
             let sink = view.clone();
             let outcome =
                 run_job(&item.spec, &env, control, Arc::new(move |e| sink.event(e))).await;
-            (view, Some(outcome))
+            (view, outcome)
         });
+    };
+
+    // Only `jobs` tasks exist at a time: a job's future is large, and a folder may hold a
+    // hundred thousand files.
+    let mut waiting = VecDeque::from(items);
+    let mut tasks = JoinSet::new();
+    while tasks.len() < jobs
+        && let Some(item) = waiting.pop_front()
+    {
+        start_job(item, &mut tasks);
     }
 
     let mut ok = 0usize;
     let mut failed = 0usize;
     let mut resumable = 0usize;
-    let mut not_started = 0usize;
     let mut stopping = false;
     // One listener for the whole run, so a Ctrl-C between two polls is not lost.
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
@@ -90,8 +89,11 @@ pub async fn run_batch(items: Vec<Item>, store: CheckpointStore, settings: Setti
         tokio::select! {
             joined = tasks.join_next() => {
                 let Some(joined) = joined else { break };
+                if !stopping && let Some(item) = waiting.pop_front() {
+                    start_job(item, &mut tasks);
+                }
                 match joined {
-                    Ok((view, Some(outcome))) => {
+                    Ok((view, outcome)) => {
                         if view.finish(&outcome) {
                             ok += 1;
                         } else {
@@ -101,7 +103,6 @@ pub async fn run_batch(items: Vec<Item>, store: CheckpointStore, settings: Setti
                             }
                         }
                     }
-                    Ok((_, None)) => not_started += 1,
                     Err(e) => {
                         failed += 1;
                         display.error_line(&format!("FAILED: an upload task ended unexpectedly: {e}"));
@@ -139,7 +140,7 @@ pub async fn run_batch(items: Vec<Item>, store: CheckpointStore, settings: Setti
         ));
         return ExitCode::from(EXIT_INTERRUPTED);
     }
-    if failed == 0 && not_started == 0 {
+    if failed == 0 {
         if total > 1 {
             display.line(&format!("All {total} files uploaded and verified."));
         }
