@@ -1,37 +1,16 @@
-//! The command-line face: argument parsing, logging setup and the subcommands. `serve` runs the
-//! local OSS-compatible server until Ctrl-C or SIGTERM.
+//! `serve`: the local OSS-compatible server on loopback until Ctrl-C or SIGTERM, with the
+//! fault rules tests and benchmarks ask for on its command line.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
 use crate::local_server::{FaultRule, LocalServer, ServerConfig, parse_duration, parse_fault};
 use crate::oss::sign::Credentials;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "oss-uploader",
-    version,
-    about = "Resumable uploads to Alibaba Cloud OSS"
-)]
-pub struct Cli {
-    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides it.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run a local OSS-compatible server on loopback (for tests, benchmarks and demos).
-    Serve(ServeArgs),
-}
 
 const FAULT_HELP: &str = "\
 Fault rules (--fault, repeatable): OP[@N[xTIMES]]=ACTION
@@ -113,45 +92,7 @@ impl ServeArgs {
     }
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-/// Runs the command line; the binary's `main` calls this.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.verbose);
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .and_then(|runtime| {
-            runtime.block_on(async {
-                match cli.command {
-                    Command::Serve(args) => serve(args).await,
-                }
-            })
-        });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let root = config.root.clone();
     let server = LocalServer::start(config)

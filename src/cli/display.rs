@@ -1,0 +1,275 @@
+//! What the user sees while uploads run: a bar per file with speed and time left on a terminal,
+//! and plain one-line records otherwise (logs, scripts, CI), where a bar would be noise.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::engine::job::{JobError, JobEvent, JobOutcome, human_bytes};
+use crate::engine::plan::UploadPlan;
+use crate::oss::client::CallbackOutcome;
+
+/// The output of one run of `upload` or `resume`, shared by its jobs.
+#[derive(Clone)]
+pub struct Display {
+    bars: Option<MultiProgress>,
+    // Keeps whole lines from different jobs from interleaving.
+    out: Arc<Mutex<()>>,
+}
+
+impl Display {
+    /// Bars when stdout is a terminal, plain lines otherwise.
+    pub fn new() -> Self {
+        let bars = std::io::stdout()
+            .is_terminal()
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
+        Self {
+            bars,
+            out: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// A line on stdout, above the bars when there are any.
+    pub fn line(&self, text: &str) {
+        let _guard = self.out.lock();
+        match &self.bars {
+            Some(m) => {
+                let _ = m.println(text);
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            }
+        }
+    }
+
+    /// A line on stderr (failures), with the bars out of the way while it is written.
+    pub fn error_line(&self, text: &str) {
+        let _guard = self.out.lock();
+        let write = || {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{text}");
+            let _ = err.flush();
+        };
+        match &self.bars {
+            Some(m) => m.suspend(write),
+            None => write(),
+        }
+    }
+
+    /// The view of one file's upload.
+    pub fn job(&self, label: String, target: String) -> JobView {
+        JobView {
+            display: self.clone(),
+            label,
+            target,
+            bar: Mutex::new(None),
+        }
+    }
+}
+
+/// One file's line or bar.
+pub struct JobView {
+    display: Display,
+    /// The local file as the user named it.
+    label: String,
+    /// `oss://bucket/key`.
+    target: String,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {bytes}/{total_bytes} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// ` [Code, request id X]`, or nothing when OSS gave neither.
+pub fn error_tail(e: &JobError) -> String {
+    let mut bits = Vec::new();
+    if let Some(code) = &e.code {
+        bits.push(code.clone());
+    }
+    if let Some(ec) = &e.ec {
+        bits.push(format!("EC {ec}"));
+    }
+    if let Some(id) = &e.request_id {
+        bits.push(format!("request id {id}"));
+    }
+    if bits.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", bits.join(", "))
+    }
+}
+
+impl JobView {
+    fn with_bar(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Ok(bar) = self.bar.lock()
+            && let Some(b) = bar.as_ref()
+        {
+            f(b);
+        }
+    }
+
+    /// Shows one event of the job.
+    pub fn event(&self, event: JobEvent) {
+        match event {
+            JobEvent::Started {
+                plan,
+                resumed_parts,
+                resumed_bytes,
+            } => self.started(plan, resumed_parts, resumed_bytes),
+            JobEvent::Notice(text) => self.display.line(&format!("NOTE {}: {text}", self.label)),
+            JobEvent::Progress(snap) => self.with_bar(|b| {
+                b.set_length(snap.total);
+                b.set_position(snap.done);
+                let speed = snap
+                    .bytes_per_second
+                    .map(|s| format!("{}/s", human_bytes(s)))
+                    .unwrap_or_default();
+                let eta = snap
+                    .eta
+                    .map(|d| format!(", {} left", clock(d)))
+                    .unwrap_or_default();
+                b.set_message(format!("{speed}{eta}"));
+            }),
+            JobEvent::Retrying {
+                attempt,
+                delay,
+                error,
+            } => self.display.line(&format!(
+                "RETRY {}: {} (attempt {attempt}, next try in {:.1} s){}",
+                self.label,
+                error.message,
+                delay.as_secs_f64(),
+                error_tail(&error)
+            )),
+            JobEvent::Verifying => self.with_bar(|b| b.set_message("checking the stored file…")),
+        }
+    }
+
+    fn started(&self, plan: UploadPlan, resumed_parts: u32, resumed_bytes: u64) {
+        let size = plan.size();
+        let shape = if plan.is_multipart() {
+            format!(
+                "{}, {} parts of {}",
+                human_bytes(size),
+                plan.part_count(),
+                human_bytes(plan.part_size())
+            )
+        } else {
+            human_bytes(size)
+        };
+        let resumed = if resumed_parts > 0 {
+            format!(
+                "; continuing: {resumed_parts} parts ({}) already sent",
+                human_bytes(resumed_bytes)
+            )
+        } else {
+            String::new()
+        };
+        match &self.display.bars {
+            Some(multi) => {
+                if !resumed.is_empty() {
+                    self.display.line(&format!("{}{resumed}", self.label));
+                }
+                let bar = multi.add(ProgressBar::new(size));
+                bar.set_style(bar_style());
+                bar.set_prefix(self.label.clone());
+                bar.set_position(resumed_bytes);
+                bar.enable_steady_tick(Duration::from_millis(200));
+                if let Ok(mut slot) = self.bar.lock() {
+                    if let Some(old) = slot.take() {
+                        // A restarted upload (the file changed, the server forgot it).
+                        multi.remove(&old);
+                    }
+                    *slot = Some(bar);
+                }
+            }
+            None => self.display.line(&format!(
+                "START {} -> {} ({shape}{resumed})",
+                self.label, self.target
+            )),
+        }
+    }
+
+    /// Shows how the job ended; `true` when the file is safely in OSS.
+    pub fn finish(&self, outcome: &JobOutcome) -> bool {
+        if let Ok(mut slot) = self.bar.lock()
+            && let Some(bar) = slot.take()
+        {
+            bar.finish_and_clear();
+            if let Some(m) = &self.display.bars {
+                m.remove(&bar);
+            }
+        }
+        match outcome {
+            JobOutcome::Verified {
+                size,
+                crc64,
+                callback,
+                ..
+            } => {
+                self.display.line(&format!(
+                    "OK {} -> {} ({}, CRC-64 {crc64} verified)",
+                    self.label,
+                    self.target,
+                    human_bytes(*size)
+                ));
+                if let Some(CallbackOutcome::Failed(e)) = callback {
+                    self.display.line(&format!(
+                        "NOTE {}: the file is stored, but the upload callback to your application failed: {} [{}, request id {}]",
+                        self.label, e.message, e.code, e.request_id
+                    ));
+                }
+                true
+            }
+            JobOutcome::Failed(e) | JobOutcome::Interrupted(e) => {
+                self.display.error_line(&format!(
+                    "FAILED {}: {}{}",
+                    self.label,
+                    e.message,
+                    error_tail(e)
+                ));
+                false
+            }
+            JobOutcome::Paused => {
+                self.display.line(&format!("STOPPED {}", self.label));
+                false
+            }
+            JobOutcome::Cancelled => {
+                self.display.line(&format!("CANCELLED {}", self.label));
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails_and_clocks() {
+        let mut e = JobError::plain("x");
+        assert_eq!(error_tail(&e), "");
+        e.code = Some("SignatureDoesNotMatch".into());
+        e.request_id = Some("abc".into());
+        assert_eq!(error_tail(&e), " [SignatureDoesNotMatch, request id abc]");
+        assert_eq!(clock(Duration::from_secs(65)), "1:05");
+        assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
+    }
+}

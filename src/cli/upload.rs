@@ -1,0 +1,537 @@
+//! `upload` and `resume`: turning paths and flags (or saved checkpoints) into upload jobs, with
+//! every check a user can fix done before the first byte is sent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::run::{Item, Settings, run_batch};
+use super::size::parse_size;
+use super::{
+    CliError, CliResult, ConnectionArgs, EXIT_FAILED, EXIT_OK, client_for, credentials, open_store,
+};
+use crate::engine::checkpoint::{CheckpointError, CheckpointId, ObjectOptions};
+use crate::engine::job::{Connection, JobSpec, human_bytes};
+use crate::oss::client::Client;
+use crate::oss::limits::{self, MAX_PART_SIZE, MIN_PART_SIZE};
+
+/// Largest --threads and --jobs: beyond this a home connection only gets slower.
+pub const MAX_THREADS: usize = 64;
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Files or folders to upload; a folder is uploaded with everything inside it.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The bucket to upload into.
+    #[arg(long, value_name = "B")]
+    pub bucket: String,
+    /// The object name for a single file [default: the file's name].
+    #[arg(long, value_name = "K", conflicts_with = "prefix")]
+    pub key: Option<String>,
+    /// A folder in the bucket to put the files under, e.g. backups/2024 (a missing trailing / is added).
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Size of each piece sent (100KiB to 5GiB), e.g. 8MiB, 16MB.
+    #[arg(long, value_name = "SIZE", default_value = "8MiB")]
+    pub part_size: String,
+    /// Pieces of one file sent at the same time (1 to 64).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub threads: usize,
+    /// Files uploaded at the same time (1 to 64).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub jobs: usize,
+    /// Content-Type for every file [default: guessed from each file's name].
+    #[arg(long, value_name = "T")]
+    pub content_type: Option<String>,
+    /// Access control of the new objects: private, public-read, public-read-write or default.
+    #[arg(long, value_name = "A")]
+    pub acl: Option<String>,
+    /// User metadata stored with each object as x-oss-meta-KEY (repeatable).
+    #[arg(long = "meta", value_name = "k=v", value_parser = parse_meta)]
+    pub meta: Vec<(String, String)>,
+    /// Upload callback: its JSON, as OSS documents it (or that JSON already base64-encoded).
+    #[arg(long, value_name = "C")]
+    pub callback: Option<String>,
+    /// Fail instead of replacing an object that already exists.
+    #[arg(long)]
+    pub no_overwrite: bool,
+    /// Bandwidth limit for all files together, in bytes per second, e.g. 10MiB.
+    #[arg(long, value_name = "RATE")]
+    pub limit_rate: Option<String>,
+    /// Folder for resume records [default: OSS_UPLOADER_DATA_DIR, else the system's app data folder].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Resume every interrupted upload.
+    #[arg(long, conflicts_with = "ids", required_unless_present = "ids")]
+    pub all: bool,
+    /// The uploads to resume, by the id `list` shows (a unique beginning is enough).
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Pieces of one file sent at the same time (1 to 64).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub threads: usize,
+    /// Files uploaded at the same time (1 to 64).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub jobs: usize,
+    /// Bandwidth limit for all files together, in bytes per second, e.g. 10MiB.
+    #[arg(long, value_name = "RATE")]
+    pub limit_rate: Option<String>,
+    /// Folder for resume records [default: OSS_UPLOADER_DATA_DIR, else the system's app data folder].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+fn parse_meta(s: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = s.split_once('=') else {
+        return Err(format!(
+            "\"{s}\" is not a metadata entry; write it as name=value"
+        ));
+    };
+    let name = name.trim();
+    // The name becomes part of an HTTP header (x-oss-meta-NAME): letters, digits and - only.
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!(
+            "\"{name}\" cannot be a metadata name; use letters, digits and - only"
+        ));
+    }
+    if !value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        return Err(format!(
+            "the value of {name} must be plain ASCII text (OSS stores metadata in HTTP headers)"
+        ));
+    }
+    Ok((name.to_ascii_lowercase(), value.to_owned()))
+}
+
+fn check_count(flag: &str, n: usize) -> Result<usize, CliError> {
+    if (1..=MAX_THREADS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(CliError::Usage(format!(
+            "{flag} must be between 1 and {MAX_THREADS}, not {n}"
+        )))
+    }
+}
+
+fn limit_rate(text: Option<&str>) -> Result<Option<u64>, CliError> {
+    let Some(text) = text else { return Ok(None) };
+    let rate = parse_size(text).map_err(|e| CliError::Usage(format!("--limit-rate: {e}")))?;
+    if rate < crate::engine::throttle::MIN_LIMIT {
+        return Err(CliError::Usage(format!(
+            "--limit-rate must be at least {} per second",
+            human_bytes(crate::engine::throttle::MIN_LIMIT)
+        )));
+    }
+    Ok(Some(rate))
+}
+
+fn part_size(text: &str) -> Result<u64, CliError> {
+    let size = parse_size(text).map_err(|e| CliError::Usage(format!("--part-size: {e}")))?;
+    if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) {
+        return Err(CliError::Usage(format!(
+            "--part-size must be between 100KiB and 5GiB (OSS's limits), not {text}"
+        )));
+    }
+    Ok(size)
+}
+
+/// A local file and the object name it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub path: PathBuf,
+    pub label: String,
+    pub key: String,
+}
+
+fn normalise_prefix(prefix: Option<&str>) -> String {
+    let p = prefix.unwrap_or("").trim_start_matches('/');
+    if p.is_empty() || p.ends_with('/') {
+        p.to_owned()
+    } else {
+        format!("{p}/")
+    }
+}
+
+/// Every file under `paths` with its key: a file gets `--key` or prefix + its name, a folder's
+/// files get prefix + their path inside the folder, with forward slashes on every system.
+pub fn plan_files(
+    paths: &[PathBuf],
+    key: Option<&str>,
+    prefix: Option<&str>,
+) -> Result<Vec<Planned>, CliError> {
+    let prefix = normalise_prefix(prefix);
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| {
+            CliError::Usage(match e.kind() {
+                std::io::ErrorKind::NotFound => format!("{} does not exist", path.display()),
+                _ => format!("cannot read {}: {e}", path.display()),
+            })
+        })?;
+        if meta.is_dir() {
+            if key.is_some() {
+                return Err(CliError::Usage(format!(
+                    "--key names one object, but {} is a folder; use --prefix for folders",
+                    path.display()
+                )));
+            }
+            let mut files = Vec::new();
+            walk(path, Path::new(""), &mut files)?;
+            files.sort();
+            for rel in files {
+                let rel_key: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                out.push(Planned {
+                    path: path.join(&rel),
+                    label: path.join(&rel).display().to_string(),
+                    key: format!("{prefix}{}", rel_key.join("/")),
+                });
+            }
+        } else if meta.is_file() {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push(Planned {
+                path: path.clone(),
+                label: path.display().to_string(),
+                key: match key {
+                    Some(k) => k.to_owned(),
+                    None => format!("{prefix}{name}"),
+                },
+            });
+        } else {
+            return Err(CliError::Usage(format!(
+                "{} is neither a file nor a folder",
+                path.display()
+            )));
+        }
+    }
+    if key.is_some() && out.len() != 1 {
+        return Err(CliError::Usage(
+            "--key names one object, so it works with one file only; use --prefix for several"
+                .into(),
+        ));
+    }
+    let mut seen: HashMap<&str, &Planned> = HashMap::new();
+    for p in &out {
+        limits::validate_key(&p.key).map_err(|e| CliError::Usage(format!("{}: {e}", p.label)))?;
+        if let Some(other) = seen.insert(&p.key, p) {
+            return Err(CliError::Usage(format!(
+                "{} and {} would both be stored as {}; upload them separately or with different --prefix values",
+                other.label, p.label, p.key
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Collects the files under `root/rel`. Links to folders are not followed (they can loop);
+/// links to files are uploaded as the file they point to.
+fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
+    let dir = root.join(rel);
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| CliError::Usage(format!("cannot read the folder {}: {e}", dir.display())))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| {
+            CliError::Usage(format!("cannot read the folder {}: {e}", dir.display()))
+        })?;
+        let child = rel.join(entry.file_name());
+        let kind = entry.file_type().map_err(|e| {
+            CliError::Usage(format!("cannot read {}: {e}", root.join(&child).display()))
+        })?;
+        if kind.is_dir() {
+            walk(root, &child, out)?;
+        } else if kind.is_file()
+            || (kind.is_symlink()
+                && std::fs::metadata(root.join(&child)).is_ok_and(|m| m.is_file()))
+        {
+            out.push(child);
+        }
+    }
+    Ok(())
+}
+
+fn options(args: &UploadArgs, path: &Path) -> ObjectOptions {
+    let content_type = args
+        .content_type
+        .clone()
+        .or_else(|| mime_guess::from_path(path).first_raw().map(str::to_owned));
+    ObjectOptions {
+        content_type,
+        acl: args.acl.clone(),
+        metadata: args.meta.iter().cloned().collect::<BTreeMap<_, _>>(),
+        callback: args.callback.clone(),
+        forbid_overwrite: args.no_overwrite,
+        ..Default::default()
+    }
+}
+
+pub async fn upload(args: UploadArgs) -> CliResult {
+    let part_size = part_size(&args.part_size)?;
+    let threads = check_count("--threads", args.threads)?;
+    let jobs = check_count("--jobs", args.jobs)?;
+    let limit_rate = limit_rate(args.limit_rate.as_deref())?;
+    limits::validate_bucket(&args.bucket).map_err(|e| CliError::Usage(e.to_string()))?;
+    if let Some(acl) = &args.acl
+        && !["private", "public-read", "public-read-write", "default"].contains(&acl.as_str())
+    {
+        return Err(CliError::Usage(format!(
+            "--acl must be private, public-read, public-read-write or default, not {acl}"
+        )));
+    }
+    if let Some(cb) = &args.callback {
+        let trimmed = cb.trim();
+        if trimmed.starts_with('{') && serde_json::from_str::<serde_json::Value>(trimmed).is_err() {
+            return Err(CliError::Usage(
+                "--callback is not valid JSON; write it as OSS documents it, e.g. '{\"callbackUrl\":\"https://example.com/cb\",\"callbackBody\":\"bucket=${bucket}&object=${object}\"}'".into(),
+            ));
+        }
+    }
+    let files = plan_files(&args.paths, args.key.as_deref(), args.prefix.as_deref())?;
+    let connection = args.connection.connection()?;
+    let client = client_for(&connection, credentials()?)?;
+    let (_dir, store) = open_store(args.data_dir.as_deref())?;
+    if files.is_empty() {
+        println!("Nothing to upload: the folders given are empty.");
+        return Ok(std::process::ExitCode::from(EXIT_OK));
+    }
+    let mut items = Vec::with_capacity(files.len());
+    for f in files {
+        let path = std::path::absolute(&f.path)
+            .map_err(|e| CliError::Usage(format!("cannot resolve {}: {e}", f.path.display())))?;
+        items.push(Item {
+            spec: JobSpec {
+                options: options(&args, &path),
+                path,
+                connection: connection.clone(),
+                bucket: args.bucket.clone(),
+                key: f.key,
+                part_size,
+                threads,
+            },
+            client: client.clone(),
+            label: f.label,
+        });
+    }
+    let settings = Settings {
+        jobs,
+        limit_rate,
+        data_dir: args.data_dir.clone(),
+        from_upload: true,
+    };
+    Ok(run_batch(items, store, settings).await)
+}
+
+/// The checkpoint ids `wanted` names: each must match exactly one id, or be the beginning of one.
+fn select_ids(all: &[CheckpointId], wanted: &[String]) -> Result<Vec<CheckpointId>, CliError> {
+    let mut out: Vec<CheckpointId> = Vec::new();
+    for w in wanted {
+        let w = w.trim();
+        let hits: Vec<&CheckpointId> = all
+            .iter()
+            .filter(|id| id.as_str() == w || (!w.is_empty() && id.as_str().starts_with(w)))
+            .collect();
+        match hits.as_slice() {
+            [one] => {
+                if !out.contains(one) {
+                    out.push((*one).clone());
+                }
+            }
+            [] => {
+                return Err(CliError::Usage(format!(
+                    "there is no interrupted upload with id {w}; `oss-uploader list` shows them"
+                )));
+            }
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "{w} is the beginning of several ids; type more of it"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn resume(args: ResumeArgs) -> CliResult {
+    let threads = check_count("--threads", args.threads)?;
+    let jobs = check_count("--jobs", args.jobs)?;
+    let limit_rate = limit_rate(args.limit_rate.as_deref())?;
+    let (dir, store) = open_store(args.data_dir.as_deref())?;
+    let listed = store.list().map_err(|e| CliError::Failed(e.to_string()))?;
+    let ids: Vec<CheckpointId> = listed.iter().map(|(id, _)| id.clone()).collect();
+    let chosen = if args.all {
+        ids
+    } else {
+        select_ids(&ids, &args.ids)?
+    };
+    let mut damaged = 0usize;
+    let mut checkpoints = Vec::new();
+    for (id, loaded) in listed {
+        if !chosen.contains(&id) {
+            continue;
+        }
+        match loaded {
+            Ok(cp) => checkpoints.push(cp),
+            Err(
+                e @ (CheckpointError::Damaged { .. } | CheckpointError::UnsupportedVersion { .. }),
+            ) => {
+                damaged += 1;
+                let removed = match store.delete(&id) {
+                    Ok(()) => "; it was removed. Upload that file again to start over, and run `oss-uploader clean` to free the parts already stored".to_owned(),
+                    Err(d) => format!("; it could not be removed: {d}"),
+                };
+                eprintln!("DAMAGED {id}: {e}{removed}");
+            }
+            Err(e) => {
+                damaged += 1;
+                eprintln!("FAILED {id}: {e}");
+            }
+        }
+    }
+    if checkpoints.is_empty() {
+        if damaged == 0 {
+            println!(
+                "Nothing to resume: no interrupted uploads in {}.",
+                dir.root().display()
+            );
+            return Ok(std::process::ExitCode::from(EXIT_OK));
+        }
+        return Ok(std::process::ExitCode::from(EXIT_FAILED));
+    }
+    let creds = credentials()?;
+    let mut clients: Vec<(Connection, Client)> = Vec::new();
+    let mut items = Vec::with_capacity(checkpoints.len());
+    for cp in &checkpoints {
+        let spec = JobSpec::from_checkpoint(cp, threads);
+        let client = match clients.iter().find(|(c, _)| *c == spec.connection) {
+            Some((_, client)) => client.clone(),
+            None => {
+                let client = client_for(&spec.connection, creds.clone())?;
+                clients.push((spec.connection.clone(), client.clone()));
+                client
+            }
+        };
+        items.push(Item {
+            label: spec.path.display().to_string(),
+            spec,
+            client,
+        });
+    }
+    let settings = Settings {
+        jobs,
+        limit_rate,
+        data_dir: args.data_dir.clone(),
+        from_upload: false,
+    };
+    let code = run_batch(items, store, settings).await;
+    if damaged > 0 && code == std::process::ExitCode::from(EXIT_OK) {
+        return Ok(std::process::ExitCode::from(EXIT_FAILED));
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_get_one_trailing_slash() {
+        assert_eq!(normalise_prefix(None), "");
+        assert_eq!(normalise_prefix(Some("")), "");
+        assert_eq!(normalise_prefix(Some("a")), "a/");
+        assert_eq!(normalise_prefix(Some("a/b/")), "a/b/");
+        assert_eq!(normalise_prefix(Some("/a")), "a/");
+    }
+
+    #[test]
+    fn folders_map_to_prefix_and_relative_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("photos");
+        std::fs::create_dir_all(root.join("2024/summer")).unwrap();
+        std::fs::write(root.join("a.jpg"), b"a").unwrap();
+        std::fs::write(root.join("2024/summer/b.jpg"), b"b").unwrap();
+        let single = dir.path().join("c.txt");
+        std::fs::write(&single, b"c").unwrap();
+        let planned = plan_files(&[root.clone(), single.clone()], None, Some("backup")).unwrap();
+        let keys: Vec<&str> = planned.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["backup/2024/summer/b.jpg", "backup/a.jpg", "backup/c.txt"]
+        );
+        assert_eq!(planned[0].path, root.join("2024/summer/b.jpg"));
+
+        let keyed = plan_files(std::slice::from_ref(&single), Some("x/y.txt"), None).unwrap();
+        assert_eq!(keyed[0].key, "x/y.txt");
+        assert!(matches!(
+            plan_files(std::slice::from_ref(&root), Some("k"), None),
+            Err(CliError::Usage(_))
+        ));
+        assert!(matches!(
+            plan_files(&[single.clone(), root.join("a.jpg")], Some("k"), None),
+            Err(CliError::Usage(_))
+        ));
+        // Same name from two places: refused before anything is sent.
+        let other = dir.path().join("a.jpg");
+        std::fs::write(&other, b"x").unwrap();
+        let Err(CliError::Usage(m)) = plan_files(&[root, other], None, None) else {
+            panic!("duplicate keys accepted");
+        };
+        assert!(m.contains("would both be stored as a.jpg"), "{m}");
+        assert!(matches!(
+            plan_files(&[dir.path().join("missing")], None, None),
+            Err(CliError::Usage(m)) if m.contains("does not exist")
+        ));
+    }
+
+    #[test]
+    fn flag_checks() {
+        assert!(part_size("8MiB").is_ok());
+        assert!(part_size("100KiB").is_ok());
+        assert!(
+            matches!(part_size("99KiB"), Err(CliError::Usage(m)) if m.contains("between 100KiB and 5GiB"))
+        );
+        assert!(matches!(part_size("6GiB"), Err(CliError::Usage(_))));
+        assert!(matches!(part_size("lots"), Err(CliError::Usage(m)) if m.contains("not a size")));
+        assert!(check_count("--threads", 0).is_err());
+        assert!(check_count("--threads", 65).is_err());
+        assert_eq!(check_count("--threads", 64).ok(), Some(64));
+        assert_eq!(
+            parse_meta("Author=Alice"),
+            Ok(("author".into(), "Alice".into()))
+        );
+        assert!(parse_meta("novalue").is_err());
+        assert!(parse_meta("a b=c").is_err());
+        assert!(parse_meta("=c").is_err());
+        assert!(parse_meta("x=中文").is_err());
+        assert_eq!(parse_meta("x-y=a b=c"), Ok(("x-y".into(), "a b=c".into())));
+        assert_eq!(limit_rate(Some("10MiB")).ok(), Some(Some(10 << 20)));
+        assert!(limit_rate(Some("1")).is_err());
+    }
+
+    #[test]
+    fn ids_by_unique_beginning() {
+        let ids: Vec<CheckpointId> = ["aaaa111100000000", "aaaa222200000000", "bbbb000000000000"]
+            .iter()
+            .map(|s| CheckpointId::parse(s).unwrap())
+            .collect();
+        assert_eq!(
+            select_ids(&ids, &["bb".into()]).unwrap(),
+            vec![ids[2].clone()]
+        );
+        assert!(select_ids(&ids, &["aaaa".into()]).is_err());
+        assert!(select_ids(&ids, &["cc".into()]).is_err());
+    }
+}

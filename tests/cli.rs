@@ -1,0 +1,922 @@
+//! The real `oss-uploader` binary against the local OSS server over HTTP on 127.0.0.1: uploads
+//! of files and folders, the failure lines and exit statuses a script relies on, `list`,
+//! `resume`, `clean`, Ctrl-C, and SIGKILL at every stage of an upload followed by `resume`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
+use oss_uploader::oss::client::{Body, Client, ClientConfig, FileRange, ObjectOptions, Transfer};
+use oss_uploader::oss::crc64;
+use oss_uploader::oss::endpoint::Endpoint;
+use oss_uploader::oss::sign::{Credentials, SignatureVersion};
+
+const AK: &str = "cli-ak";
+const SK: &str = "cli-secret";
+const BUCKET: &str = "cli-bucket";
+const MIB: u64 = 1024 * 1024;
+
+struct Rig {
+    server: LocalServer,
+    _root: tempfile::TempDir,
+    work: tempfile::TempDir,
+    data_dir: PathBuf,
+}
+
+impl Rig {
+    async fn new() -> Rig {
+        let root = tempfile::tempdir().unwrap();
+        let server = LocalServer::start(
+            ServerConfig::new(root.path())
+                .with_credentials(Credentials::new(AK, SK))
+                .with_bucket(BUCKET),
+        )
+        .await
+        .unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let data_dir = work.path().join("data");
+        Rig {
+            server,
+            _root: root,
+            work,
+            data_dir,
+        }
+    }
+
+    /// The binary with credentials and the data folder in its environment, nothing else of ours.
+    fn bin(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_oss-uploader"));
+        c.env("OSS_ACCESS_KEY_ID", AK)
+            .env("OSS_ACCESS_KEY_SECRET", SK)
+            .env("OSS_UPLOADER_DATA_DIR", &self.data_dir)
+            .env_remove("OSS_SESSION_TOKEN")
+            .env_remove("OSS_ENDPOINT")
+            .env_remove("RUST_LOG")
+            .current_dir(self.work.path())
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `upload PATHS... --bucket --endpoint --region` plus `extra`.
+    fn upload(&self, paths: &[&Path], extra: &[&str]) -> Command {
+        let mut c = self.bin();
+        c.arg("upload").args(paths).args([
+            "--bucket",
+            BUCKET,
+            "--endpoint",
+            &self.server.endpoint(),
+            "--region",
+            "cn-hangzhou",
+        ]);
+        c.args(extra);
+        c
+    }
+
+    fn file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let p = self.work.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    fn client(&self) -> Client {
+        let endpoint = Endpoint::parse(&self.server.endpoint()).unwrap();
+        let cfg = ClientConfig::new(
+            endpoint,
+            Some("cn-hangzhou"),
+            Credentials::new(AK, SK),
+            SignatureVersion::V4,
+        )
+        .unwrap();
+        Client::new(cfg).unwrap()
+    }
+
+    async fn object(&self, key: &str) -> Vec<u8> {
+        self.client()
+            .get_object(BUCKET, key, None)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    fn checkpoints(&self) -> Vec<PathBuf> {
+        match std::fs::read_dir(self.data_dir.join("checkpoints")) {
+            Ok(rd) => rd
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// Runs a command to its end without blocking the server's runtime.
+async fn run(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+async fn ran(cmd: Command) -> Ran {
+    let out = run(cmd).await;
+    Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl std::fmt::Debug for Ran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn data(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(7);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_small_file_with_key_metadata_and_guessed_type() {
+    let rig = Rig::new().await;
+    let content = data(300_000, 1);
+    let path = rig.file("notes.txt", &content);
+    let r = ran(rig.upload(
+        &[&path],
+        &["--key", "docs/notes.txt", "--meta", "Author=alice"],
+    ))
+    .await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("OK "), "{r:?}");
+    assert!(
+        r.stdout.contains("oss://cli-bucket/docs/notes.txt"),
+        "{r:?}"
+    );
+    assert_eq!(rig.object("docs/notes.txt").await, content);
+    let meta = rig
+        .client()
+        .head_object(BUCKET, "docs/notes.txt")
+        .await
+        .unwrap();
+    assert_eq!(meta.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(
+        meta.metadata.get("author").map(String::as_str),
+        Some("alice")
+    );
+    assert_eq!(meta.crc64, Some(crc64::checksum(&content)));
+    // Small files go in one request: no multipart upload, no checkpoint left.
+    let stats = rig.server.stats();
+    assert_eq!(stats.requests(Op::PutObject), 1);
+    assert_eq!(stats.requests(Op::InitiateMultipartUpload), 0);
+    assert!(rig.checkpoints().is_empty());
+
+    // An explicit --content-type wins over the file name.
+    let r = ran(rig.upload(&[&path], &["--content-type", "application/x-custom"])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let meta = rig.client().head_object(BUCKET, "notes.txt").await.unwrap();
+    assert_eq!(meta.content_type.as_deref(), Some("application/x-custom"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_file_in_parts_of_the_given_size() {
+    let rig = Rig::new().await;
+    let content = data((MIB + 12_345) as usize, 2);
+    let path = rig.file("big.bin", &content);
+    let r = ran(rig.upload(&[&path], &["--part-size", "256KiB", "--threads", "2"])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("5 parts of 256 KiB"), "{r:?}");
+    assert_eq!(rig.object("big.bin").await, content);
+    let stats = rig.server.stats();
+    assert_eq!(stats.requests(Op::UploadPart), 5);
+    assert_eq!(stats.body_bytes(Op::UploadPart), content.len() as u64);
+    assert_eq!(stats.requests(Op::CompleteMultipartUpload), 1);
+    assert!(
+        rig.checkpoints().is_empty(),
+        "checkpoint left after success"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_signature_path_style_and_rate_limit() {
+    let rig = Rig::new().await;
+    let content = data((1536 * 1024) as usize, 13);
+    let path = rig.file("old-gateway.bin", &content);
+    let started = Instant::now();
+    let r = ran(rig.upload(
+        &[&path],
+        &[
+            "--signature",
+            "v1",
+            "--path-style",
+            "--part-size",
+            "512KiB",
+            "--limit-rate",
+            "1MiB",
+        ],
+    ))
+    .await;
+    let took = started.elapsed();
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(rig.object("old-gateway.bin").await, content);
+    // 1.5 MiB at 1 MiB/s, less the first burst.
+    assert!(took >= Duration::from_millis(1300), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folder_with_nested_files_keeps_relative_paths_under_the_prefix() {
+    let rig = Rig::new().await;
+    let files = [
+        ("photos/a.jpg", data(1000, 3)),
+        ("photos/2024/summer/b.png", data(200_000, 4)),
+        ("photos/2024/c d.json", data(10, 5)),
+        ("photos/empty.txt", Vec::new()),
+    ];
+    for (name, body) in &files {
+        rig.file(name, body);
+    }
+    let dir = rig.work.path().join("photos");
+    let r = ran(rig.upload(&[&dir], &["--prefix", "backup", "--jobs", "2"])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stdout.contains("All 4 files uploaded and verified."),
+        "{r:?}"
+    );
+    for (name, body) in &files {
+        let key = format!("backup/{}", name.trim_start_matches("photos/"));
+        assert_eq!(&rig.object(&key).await, body, "{key}");
+    }
+    let meta = rig
+        .client()
+        .head_object(BUCKET, "backup/2024/summer/b.png")
+        .await
+        .unwrap();
+    assert_eq!(meta.content_type.as_deref(), Some("image/png"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_overwrite_fails_with_a_plain_line_and_status_1() {
+    let rig = Rig::new().await;
+    let path = rig.file("report.pdf", &data(5000, 6));
+    let r = ran(rig.upload(&[&path], &["--no-overwrite"])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let other = rig.file("new/report.pdf", &data(6000, 7));
+    let r = ran(rig.upload(&[&other], &["--no-overwrite"])).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("FAILED "))
+        .unwrap_or_else(|| panic!("no FAILED line: {r:?}"));
+    assert!(
+        line.contains("new/report.pdf: A file with this name already exists")
+            && line.starts_with("FAILED /"),
+        "{line}"
+    );
+    assert!(line.contains("[FileAlreadyExists"), "{line}");
+    assert!(line.contains("request id "), "{line}");
+    assert_eq!(rig.object("report.pdf").await, data(5000, 6));
+
+    // The same for a multipart upload: OSS refuses at Complete; the old object stays.
+    let big = rig.file("large.bin", &data(400_000, 8));
+    let r = ran(rig.upload(&[&big], &["--part-size", "100KiB"])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let big2 = rig.file("again/large.bin", &data(400_000, 9));
+    let r = ran(rig.upload(&[&big2], &["--part-size", "100KiB", "--no-overwrite"])).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("[FileAlreadyExists"), "{r:?}");
+    assert_eq!(rig.object("large.bin").await, data(400_000, 8));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_and_missing_credentials() {
+    let rig = Rig::new().await;
+    let path = rig.file("a.txt", b"hello");
+    let mut cmd = rig.upload(&[&path], &[]);
+    cmd.env("OSS_ACCESS_KEY_SECRET", "not-the-secret");
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "a.txt: The AccessKey secret does not match the AccessKey ID. Check the secret"
+        ),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("[SignatureDoesNotMatch"), "{r:?}");
+    // Credential errors are not retried.
+    assert!(!r.stdout.contains("RETRY"), "{r:?}");
+
+    for missing in ["OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET"] {
+        let mut cmd = rig.upload(&[&path], &[]);
+        cmd.env_remove(missing);
+        let r = ran(cmd).await;
+        assert_eq!(r.code, Some(2), "{r:?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{r:?}");
+        assert!(
+            r.stderr
+                .contains("no credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET"),
+            "{r:?}"
+        );
+    }
+    assert_eq!(rig.server.stats().requests(Op::PutObject), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_flags_are_refused_before_anything_is_sent() {
+    let rig = Rig::new().await;
+    let a = rig.file("a.txt", b"a");
+    let b = rig.file("b.txt", b"b");
+    let cases: Vec<(Vec<&Path>, Vec<&str>, &str)> = vec![
+        (
+            vec![&a],
+            vec!["--part-size", "50KiB"],
+            "--part-size must be between 100KiB and 5GiB",
+        ),
+        (
+            vec![&a],
+            vec!["--part-size", "6GiB"],
+            "--part-size must be between 100KiB and 5GiB",
+        ),
+        (
+            vec![&a],
+            vec!["--part-size", "big"],
+            "\"big\" is not a size",
+        ),
+        (
+            vec![&a],
+            vec!["--threads", "0"],
+            "--threads must be between 1 and 64",
+        ),
+        (
+            vec![&a],
+            vec!["--threads", "65"],
+            "--threads must be between 1 and 64",
+        ),
+        (
+            vec![&a],
+            vec!["--jobs", "0"],
+            "--jobs must be between 1 and 64",
+        ),
+        (vec![&a, &b], vec!["--key", "x"], "--key names one object"),
+        (
+            vec![&a],
+            vec!["--limit-rate", "fast"],
+            "\"fast\" is not a size",
+        ),
+        (vec![&a], vec!["--acl", "everyone"], "--acl must be"),
+    ];
+    for (paths, flags, message) in cases {
+        let r = ran(rig.upload(&paths, &flags)).await;
+        assert_eq!(r.code, Some(2), "{flags:?}: {r:?}");
+        assert!(r.stderr.contains(message), "{flags:?}: {r:?}");
+    }
+    let missing = rig.work.path().join("nope.txt");
+    let r = ran(rig.upload(&[&missing], &[])).await;
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("does not exist"), "{r:?}");
+
+    let mut cmd = rig.bin();
+    cmd.args(["upload", "a.txt", "--bucket", BUCKET]);
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(
+        r.stderr.contains("no endpoint given: pass --endpoint"),
+        "{r:?}"
+    );
+    // OSS_ENDPOINT stands in for --endpoint.
+    let mut cmd = rig.bin();
+    cmd.args([
+        "upload",
+        "a.txt",
+        "--bucket",
+        BUCKET,
+        "--region",
+        "cn-hangzhou",
+    ])
+    .env("OSS_ENDPOINT", rig.server.endpoint());
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(rig.server.stats().requests(Op::PutObject), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_and_resume_after_a_failure_and_damaged_records() {
+    let rig = Rig::new().await;
+    let content = data(450_000, 10);
+    let path = rig.file("movie.mp4", &content);
+    // Part 2 is refused for good: the job fails, its checkpoint stays for a later resume.
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::UploadPart),
+        2,
+        FaultAction::error(403, "AccessDenied"),
+    ));
+    let r = ran(rig.upload(&[&path], &["--part-size", "100KiB", "--threads", "1"])).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("movie.mp4: This AccessKey is not allowed"),
+        "{r:?}"
+    );
+    assert_eq!(rig.checkpoints().len(), 1);
+
+    let mut cmd = rig.bin();
+    cmd.arg("list");
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let line = r.stdout.lines().next().unwrap();
+    assert!(line.contains("movie.mp4"), "{line}");
+    assert!(line.contains("oss://cli-bucket/movie.mp4"), "{line}");
+    assert!(line.contains("100 KiB of 439.5 KiB"), "{line}");
+    assert!(line.contains("1/5 parts"), "{line}");
+    assert!(line.contains("updated"), "{line}");
+    let id = line.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(id.len(), 16);
+
+    // A damaged record next to it.
+    let damaged = rig
+        .data_dir
+        .join("checkpoints")
+        .join("0123456789abcdef.json");
+    std::fs::write(&damaged, b"{\"version\":1,\"checksum\":\"00\",").unwrap();
+    let mut cmd = rig.bin();
+    cmd.arg("list");
+    let r = ran(cmd).await;
+    assert!(r.stdout.contains("0123456789abcdef  DAMAGED"), "{r:?}");
+
+    // Resume by the beginning of its id: sends parts 2 to 5 only.
+    let before = rig.server.stats().body_bytes(Op::UploadPart);
+    let mut cmd = rig.bin();
+    cmd.args(["resume", &id[..6]]);
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("continuing: 1 parts (100 KiB) already sent"),
+        "{r:?}"
+    );
+    assert_eq!(
+        rig.server.stats().body_bytes(Op::UploadPart) - before,
+        content.len() as u64 - 100 * 1024
+    );
+    assert_eq!(rig.object("movie.mp4").await, content);
+
+    // `resume --all` reports and removes the damaged record; the status says not everything went.
+    let mut cmd = rig.bin();
+    cmd.args(["resume", "--all"]);
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("DAMAGED 0123456789abcdef: The resume record"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("it was removed"), "{r:?}");
+    assert!(rig.checkpoints().is_empty());
+    let mut cmd = rig.bin();
+    cmd.arg("list");
+    let r = ran(cmd).await;
+    assert!(r.stdout.starts_with("No interrupted uploads in "), "{r:?}");
+    let mut cmd = rig.bin();
+    cmd.args(["resume", "--all"]);
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.starts_with("Nothing to resume"), "{r:?}");
+    let mut cmd = rig.bin();
+    cmd.args(["resume", "ffff"]);
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(2), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_upload_says_how_to_resume_and_resume_finishes_it() {
+    let rig = Rig::new().await;
+    let content = data(500_000, 15);
+    let path = rig.file("holiday.mkv", &content);
+    // Part 2 is held for a second, and meanwhile someone aborts the upload on the server.
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::UploadPart),
+        2,
+        FaultAction::Delay(Duration::from_secs(1)),
+    ));
+    let child = rig
+        .upload(&[&path], &["--part-size", "100KiB", "--threads", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server = &rig.server;
+    wait_for("part 2", Duration::from_secs(20), || {
+        server.stats().requests(Op::UploadPart) >= 2
+    })
+    .await;
+    let c = rig.client();
+    let uploads = c.list_multipart_uploads(BUCKET, "").await.unwrap();
+    assert_eq!(uploads.len(), 1);
+    c.abort_multipart_upload(BUCKET, &uploads[0].key, &uploads[0].upload_id)
+        .await
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("FAILED "), "{stderr}");
+    assert!(
+        stderr.contains("holiday.mkv: The server no longer knows this upload"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("what was sent is kept. To continue, run: oss-uploader resume --all"),
+        "{stderr}"
+    );
+    assert_eq!(rig.checkpoints().len(), 1);
+
+    let r = resume_all(&rig).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("NOTE "), "{r:?}");
+    assert!(
+        r.stdout.contains("starting again from the beginning"),
+        "{r:?}"
+    );
+    assert_eq!(rig.object("holiday.mkv").await, content);
+    assert!(rig.checkpoints().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_lists_then_aborts_leftover_uploads() {
+    let rig = Rig::new().await;
+    let c = rig.client();
+    let part = rig.file("part.bin", &data(150_000, 11));
+    for key in ["old/a.bin", "old/b.bin", "keep/c.bin"] {
+        let id = c
+            .initiate_multipart_upload(BUCKET, key, &ObjectOptions::default())
+            .await
+            .unwrap();
+        c.upload_part(
+            BUCKET,
+            key,
+            &id,
+            1,
+            Body::File(FileRange {
+                path: part.clone(),
+                offset: 0,
+                len: 150_000,
+            }),
+            &Transfer::default(),
+        )
+        .await
+        .unwrap();
+    }
+    // One more, left by an upload this computer can resume.
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::UploadPart),
+        2,
+        FaultAction::error(403, "AccessDenied"),
+    ));
+    let mine = rig.file("d.bin", &data(250_000, 14));
+    let r = ran(rig.upload(
+        &[&mine],
+        &[
+            "--key",
+            "old/d.bin",
+            "--part-size",
+            "100KiB",
+            "--threads",
+            "1",
+        ],
+    ))
+    .await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert_eq!(rig.checkpoints().len(), 1);
+    let clean = |extra: &[&str]| {
+        let mut cmd = rig.bin();
+        cmd.args([
+            "clean",
+            "--bucket",
+            BUCKET,
+            "--prefix",
+            "old/",
+            "--endpoint",
+            &rig.server.endpoint(),
+            "--region",
+            "cn-hangzhou",
+        ])
+        .args(extra);
+        cmd
+    };
+    // Without --yes and without a terminal: only a list and how to abort.
+    let r = ran(clean(&[])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("old/a.bin  upload "), "{r:?}");
+    assert!(r.stdout.contains("146.5 KiB in 1 parts"), "{r:?}");
+    assert!(r.stdout.contains("started "), "{r:?}");
+    assert!(!r.stdout.contains("keep/c.bin"), "{r:?}");
+    let marked = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("old/d.bin "))
+        .unwrap();
+    assert!(
+        marked.contains("100 KiB in 1 parts  (this computer can resume it: "),
+        "{marked}"
+    );
+    assert!(
+        !r.stdout
+            .lines()
+            .find(|l| l.starts_with("old/a.bin "))
+            .unwrap()
+            .contains("resume")
+    );
+    assert!(
+        r.stdout
+            .contains("3 unfinished upload(s) in oss://cli-bucket/old/, 393.0 KiB stored."),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains("run the same command with --yes"),
+        "{r:?}"
+    );
+    assert_eq!(c.list_multipart_uploads(BUCKET, "").await.unwrap().len(), 4);
+    assert_eq!(rig.checkpoints().len(), 1);
+
+    let r = ran(clean(&["--yes"])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(r.stdout.matches("ABORTED ").count(), 3, "{r:?}");
+    // The aborted upload's resume record went with it.
+    assert!(rig.checkpoints().is_empty());
+    let left = c.list_multipart_uploads(BUCKET, "").await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].key, "keep/c.bin");
+
+    let r = ran(clean(&["--yes"])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("No unfinished uploads in oss://cli-bucket/old/."),
+        "{r:?}"
+    );
+}
+
+/// The bytes of a large test file: a random MiB repeated, each copy stamped with its index so
+/// that no two parts are alike (a part sent in the wrong place would be caught).
+fn write_large_file(path: &Path, mib: u64) -> u64 {
+    let block = data(MIB as usize, 99);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut crc = crc64::Crc64::new();
+    let mut b = block.clone();
+    for i in 0..mib {
+        b[..8].copy_from_slice(&i.to_le_bytes());
+        f.write_all(&b).unwrap();
+        crc.update(&b);
+    }
+    f.flush().unwrap();
+    crc.value()
+}
+
+async fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_keeps_the_checkpoint_and_says_how_to_resume() {
+    let rig = Rig::new().await;
+    let content = data(600_000, 12);
+    let path = rig.file("video.mov", &content);
+    rig.server
+        .faults()
+        .add(FaultRule::new(Some(Op::UploadPart), 3, FaultAction::Stall));
+    let child = rig
+        .upload(&[&path], &["--part-size", "100KiB", "--threads", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server = &rig.server;
+    wait_for("the stalled part", Duration::from_secs(20), || {
+        server.stats().requests(Op::UploadPart) >= 3
+    })
+    .await;
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(
+        stdout.contains("To continue, run: oss-uploader resume --all"),
+        "{stdout}"
+    );
+    assert_eq!(rig.checkpoints().len(), 1);
+
+    let mut cmd = rig.bin();
+    cmd.args(["resume", "--all"]);
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(rig.object("video.mov").await, content);
+}
+
+/// Starts an upload of `path` to `key` as a child process, waits until `moment` says so, and
+/// kills it with SIGKILL.
+async fn kill_when(rig: &Rig, path: &Path, key: &str, moment: impl FnMut() -> bool) {
+    let mut child = rig
+        .upload(
+            &[path],
+            &["--key", key, "--part-size", "8MiB", "--threads", "3"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let waited = tokio::time::timeout(
+        Duration::from_secs(60),
+        wait_for(key, Duration::from_secs(60), moment),
+    )
+    .await;
+    // SIGKILL on Unix: no handler runs, exactly like a crash or a power cut.
+    child.kill().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(waited.is_ok(), "the moment to kill never came for {key}");
+    assert!(
+        !status.success(),
+        "{key}: the upload ended before it was killed"
+    );
+}
+
+async fn resume_all(rig: &Rig) -> Ran {
+    let mut cmd = rig.bin();
+    cmd.args(["resume", "--all"]);
+    ran(cmd).await
+}
+
+async fn assert_stored(rig: &Rig, key: &str, size: u64, crc: u64) {
+    let meta = rig.client().head_object(BUCKET, key).await.unwrap();
+    assert_eq!(meta.content_length, size, "{key}");
+    assert_eq!(meta.crc64, Some(crc), "{key}");
+    assert!(
+        rig.checkpoints().is_empty(),
+        "{key}: checkpoint left behind"
+    );
+}
+
+/// The crash test: SIGKILL at each stage of a 256 MiB upload, then `resume --all`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_every_stage_then_resume_gives_the_exact_object() {
+    let rig = Rig::new().await;
+    let size = 256 * MIB;
+    let part = 8 * MIB;
+    let threads = 3;
+    let path = rig.work.path().join("large.bin");
+    let crc = write_large_file(&path, size / MIB);
+    let server = &rig.server;
+    let bytes = || server.stats().body_bytes(Op::UploadPart);
+    let calls = |op| server.stats().requests(op);
+
+    // 1. While the upload is being started: no checkpoint yet, so nothing to resume; running
+    //    the upload again does it all.
+    server.faults().add(FaultRule::new(
+        Some(Op::InitiateMultipartUpload),
+        1,
+        FaultAction::Delay(Duration::from_secs(30)),
+    ));
+    let initiated = calls(Op::InitiateMultipartUpload);
+    kill_when(&rig, &path, "s1.bin", || {
+        calls(Op::InitiateMultipartUpload) > initiated
+    })
+    .await;
+    assert!(rig.checkpoints().is_empty());
+    let r = resume_all(&rig).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("Nothing to resume"), "{r:?}");
+    let r = ran(rig.upload(&[&path], &["--key", "s1.bin", "--part-size", "8MiB"])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_stored(&rig, "s1.bin", size, crc).await;
+
+    // 2. Before the first part is stored: the checkpoint has no parts; resume sends them all.
+    //    The held parts never read their bodies (a delay would, later, and count those bytes
+    //    in a later stage).
+    server
+        .faults()
+        .add(FaultRule::new(Some(Op::UploadPart), 1, FaultAction::Stall).times(threads));
+    let parts_before = calls(Op::UploadPart);
+    kill_when(&rig, &path, "s2.bin", || {
+        calls(Op::UploadPart) >= parts_before + threads
+    })
+    .await;
+    assert_eq!(rig.checkpoints().len(), 1);
+    let sent = bytes();
+    let r = resume_all(&rig).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(bytes() - sent <= size, "{r:?}");
+    assert_stored(&rig, "s2.bin", size, crc).await;
+
+    // 3. Midway, parts half-sent: what the checkpoint records is not sent again, so no more
+    //    than the parts in flight at the kill travel twice.
+    let start = bytes();
+    kill_when(&rig, &path, "s3.bin", || bytes() - start >= 100 * MIB).await;
+    let r = resume_all(&rig).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("continuing: "), "{r:?}");
+    let total = bytes() - start;
+    assert!(
+        total <= size + threads * part,
+        "sent {total} bytes for a {size}-byte file"
+    );
+    assert_stored(&rig, "s3.bin", size, crc).await;
+    let stored = rig.object("s3.bin").await;
+    assert!(
+        stored == std::fs::read(&path).unwrap(),
+        "s3.bin differs from the file"
+    );
+    drop(stored);
+
+    // 4. After the last part, while Complete is pending: resume sends no part again.
+    server.faults().add(FaultRule::new(
+        Some(Op::CompleteMultipartUpload),
+        1,
+        FaultAction::Stall,
+    ));
+    let completes = calls(Op::CompleteMultipartUpload);
+    let start = bytes();
+    kill_when(&rig, &path, "s4.bin", || {
+        calls(Op::CompleteMultipartUpload) > completes
+    })
+    .await;
+    assert_eq!(bytes() - start, size);
+    let r = resume_all(&rig).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(
+        bytes() - start,
+        size,
+        "parts sent again after a complete upload"
+    );
+    assert_stored(&rig, "s4.bin", size, crc).await;
+
+    // 5. After Complete took effect but before the checkpoint was deleted: the answer is lost
+    //    (the server completes, then drops the connection) and the retry is held until the
+    //    kill. Resume finds the upload gone and the object whole, and sends nothing.
+    server.faults().add(FaultRule::new(
+        Some(Op::CompleteMultipartUpload),
+        1,
+        FaultAction::ResetBeforeResponse,
+    ));
+    server.faults().add(FaultRule::new(
+        Some(Op::CompleteMultipartUpload),
+        2,
+        FaultAction::Stall,
+    ));
+    let completes = calls(Op::CompleteMultipartUpload);
+    let start = bytes();
+    kill_when(&rig, &path, "s5.bin", || {
+        calls(Op::CompleteMultipartUpload) >= completes + 2
+    })
+    .await;
+    assert_eq!(rig.checkpoints().len(), 1);
+    let r = resume_all(&rig).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(bytes() - start, size, "parts sent again after Complete");
+    assert_stored(&rig, "s5.bin", size, crc).await;
+
+    // Every multipart upload ended (completed) except the one whose start was cut off in
+    // stage 1, which `clean` is for.
+    let left = rig
+        .client()
+        .list_multipart_uploads(BUCKET, "s")
+        .await
+        .unwrap();
+    assert!(left.iter().all(|u| u.key == "s1.bin"), "{left:?}");
+}
