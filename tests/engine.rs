@@ -640,3 +640,80 @@ async fn a_missing_file_is_a_clear_failure() {
     }
     let _ = (&h.data, ClientOptions::default());
 }
+
+#[tokio::test]
+async fn a_lost_answer_with_overwrite_forbidden_is_still_our_object() {
+    let h = Harness::new().await;
+    let (path, content) = h.file("n.bin", 5000, 18);
+    let mut spec = h.spec(&path, "n.bin");
+    spec.options.forbid_overwrite = true;
+    h.server.faults().add(FaultRule::new(
+        Some(Op::PutObject),
+        1,
+        FaultAction::ResetBeforeResponse,
+    ));
+    h.server.faults().add(FaultRule::new(
+        Some(Op::HeadObject),
+        1,
+        FaultAction::error(503, "ServiceUnavailable"),
+    ));
+    let (outcome, _) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+
+    // Someone else's object under that name is still refused.
+    let (other, _) = h.file("other.bin", 5000, 19);
+    let (outcome, _) = h
+        .run(&JobSpec {
+            path: other,
+            ..spec.clone()
+        })
+        .await;
+    match outcome {
+        JobOutcome::Failed(e) => assert_eq!(e.code.as_deref(), Some("FileAlreadyExists")),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(h.object("n.bin").await, content);
+}
+
+#[tokio::test]
+async fn a_crash_after_complete_survives_a_flaky_head() {
+    let h = Harness::new().await;
+    let (path, content) = h.file("y.bin", PART as usize * 3, 20);
+    let spec = h.spec(&path, "y.bin");
+    let id = spec.checkpoint_id();
+    h.server.faults().add(FaultRule::new(
+        Some(Op::CompleteMultipartUpload),
+        1,
+        FaultAction::Delay(Duration::from_millis(300)),
+    ));
+    let store = h.env.store.clone();
+    let copy = async {
+        loop {
+            if let Ok(cp) = store.load(&id)
+                && cp.parts.len() == 3
+            {
+                return cp;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let ((outcome, _), cp) = tokio::join!(h.run(&spec), copy);
+    verified_crc(&outcome);
+    h.env.store.save(&cp).unwrap();
+    h.server.faults().add(
+        FaultRule::new(
+            Some(Op::HeadObject),
+            1,
+            FaultAction::error(500, "InternalError"),
+        )
+        .times(2),
+    );
+    let sent = h.server.stats().body_bytes(Op::UploadPart);
+    let (outcome, _) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(
+        h.server.stats().body_bytes(Op::UploadPart),
+        sent,
+        "nothing sent again"
+    );
+}

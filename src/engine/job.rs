@@ -478,7 +478,9 @@ async fn put_whole(spec: &JobSpec, env: &JobEnv, stamp: FileStamp, emit: &Emit) 
                 len: stamp.size,
             })
         };
+        let mut attempts = 0;
         let result = with_retry(env, emit, || {
+            attempts += 1;
             if let Ok(mut p) = progress.lock() {
                 p.part_started(1);
             }
@@ -505,6 +507,28 @@ async fn put_whole(spec: &JobSpec, env: &JobEnv, stamp: FileStamp, emit: &Emit) 
         .await;
         let out = match result {
             Ok(out) => out,
+            // With overwriting forbidden, a retry after an answer that got lost finds our own
+            // object: it is ours when it holds exactly the file's bytes.
+            Err((e, _)) if e.code() == Some("FileAlreadyExists") && attempts > 1 => {
+                let local = match file_crc(&spec.path, stamp.size).await {
+                    Ok(c) => c,
+                    Err(io) => return file_error(spec, io),
+                };
+                match existing_object(env, emit, &spec.bucket, &spec.key).await {
+                    Ok(Some(meta))
+                        if meta.content_length == stamp.size && meta.crc64 == Some(local) =>
+                    {
+                        crate::oss::client::PutObjectOutput {
+                            etag: meta.etag,
+                            crc64: local,
+                            request_id: meta.request_id,
+                            callback: None,
+                        }
+                    }
+                    Ok(_) => return JobOutcome::Failed(JobError::from_oss(&e)),
+                    Err(stop) => return stop.outcome(),
+                }
+            }
             Err(e) => return stop_of(e).outcome(),
         };
         // The bytes sent must be the file as it is now, or the object may mix two versions.
@@ -622,7 +646,7 @@ async fn resume(
             // object is there and whole. Check before sending everything again.
             if cp.parts.len() as u32 == plan.part_count() {
                 let combined = combined_crc(&cp.parts);
-                if let Ok(meta) = env.client.head_object(&cp.bucket, &cp.key).await
+                if let Some(meta) = existing_object(env, emit, &cp.bucket, &cp.key).await?
                     && meta.content_length == cp.file_size
                     && meta.crc64 == Some(combined)
                 {
@@ -660,6 +684,40 @@ async fn resume(
             .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
     }
     send_and_complete(spec, env, cp, plan, emit).await
+}
+
+/// The object's metadata, `None` when it does not exist; temporary failures are retried.
+async fn existing_object(
+    env: &JobEnv,
+    emit: &Emit,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<crate::oss::client::ObjectMeta>, Stop> {
+    match with_retry(env, emit, || env.client.head_object(bucket, key)).await {
+        Ok(meta) => Ok(Some(meta)),
+        Err((e, _)) if e.code() == Some("NoSuchKey") => Ok(None),
+        Err(e) => Err(stop_of(e)),
+    }
+}
+
+/// The CRC-64 of the first `len` bytes of a file, read off the async threads.
+async fn file_crc(path: &std::path::Path, len: u64) -> std::io::Result<u64> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read as _;
+        let mut f = std::fs::File::open(&path)?.take(len);
+        let mut crc = crc64::Crc64::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(crc.value());
+            }
+            crc.update(&buf[..n]);
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 fn combined_crc(parts: &[FinishedPart]) -> u64 {
@@ -822,8 +880,8 @@ async fn complete(
         Ok(out) => (out.etag, out.crc64, out.callback),
         // An earlier attempt completed but its answer was lost: the object tells.
         Err((e, _)) if e.is_no_such_upload() && attempts > 1 => {
-            match env.client.head_object(&cp.bucket, &cp.key).await {
-                Ok(meta) if meta.content_length == cp.file_size => (meta.etag, meta.crc64, None),
+            match existing_object(env, emit, &cp.bucket, &cp.key).await? {
+                Some(meta) if meta.content_length == cp.file_size => (meta.etag, meta.crc64, None),
                 _ => return Err(Stop::UploadGone),
             }
         }
@@ -831,12 +889,15 @@ async fn complete(
     };
     let server_crc = match server_crc {
         Some(c) => Some(c),
-        None => env
-            .client
-            .head_object(&cp.bucket, &cp.key)
-            .await
-            .ok()
-            .and_then(|m| m.crc64),
+        // Complete gave no CRC: ask the object. A server that keeps none is judged by size.
+        None => match existing_object(env, emit, &cp.bucket, &cp.key).await? {
+            Some(m) if m.content_length == cp.file_size => m.crc64,
+            _ => {
+                return Ok(JobOutcome::Failed(JobError::plain(
+                    "After the upload was completed, the object in the bucket does not have the file's size. Retry the upload.",
+                )));
+            }
+        },
     };
     if let Some(c) = server_crc
         && c != combined
