@@ -590,6 +590,28 @@ impl Client {
         err
     }
 
+    /// Sends a request with a body and checks the server's CRC-64 of it against the bytes sent.
+    async fn send_body(
+        &self,
+        mut req: Request<'_>,
+        body: Body,
+        transfer: &Transfer,
+        what: impl Fn() -> String,
+    ) -> Result<(reqwest::Response, u64), Error> {
+        let watch = Self::attach_body(&mut req, body.clone(), transfer)?;
+        let path = match &body {
+            Body::File(r) => Some(r.path.clone()),
+            _ => None,
+        };
+        let resp = self
+            .execute(req)
+            .await
+            .map_err(|e| Self::file_failure(e, watch.as_ref(), &body))?;
+        let sent = Self::sent_crc(&body, watch.as_ref(), path.as_ref())?;
+        let crc64 = verify_crc(resp.headers(), sent, what)?;
+        Ok((resp, crc64))
+    }
+
     /// PutBucket: creates a bucket (optionally with a storage class and ACL).
     pub async fn put_bucket(
         &self,
@@ -627,19 +649,11 @@ impl Client {
         limits::validate_key(key)?;
         let mut req = Request::new(Method::PUT, Some(bucket), Some(key));
         object_headers(&mut req, opts, OptionsFor::Put)?;
-        let watch = Self::attach_body(&mut req, body.clone(), transfer)?;
-        let path = match &body {
-            Body::File(r) => Some(r.path.clone()),
-            _ => None,
-        };
-        let resp = self
-            .execute(req)
-            .await
-            .map_err(|e| Self::file_failure(e, watch.as_ref(), &body))?;
-        let sent = Self::sent_crc(&body, watch.as_ref(), path.as_ref())?;
+        let (resp, crc64) = self
+            .send_body(req, body, transfer, || format!("object {key}"))
+            .await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let crc64 = verify_crc(&headers, sent, || format!("object {key}"))?;
         let callback = callback_outcome(opts, status, &headers, resp).await;
         Ok(PutObjectOutput {
             etag: header_string(&headers, "etag").unwrap_or_default(),
@@ -723,21 +737,13 @@ impl Client {
         transfer: &Transfer,
     ) -> Result<PartOutput, Error> {
         limits::validate_part_number(part_number)?;
-        let mut req = Request::new(Method::PUT, Some(bucket), Some(key))
+        let req = Request::new(Method::PUT, Some(bucket), Some(key))
             .query("partNumber", part_number.to_string())
             .query("uploadId", upload_id);
         let size = body.len();
-        let watch = Self::attach_body(&mut req, body.clone(), transfer)?;
-        let path = match &body {
-            Body::File(r) => Some(r.path.clone()),
-            _ => None,
-        };
-        let resp = self
-            .execute(req)
-            .await
-            .map_err(|e| Self::file_failure(e, watch.as_ref(), &body))?;
-        let sent = Self::sent_crc(&body, watch.as_ref(), path.as_ref())?;
-        let crc64 = verify_crc(resp.headers(), sent, || format!("part {part_number}"))?;
+        let (resp, crc64) = self
+            .send_body(req, body, transfer, || format!("part {part_number}"))
+            .await?;
         let etag = header_string(resp.headers(), "etag").unwrap_or_default();
         if etag.is_empty() {
             return Err(Error::Protocol {
