@@ -264,13 +264,10 @@ fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError>
     Ok(())
 }
 
-fn options(args: &UploadArgs, path: &Path) -> ObjectOptions {
-    let content_type = args
-        .content_type
-        .clone()
-        .or_else(|| mime_guess::from_path(path).first_raw().map(str::to_owned));
+fn options(args: &UploadArgs) -> ObjectOptions {
+    // The engine guesses the type from the file name when none is given.
     ObjectOptions {
-        content_type,
+        content_type: args.content_type.clone(),
         acl: args.acl.clone(),
         metadata: args.meta.iter().cloned().collect::<BTreeMap<_, _>>(),
         callback: args.callback.clone(),
@@ -314,7 +311,7 @@ pub async fn upload(args: UploadArgs) -> CliResult {
             .map_err(|e| CliError::Usage(format!("cannot resolve {}: {e}", f.path.display())))?;
         items.push(Item {
             spec: JobSpec {
-                options: options(&args, &path),
+                options: options(&args),
                 path,
                 connection: connection.clone(),
                 bucket: args.bucket.clone(),

@@ -350,6 +350,15 @@ fn file_error(spec: &JobSpec, e: std::io::Error) -> JobOutcome {
 }
 
 async fn run(spec: &JobSpec, env: &JobEnv, emit: &Emit) -> JobOutcome {
+    let guessed;
+    let spec = if spec.options.content_type.is_none() {
+        let mut s = spec.clone();
+        s.options.content_type = guess_content_type(&s.path);
+        guessed = s;
+        &guessed
+    } else {
+        spec
+    };
     let stamp = match FileStamp::of(&spec.path) {
         Ok(s) => s,
         Err(e) => return file_error(spec, e),
@@ -915,6 +924,12 @@ async fn complete(
         etag,
         callback,
     })
+}
+
+/// The Content-Type for a file, from its name (`.jpg` → `image/jpeg`); `None` when unknown,
+/// which OSS stores as `application/octet-stream`.
+pub fn guess_content_type(path: &std::path::Path) -> Option<String> {
+    mime_guess::from_path(path).first_raw().map(str::to_owned)
 }
 
 /// `8 MiB`, `1.5 GiB`: sizes as people read them.
