@@ -48,6 +48,11 @@ impl Default for EngineSettings {
 
 /// Files uploading at once unless the user says otherwise.
 pub const DEFAULT_JOBS: usize = 3;
+/// Parts of one file in flight unless the user says otherwise (as Alibaba's resumable upload).
+pub const DEFAULT_THREADS: usize = 3;
+/// The most parts of one file, or files, in flight that a user may ask for: beyond this a
+/// connection only gets slower.
+pub const MAX_THREADS: usize = 64;
 /// The cap on parts in flight across all jobs.
 pub const GLOBAL_PART_CAP: usize = 64;
 

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::bridge::{DEFAULT_JOBS, DEFAULT_THREADS, MAX_THREADS};
+
 use super::run::{Item, Settings, run_batch};
 use super::size::parse_size;
 use super::{
@@ -15,9 +17,6 @@ use crate::engine::checkpoint::{CheckpointError, CheckpointId, ObjectOptions};
 use crate::engine::job::{Connection, JobSpec, human_bytes};
 use crate::oss::client::Client;
 use crate::oss::limits::{self, MAX_PART_SIZE, MIN_PART_SIZE};
-
-/// Largest --threads and --jobs: beyond this a home connection only gets slower.
-pub const MAX_THREADS: usize = 64;
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {
@@ -39,10 +38,10 @@ pub struct UploadArgs {
     #[arg(long, value_name = "SIZE", default_value = "8MiB")]
     pub part_size: String,
     /// Pieces of one file sent at the same time (1 to 64).
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_THREADS)]
     pub threads: usize,
     /// Files uploaded at the same time (1 to 64).
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS)]
     pub jobs: usize,
     /// Content-Type for every file [default: guessed from each file's name].
     #[arg(long, value_name = "T")]
@@ -76,10 +75,10 @@ pub struct ResumeArgs {
     #[arg(value_name = "ID")]
     pub ids: Vec<String>,
     /// Pieces of one file sent at the same time (1 to 64).
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_THREADS)]
     pub threads: usize,
     /// Files uploaded at the same time (1 to 64).
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS)]
     pub jobs: usize,
     /// Bandwidth limit for all files together, in bytes per second, e.g. 10MiB.
     #[arg(long, value_name = "RATE")]
