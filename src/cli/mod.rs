@@ -48,8 +48,12 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Open the window against a test server on this computer: try everything without an account.
+    #[arg(long)]
+    pub demo: bool,
+    /// Without a command the window opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +192,30 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// Runs the window on this (the main) thread; some platforms allow windows nowhere else.
+fn open_window(demo: bool) -> ExitCode {
+    let data_dir = match DataDir::resolve(None) {
+        Ok(d) => d.root().to_owned(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let options = crate::app::AppOptions {
+        data_dir,
+        demo,
+        language: None,
+        env_credentials: if demo { None } else { Credentials::from_env() },
+    };
+    match crate::app::run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the window could not open: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -206,6 +234,13 @@ fn init_logging(verbose: u8) {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let Some(command) = cli.command else {
+        return open_window(cli.demo);
+    };
+    if cli.demo {
+        eprintln!("error: --demo opens the window; leave out the command");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -218,7 +253,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Upload(args) => upload::upload(args).await,
             Command::Resume(args) => upload::resume(args).await,
             Command::List(args) => list::list(args),
