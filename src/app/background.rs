@@ -152,16 +152,20 @@ impl Background {
     /// Queues `paths` (files and folders, walked here) with keys under the settings' prefix.
     pub fn add_paths(&self, paths: Vec<PathBuf>, settings: AppSettings, engine: CommandSender) {
         self.spawn("folder-walk", move |tx| {
-            walk(&paths, &settings, &mut |batch, found, unreadable, finished| {
-                if !batch.is_empty() {
-                    engine.send(Command::Add(batch));
-                }
-                let _ = tx.send(Reply::Walking {
-                    found,
-                    unreadable,
-                    finished,
-                });
-            });
+            walk(
+                &paths,
+                &settings,
+                &mut |batch, found, unreadable, finished| {
+                    if !batch.is_empty() {
+                        engine.send(Command::Add(batch));
+                    }
+                    let _ = tx.send(Reply::Walking {
+                        found,
+                        unreadable,
+                        finished,
+                    });
+                },
+            );
         });
     }
 

@@ -9,9 +9,17 @@ pub fn icon() -> egui::IconData {
             let dx = (x as i32 - 32).abs();
             let head = y > 12 && y < 32 && dx < (y as i32 - 12);
             let shaft = (32..52).contains(&y) && dx < 6;
-            let px = if head || shaft { [255, 255, 255, 255] } else { [36, 110, 220, 255] };
+            let px = if head || shaft {
+                [255, 255, 255, 255]
+            } else {
+                [36, 110, 220, 255]
+            };
             rgba.extend_from_slice(&px);
         }
     }
-    egui::IconData { rgba, width: N, height: N }
+    egui::IconData {
+        rgba,
+        width: N,
+        height: N,
+    }
 }

@@ -145,9 +145,7 @@ pub fn resume_banner_ui(ui: &mut egui::Ui, t: &Tr, waiting: usize) -> Option<boo
         .corner_radius(4.0)
         .show(ui, |ui| {
             ui.horizontal(|ui| {
-                ui.label(
-                    RichText::new(t.banner.replace("{n}", &waiting.to_string())).strong(),
-                );
+                ui.label(RichText::new(t.banner.replace("{n}", &waiting.to_string())).strong());
                 if ui
                     .button(t.resume_all)
                     .on_hover_text(t.banner_resume_tip)
@@ -177,13 +175,28 @@ pub fn table_ui(
         .striped(true)
         .sense(Sense::click())
         .cell_layout(Layout::left_to_right(Align::Center))
-        .column(Column::initial(180.0).at_least(80.0).clip(true).resizable(true))
+        .column(
+            Column::initial(180.0)
+                .at_least(80.0)
+                .clip(true)
+                .resizable(true),
+        )
         .column(Column::initial(70.0).at_least(50.0))
-        .column(Column::initial(200.0).at_least(80.0).clip(true).resizable(true))
+        .column(
+            Column::initial(200.0)
+                .at_least(80.0)
+                .clip(true)
+                .resizable(true),
+        )
         .column(Column::initial(190.0).at_least(120.0).resizable(true))
         .column(Column::initial(80.0).at_least(50.0))
         .column(Column::initial(70.0).at_least(50.0))
-        .column(Column::initial(150.0).at_least(90.0).clip(true).resizable(true))
+        .column(
+            Column::initial(150.0)
+                .at_least(90.0)
+                .clip(true)
+                .resizable(true),
+        )
         .column(Column::remainder().at_least(180.0))
         .header(22.0, |mut header| {
             for title in [
@@ -237,9 +250,8 @@ pub fn table_ui(
                     }
                 });
                 table_row.col(|ui| {
-                    let label = ui.label(
-                        RichText::new(state_text(t, row)).color(state_color(ui, row.state)),
-                    );
+                    let label = ui
+                        .label(RichText::new(state_text(t, row)).color(state_color(ui, row.state)));
                     if let Some(e) = &row.error {
                         label.on_hover_text(&e.message);
                     } else if let Some(n) = &row.notice {
@@ -262,13 +274,28 @@ pub fn table_ui(
 
 fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) {
     let id = row.id;
-    if row.can_pause() && ui.small_button(t.pause).on_hover_text(t.pause_tip).clicked() {
+    if row.can_pause()
+        && ui
+            .small_button(t.pause)
+            .on_hover_text(t.pause_tip)
+            .clicked()
+    {
         out.push(QueueAction::Engine(Command::Pause(id)));
     }
-    if row.can_resume() && ui.small_button(t.resume).on_hover_text(t.resume_tip).clicked() {
+    if row.can_resume()
+        && ui
+            .small_button(t.resume)
+            .on_hover_text(t.resume_tip)
+            .clicked()
+    {
         out.push(QueueAction::Engine(Command::Resume(id)));
     }
-    if row.can_retry() && ui.small_button(t.retry).on_hover_text(t.retry_tip).clicked() {
+    if row.can_retry()
+        && ui
+            .small_button(t.retry)
+            .on_hover_text(t.retry_tip)
+            .clicked()
+    {
         out.push(QueueAction::Engine(Command::Retry(id)));
     }
     if row.error.is_some()
@@ -320,7 +347,10 @@ pub fn details_ui(ui: &mut egui::Ui, t: &Tr, row: &Row) -> bool {
             for (name, value) in [
                 (t.err_code, e.code.clone().unwrap_or_else(|| dash.clone())),
                 (t.err_ec, e.ec.clone().unwrap_or_else(|| dash.clone())),
-                (t.err_request, e.request_id.clone().unwrap_or_else(|| dash.clone())),
+                (
+                    t.err_request,
+                    e.request_id.clone().unwrap_or_else(|| dash.clone()),
+                ),
                 (t.col_key, row.key.clone()),
             ] {
                 ui.label(name);
@@ -395,7 +425,7 @@ pub fn drop_overlay_ui(ctx: &egui::Context, t: &Tr, target: &str, blocked: bool)
     if hovered == 0 {
         return;
     }
-    let painter = ctx.layer_painter(egui::LayerId::unique(
+    let painter = ctx.layer_painter(egui::LayerId::new(
         egui::Order::Foreground,
         egui::Id::unique("drop-overlay"),
     ));

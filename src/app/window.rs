@@ -276,10 +276,7 @@ impl UploaderApp {
                             self.message(self.tr().nothing_to_add, true);
                         }
                         if unreadable > 0 {
-                            let text = self
-                                .tr()
-                                .unreadable
-                                .replace("{n}", &unreadable.to_string());
+                            let text = self.tr().unreadable.replace("{n}", &unreadable.to_string());
                             self.message(text, true);
                         }
                     } else {
@@ -410,7 +407,10 @@ impl UploaderApp {
                 ui.menu_button(t.menu_file, |ui| {
                     let ready = self.screen != Screen::Setup;
                     if ui
-                        .add_enabled(ready, egui::Button::new(t.add_files).shortcut_text("Ctrl+O"))
+                        .add_enabled(
+                            ready,
+                            egui::Button::new(t.add_files).shortcut_text("Ctrl+O"),
+                        )
                         .clicked()
                     {
                         self.background.pick(Pick::Files);
@@ -577,7 +577,9 @@ impl UploaderApp {
     }
 
     fn validated(&mut self) -> Option<(AppSettings, Credentials)> {
-        let lang = self.language_override.unwrap_or_else(|| self.form.language.resolve());
+        let lang = self
+            .language_override
+            .unwrap_or_else(|| self.form.language.resolve());
         match self.form.validate(tr(lang), lang, &self.settings) {
             Ok(s) => {
                 self.form_errors.clear();
@@ -662,9 +664,8 @@ impl UploaderApp {
                 ui.add_space(6.0);
                 ui.label(t.name_in_bucket)
                     .on_hover_text(t.name_in_bucket_tip);
-                let edit = ui.add(
-                    egui::TextEdit::singleline(&mut single.key).desired_width(f32::INFINITY),
-                );
+                let edit = ui
+                    .add(egui::TextEdit::singleline(&mut single.key).desired_width(f32::INFINITY));
                 let error = crate::oss::limits::validate_key(&single.key).err();
                 if let Some(e) = &error {
                     ui.colored_label(
@@ -764,7 +765,10 @@ impl UploaderApp {
                 }
                 if ui
                     .button(t.secret_file)
-                    .on_hover_text(t.secret_file_tip.replace("{file}", &file.display().to_string()))
+                    .on_hover_text(
+                        t.secret_file_tip
+                            .replace("{file}", &file.display().to_string()),
+                    )
                     .clicked()
                 {
                     decision = Some(true);
@@ -835,7 +839,6 @@ impl Drop for UploaderApp {
         self.shutdown();
     }
 }
-
 
 impl LanguageChoice {
     /// The language this choice means on this computer.

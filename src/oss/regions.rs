@@ -17,12 +17,44 @@ impl Region {
 }
 
 pub const REGIONS: &[Region] = &[
-    Region { id: "cn-hangzhou", en: "China (Hangzhou)", zh: "华东1（杭州）" },
-    Region { id: "cn-shanghai", en: "China (Shanghai)", zh: "华东2（上海）" },
-    Region { id: "cn-beijing", en: "China (Beijing)", zh: "华北2（北京）" },
-    Region { id: "cn-shenzhen", en: "China (Shenzhen)", zh: "华南1（深圳）" },
-    Region { id: "cn-hongkong", en: "China (Hong Kong)", zh: "中国香港" },
-    Region { id: "ap-southeast-1", en: "Singapore", zh: "新加坡" },
-    Region { id: "us-west-1", en: "US (Silicon Valley)", zh: "美国（硅谷）" },
-    Region { id: "eu-central-1", en: "Germany (Frankfurt)", zh: "德国（法兰克福）" },
+    Region {
+        id: "cn-hangzhou",
+        en: "China (Hangzhou)",
+        zh: "华东1（杭州）",
+    },
+    Region {
+        id: "cn-shanghai",
+        en: "China (Shanghai)",
+        zh: "华东2（上海）",
+    },
+    Region {
+        id: "cn-beijing",
+        en: "China (Beijing)",
+        zh: "华北2（北京）",
+    },
+    Region {
+        id: "cn-shenzhen",
+        en: "China (Shenzhen)",
+        zh: "华南1（深圳）",
+    },
+    Region {
+        id: "cn-hongkong",
+        en: "China (Hong Kong)",
+        zh: "中国香港",
+    },
+    Region {
+        id: "ap-southeast-1",
+        en: "Singapore",
+        zh: "新加坡",
+    },
+    Region {
+        id: "us-west-1",
+        en: "US (Silicon Valley)",
+        zh: "美国（硅谷）",
+    },
+    Region {
+        id: "eu-central-1",
+        en: "Germany (Frankfurt)",
+        zh: "德国（法兰克福）",
+    },
 ];
