@@ -105,7 +105,7 @@ strings! {
     st_paused: "Paused", "已暂停";
     st_interrupted: "Interrupted", "已中断";
     st_verifying: "Verifying", "校验中";
-    st_done: "Done ✔ verified", "完成 ✔ 已校验";
+    st_done: "Done (verified)", "完成（已校验）";
     st_skipped: "Skipped (already there)", "已跳过（已存在）";
     st_failed: "Failed", "失败";
     st_cancelled: "Cancelled", "已取消";

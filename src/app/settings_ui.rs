@@ -51,8 +51,8 @@ fn field_errors(ui: &mut egui::Ui, errors: &[(Field, String)], field: Field) {
     }
 }
 
-fn labelled(ui: &mut egui::Ui, label: &str, tip: &str) {
-    ui.label(label).on_hover_text(tip);
+fn labelled(ui: &mut egui::Ui, label: &str, tip: &str) -> egui::Id {
+    ui.label(label).on_hover_text(tip).id
 }
 
 /// The whole form. `first_run` shows the welcome and hides Cancel.
@@ -86,7 +86,7 @@ pub fn form_ui(
             .num_columns(2)
             .spacing([12.0, 6.0])
             .show(ui, |ui| {
-                labelled(ui, t.region, t.region_tip);
+                let region_label = labelled(ui, t.region, t.region_tip);
                 ui.vertical(|ui| {
                     let selected = REGIONS
                         .iter()
@@ -104,7 +104,10 @@ pub fn form_ui(
                                     region_name(lang, r),
                                 );
                             }
-                        });
+                        })
+                        .response
+                        .labelled_by(region_label)
+                        .on_hover_text(t.region_tip);
                     ui.checkbox(&mut form.use_custom_endpoint, t.custom_endpoint)
                         .on_hover_text(t.custom_endpoint_tip);
                     if form.use_custom_endpoint {
@@ -123,7 +126,7 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                labelled(ui, t.key_id, t.key_id_tip);
+                let _ = labelled(ui, t.key_id, t.key_id_tip);
                 ui.vertical(|ui| {
                     ui.add(TextEdit::singleline(&mut form.access_key_id).desired_width(320.0))
                         .on_hover_text(t.key_id_tip);
@@ -131,7 +134,7 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                labelled(ui, t.secret, t.secret_tip);
+                let _ = labelled(ui, t.secret, t.secret_tip);
                 ui.vertical(|ui| {
                     ui.add(
                         TextEdit::singleline(&mut form.secret)
@@ -154,7 +157,7 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                labelled(ui, t.bucket, t.bucket_tip);
+                let _ = labelled(ui, t.bucket, t.bucket_tip);
                 ui.vertical(|ui| {
                     ui.add(TextEdit::singleline(&mut form.bucket).desired_width(320.0))
                         .on_hover_text(t.bucket_tip);
@@ -195,7 +198,7 @@ pub fn form_ui(
             .num_columns(2)
             .spacing([12.0, 6.0])
             .show(ui, |ui| {
-                labelled(ui, t.prefix, t.prefix_tip);
+                let _ = labelled(ui, t.prefix, t.prefix_tip);
                 ui.vertical(|ui| {
                     ui.add(
                         TextEdit::singleline(&mut form.prefix)
@@ -207,7 +210,7 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                labelled(ui, t.existing, t.existing_tip);
+                let _ = labelled(ui, t.existing, t.existing_tip);
                 ui.horizontal(|ui| {
                     for (value, label) in [
                         (ExistingPolicy::Overwrite, t.overwrite),
@@ -220,7 +223,7 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                labelled(ui, t.part_size, t.part_size_tip);
+                let _ = labelled(ui, t.part_size, t.part_size_tip);
                 ui.vertical(|ui| {
                     ui.add(TextEdit::singleline(&mut form.part_size).desired_width(120.0))
                         .on_hover_text(t.part_size_tip);
@@ -228,7 +231,7 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                labelled(ui, t.threads, t.threads_tip);
+                let _ = labelled(ui, t.threads, t.threads_tip);
                 ui.vertical(|ui| {
                     ui.add(TextEdit::singleline(&mut form.threads).desired_width(120.0))
                         .on_hover_text(t.threads_tip);
@@ -236,7 +239,7 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                labelled(ui, t.jobs, t.jobs_tip);
+                let _ = labelled(ui, t.jobs, t.jobs_tip);
                 ui.vertical(|ui| {
                     ui.add(TextEdit::singleline(&mut form.jobs).desired_width(120.0))
                         .on_hover_text(t.jobs_tip);
@@ -244,7 +247,7 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                labelled(ui, t.bandwidth, t.bandwidth_tip);
+                let _ = labelled(ui, t.bandwidth, t.bandwidth_tip);
                 ui.vertical(|ui| {
                     ui.add(
                         TextEdit::singleline(&mut form.bandwidth)
@@ -256,7 +259,7 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                labelled(ui, t.language, t.language_tip);
+                let language_label = labelled(ui, t.language, t.language_tip);
                 egui::ComboBox::from_id_salt("language")
                     .selected_text(match form.language {
                         LanguageChoice::System => t.lang_system,
@@ -271,7 +274,10 @@ pub fn form_ui(
                         );
                         ui.selectable_value(&mut form.language, LanguageChoice::English, "English");
                         ui.selectable_value(&mut form.language, LanguageChoice::Chinese, "中文");
-                    });
+                    })
+                    .response
+                    .labelled_by(language_label)
+                    .on_hover_text(t.language_tip);
                 ui.end_row();
             });
 

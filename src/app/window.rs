@@ -191,6 +191,11 @@ impl UploaderApp {
         &self.settings
     }
 
+    /// The settings form as typed so far (tests and automation fill it in directly).
+    pub fn form_mut(&mut self) -> &mut SettingsForm {
+        &mut self.form
+    }
+
     fn tr(&self) -> &'static Tr {
         tr(self.lang)
     }
@@ -455,7 +460,7 @@ impl UploaderApp {
                         } else {
                             ui.visuals().text_color()
                         };
-                        if ui.small_button("✖").on_hover_text(t.dismiss).clicked() {
+                        if ui.small_button("×").on_hover_text(t.dismiss).clicked() {
                             dismiss = Some(i);
                         }
                         ui.label(RichText::new(&m.text).color(color));
@@ -467,7 +472,7 @@ impl UploaderApp {
                 let mut clear_problems = false;
                 for p in &self.queue.problems {
                     ui.horizontal(|ui| {
-                        if ui.small_button("✖").on_hover_text(t.dismiss).clicked() {
+                        if ui.small_button("×").on_hover_text(t.dismiss).clicked() {
                             clear_problems = true;
                         }
                         ui.colored_label(ui.visuals().error_fg_color, p);

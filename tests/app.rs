@@ -1,0 +1,428 @@
+//! The window driven as a person would, with egui_kittest: files dropped onto it, buttons
+//! clicked, the settings form checked; uploads run for real against the local server. Waits poll
+//! the window frame by frame with a generous bound; nothing asserts on timing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use oss_uploader::app::i18n::Lang;
+use oss_uploader::app::settings::AppSettings;
+use oss_uploader::app::{AppOptions, UploaderApp};
+use oss_uploader::bridge::JobState;
+use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
+use oss_uploader::oss::sign::Credentials;
+
+const AK: &str = "app-ak";
+const SK: &str = "app-secret";
+const BUCKET: &str = "app-bucket";
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A file as a window system hands it over on drop.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+struct Rig {
+    rt: tokio::runtime::Runtime,
+    server: LocalServer,
+    _root: tempfile::TempDir,
+    data: tempfile::TempDir,
+    files: tempfile::TempDir,
+}
+
+impl Rig {
+    fn new() -> Self {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let server = rt
+            .block_on(LocalServer::start(
+                ServerConfig::new(root.path())
+                    .with_credentials(Credentials::new(AK, SK))
+                    .with_bucket(BUCKET),
+            ))
+            .unwrap();
+        Self {
+            rt,
+            server,
+            _root: root,
+            data: tempfile::tempdir().unwrap(),
+            files: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Saved settings pointing at the local server, as after a finished setup.
+    fn save_settings(&self, bandwidth_limit: Option<u64>) {
+        AppSettings {
+            region: "cn-hangzhou".into(),
+            custom_endpoint: Some(self.server.endpoint()),
+            path_style: true,
+            access_key_id: AK.into(),
+            bucket: BUCKET.into(),
+            prefix: "in".into(),
+            part_size: 100 * 1024,
+            threads: 2,
+            bandwidth_limit,
+            ..AppSettings::default()
+        }
+        .save(self.data.path())
+        .unwrap();
+    }
+
+    fn file(&self, name: &str, len: usize) -> PathBuf {
+        let p = self.files.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    fn options(&self, lang: Lang, credentials: bool) -> AppOptions {
+        AppOptions {
+            data_dir: self.data.path().to_owned(),
+            demo: false,
+            language: Some(lang),
+            env_credentials: credentials.then(|| Credentials::new(AK, SK)),
+        }
+    }
+
+    fn stored(&self, key: &str) -> Vec<u8> {
+        let client = oss_uploader::oss::client::Client::new(
+            oss_uploader::engine::job::Connection {
+                endpoint: self.server.endpoint(),
+                region: Some("cn-hangzhou".into()),
+                signature: oss_uploader::oss::sign::SignatureVersion::V4,
+                path_style: true,
+            }
+            .client_config(Credentials::new(AK, SK))
+            .unwrap(),
+        )
+        .unwrap();
+        self.rt.block_on(async {
+            client
+                .get_object(BUCKET, key, None)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .to_vec()
+        })
+    }
+}
+
+/// The app is built inside the harness's first frame so it wakes the harness's own context.
+struct Shell {
+    options: AppOptions,
+    app: Option<UploaderApp>,
+}
+
+impl Shell {
+    fn app(&self) -> &UploaderApp {
+        self.app.as_ref().expect("built in the first frame")
+    }
+}
+
+fn harness(options: AppOptions) -> Harness<'static, Shell> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 720.0))
+        .with_context_setup(oss_uploader::app::fonts::install)
+        .build_ui_state(
+            |ui, shell: &mut Shell| {
+                let options = shell.options.clone();
+                shell
+                    .app
+                    .get_or_insert_with(|| UploaderApp::new(ui.ctx(), options).unwrap())
+                    .show(ui);
+            },
+            Shell { options, app: None },
+        )
+}
+
+/// Steps the window until `pred` holds; fails with `what` after a generous bound.
+fn wait_until(h: &mut Harness<'_, Shell>, what: &str, pred: impl Fn(&UploaderApp) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        h.step();
+        if pred(h.state().app()) {
+            h.step();
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting for {what}; rows: {:#?}",
+            h.state().app().queue().rows()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn state_of(app: &UploaderApp, i: usize) -> Option<JobState> {
+    app.queue().rows().get(i).map(|r| r.state)
+}
+
+fn drop_files(h: &mut Harness<'_, Shell>, paths: &[PathBuf]) {
+    for p in paths {
+        h.input_mut()
+            .dropped_files
+            .push(Arc::new(Dropped(p.clone())));
+    }
+    h.step();
+}
+
+#[test]
+fn dropped_files_and_folders_become_rows_and_upload() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let a = rig.file("a.bin", 250_000);
+    let b = rig.file("b.txt", 10);
+    rig.file("album/one.jpg", 1000);
+    rig.file("album/deep/two.jpg", 2000);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    h.get_by_label("Drop files or folders here");
+
+    drop_files(&mut h, &[a, b, rig.files.path().join("album")]);
+    wait_until(&mut h, "four rows", |app| app.queue().rows().len() == 4);
+    wait_until(&mut h, "every upload verified", |app| {
+        app.queue().rows().iter().all(|r| r.state == JobState::Done)
+    });
+    h.get_by_label("a.bin");
+    h.get_by_label("in/album/deep/two.jpg");
+    assert_eq!(h.get_all_by_label("Done (verified)").count(), 4);
+    h.get_by_label_contains("4 of 4 files done");
+    assert_eq!(rig.stored("in/album/one.jpg").len(), 1000);
+
+    h.get_by_label("Clear finished").click();
+    wait_until(&mut h, "the list to empty", |app| {
+        app.queue().rows().is_empty()
+    });
+}
+
+#[test]
+fn a_single_file_can_get_its_own_name() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let c = rig.file("c.txt", 1234);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[c]);
+    h.run_steps(2);
+    h.get_by_label("Upload this file");
+    h.get_by_role(egui::accesskit::Role::TextInput).focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role(egui::accesskit::Role::TextInput)
+        .type_text("notes/renamed.txt");
+    h.run_steps(2);
+    h.get_by_label("Upload").click();
+    wait_until(&mut h, "the renamed upload", |app| {
+        state_of(app, 0) == Some(JobState::Done)
+    });
+    assert_eq!(h.state().app().queue().rows()[0].key, "notes/renamed.txt");
+    assert_eq!(rig.stored("notes/renamed.txt").len(), 1234);
+}
+
+#[test]
+fn the_setup_form_says_what_is_wrong() {
+    let rig = Rig::new();
+    let mut h = harness(rig.options(Lang::En, false));
+    h.step();
+    h.get_by_label("Welcome! Let's connect to your storage");
+    h.get_by_label("Save and continue").click();
+    h.run_steps(2);
+    h.get_by_label("Enter the AccessKey ID.");
+    h.get_by_label("Enter the AccessKey secret.");
+    h.get_by_label("Please fix the fields marked above.");
+
+    let form = h.state_mut().app.as_mut().unwrap().form_mut();
+    form.access_key_id = AK.into();
+    form.secret = SK.into();
+    form.bucket = "Bad_Bucket".into();
+    form.part_size = "50 KiB".into();
+    form.threads = "100".into();
+    h.run_steps(2);
+    h.get_by_label("Save and continue").click();
+    h.run_steps(2);
+    h.get_by_label_contains("is outside what OSS allows: from 100 KiB to 5 GiB");
+    h.get_by_label_contains("The bucket name \"Bad_Bucket\" is not valid");
+    h.get_by_label("Use a whole number from 1 to 32.");
+    assert!(h.query_by_label("Enter the AccessKey ID.").is_none());
+}
+
+#[test]
+fn test_connection_names_the_wrong_secret_and_then_succeeds() {
+    let rig = Rig::new();
+    let mut h = harness(rig.options(Lang::En, false));
+    h.step();
+    let endpoint = rig.server.endpoint();
+    let form = h.state_mut().app.as_mut().unwrap().form_mut();
+    form.use_custom_endpoint = true;
+    form.endpoint = endpoint;
+    form.path_style = true;
+    form.access_key_id = AK.into();
+    form.secret = "wrong".into();
+    form.bucket = BUCKET.into();
+    // The endpoint field appears and moves the button: lay out once before clicking.
+    h.run_steps(2);
+    h.get_by_label("Test connection").click();
+    let deadline = Instant::now() + WAIT;
+    while h
+        .query_by_label_contains("The AccessKey secret is wrong")
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no answer from Test connection: {:#?}",
+            h.root()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+    h.state_mut().app.as_mut().unwrap().form_mut().secret = SK.into();
+    h.get_by_label("Test connection").click();
+    let deadline = Instant::now() + WAIT;
+    while h.query_by_label_contains("Connected").is_none() {
+        assert!(Instant::now() < deadline, "no answer from Test connection");
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
+#[test]
+fn pause_resume_cancel_and_retry_drive_a_real_upload() {
+    let rig = Rig::new();
+    // Slow enough that each click lands while the file is still uploading.
+    rig.save_settings(Some(200 * 1024));
+    let big = rig.file("big.bin", 1_500_000);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[big]);
+    h.run_steps(2);
+    h.get_by_label("Upload").click();
+    wait_until(&mut h, "uploading", |app| {
+        state_of(app, 0) == Some(JobState::Uploading)
+    });
+
+    h.get_by_label("Pause").click();
+    wait_until(&mut h, "paused", |app| {
+        state_of(app, 0) == Some(JobState::Paused)
+    });
+    h.get_by_label("Paused");
+
+    h.get_by_label("Resume").click();
+    wait_until(&mut h, "uploading again", |app| {
+        state_of(app, 0) == Some(JobState::Uploading)
+    });
+
+    h.get_by_label("Cancel").click();
+    wait_until(&mut h, "cancelled", |app| {
+        state_of(app, 0) == Some(JobState::Cancelled)
+    });
+    h.get_by_label("Cancelled");
+
+    h.get_by_label("Retry").click();
+    wait_until(&mut h, "verified", |app| {
+        state_of(app, 0) == Some(JobState::Done)
+    });
+    assert_eq!(rig.stored("in/big.bin").len(), 1_500_000);
+}
+
+#[test]
+fn a_failure_shows_plain_words_and_details() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    rig.server.faults().add(
+        FaultRule::new(
+            Some(Op::InitiateMultipartUpload),
+            1,
+            FaultAction::error(403, "AccessDenied"),
+        )
+        .times(1),
+    );
+    let f = rig.file("denied.bin", 300_000);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[f]);
+    h.run_steps(2);
+    h.get_by_label("Upload").click();
+    wait_until(&mut h, "failed", |app| {
+        state_of(app, 0) == Some(JobState::Failed)
+    });
+    h.get_by_label("Failed");
+    h.get_by_label("Details").click();
+    h.run_steps(2);
+    h.get_by_label_contains("not allowed");
+    h.get_by_label("AccessDenied");
+    h.get_by_label("Request ID");
+    h.get_by_label("Copy details").click();
+    h.run_steps(1);
+    h.get_by_label("Close").click();
+    h.run_steps(1);
+
+    h.get_by_label("Retry").click();
+    wait_until(&mut h, "verified after retry", |app| {
+        state_of(app, 0) == Some(JobState::Done)
+    });
+}
+
+#[test]
+fn unfinished_uploads_are_offered_after_a_restart_and_finish() {
+    let rig = Rig::new();
+    rig.save_settings(Some(256 * 1024));
+    let f = rig.file("long.bin", 2_000_000);
+    {
+        let mut h = harness(rig.options(Lang::En, true));
+        h.step();
+        drop_files(&mut h, &[f]);
+        h.run_steps(2);
+        h.get_by_label("Upload").click();
+        wait_until(&mut h, "some bytes confirmed", |app| {
+            app.queue().rows().first().is_some_and(|r| r.done > 300_000)
+        });
+        // The harness and the app go away mid-upload, as when the window is closed.
+    }
+    let mut h = harness(rig.options(Lang::En, true));
+    wait_until(&mut h, "the restored row", |app| {
+        state_of(app, 0) == Some(JobState::Interrupted)
+    });
+    assert!(h.state().app().queue().rows()[0].done > 0, "progress kept");
+    h.get_by_label_contains("did not finish last time");
+    // The banner's button comes before the toolbar's in the window.
+    h.get_all_by_label("Resume all")
+        .next()
+        .expect("the banner's button")
+        .click();
+    wait_until(&mut h, "verified after resume", |app| {
+        state_of(app, 0) == Some(JobState::Done)
+    });
+    assert!(
+        h.query_by_label_contains("did not finish last time")
+            .is_none()
+    );
+    assert_eq!(rig.stored("in/long.bin").len(), 2_000_000);
+}
+
+#[test]
+fn chinese_labels_render() {
+    let rig = Rig::new();
+    let mut h = harness(rig.options(Lang::Zh, false));
+    h.step();
+    h.get_by_label("欢迎！先连接到您的存储空间");
+    h.get_by_label("保存并继续").click();
+    h.run_steps(2);
+    h.get_by_label("请填写 AccessKey ID。");
+}
