@@ -426,3 +426,47 @@ fn chinese_labels_render() {
     h.run_steps(2);
     h.get_by_label("请填写 AccessKey ID。");
 }
+
+/// Images of the main screens in both languages, compared with `tests/snapshots/*.png`
+/// (`UPDATE_SNAPSHOTS=1 cargo test --test app snapshots` rewrites them).
+#[test]
+fn snapshots_of_the_main_screens() {
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (lang, tag) in [(Lang::En, "en"), (Lang::Zh, "zh")] {
+        let rig = Rig::new();
+        let mut h = harness(rig.options(lang, false));
+        h.run_steps(2);
+        h.snapshot(format!("setup_{tag}"));
+        let save = match lang {
+            Lang::En => "Save and continue",
+            Lang::Zh => "保存并继续",
+        };
+        h.get_by_label(save).click();
+        h.run_steps(2);
+        h.snapshot(format!("setup_errors_{tag}"));
+        results.extend_harness(&mut h);
+        drop(h);
+
+        rig.save_settings(None);
+        let files = [
+            rig.file("holiday.mov", 400_000),
+            rig.file("report.pdf", 120_000),
+            rig.file("photos/beach.jpg", 50_000),
+        ];
+        let mut h = harness(rig.options(lang, true));
+        h.step();
+        drop_files(&mut h, &files);
+        wait_until(&mut h, "three verified uploads", |app| {
+            app.queue().rows().len() == 3
+                && app
+                    .queue()
+                    .rows()
+                    .iter()
+                    .all(|r| r.state == JobState::Done)
+        });
+        h.run_steps(2);
+        h.snapshot(format!("queue_done_{tag}"));
+        results.extend_harness(&mut h);
+    }
+    results.unwrap();
+}

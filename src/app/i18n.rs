@@ -214,6 +214,7 @@ strings! {
 
     need_endpoint: "Enter the address (endpoint), or untick \"Use another address\".", "请填写地址（Endpoint），或取消勾选“使用其他地址”。";
     need_key_id: "Enter the AccessKey ID.", "请填写 AccessKey ID。";
+    need_bucket: "Enter the bucket's name.", "请填写存储空间名称。";
     need_secret: "Enter the AccessKey secret.", "请填写 AccessKey Secret。";
     not_a_size: "Write a size such as 8 MiB, 512 KiB or 1 GiB.", "请填写大小，例如 8 MiB、512 KiB 或 1 GiB。";
     not_a_speed: "Write a speed such as 2 MiB (per second), or leave it empty for no limit.", "请填写速度，例如 2 MiB（每秒），留空表示不限速。";

@@ -268,7 +268,9 @@ impl SettingsForm {
         if self.secret.trim().is_empty() {
             errors.push((Field::Secret, tr.need_secret.to_owned()));
         }
-        if let Err(e) = limits::validate_bucket(&out.bucket) {
+        if out.bucket.is_empty() {
+            errors.push((Field::Bucket, tr.need_bucket.to_owned()));
+        } else if let Err(e) = limits::validate_bucket(&out.bucket) {
             errors.push((Field::Bucket, invalid_input(tr, lang, &e)));
         }
         let prefix = out.key_prefix();

@@ -390,7 +390,9 @@ impl UploaderApp {
         self.update_title(&ctx);
 
         self.menu_bar(ui);
-        self.status_bar(ui);
+        if self.screen == Screen::Queue {
+            self.status_bar(ui);
+        }
         egui::CentralPanel::default().show(ui, |ui| match self.screen {
             Screen::Setup | Screen::Settings => self.settings_screen(ui),
             Screen::Queue => self.queue_screen(ui),
