@@ -96,6 +96,7 @@ impl Rig {
             demo: false,
             language: Some(lang),
             env_credentials: credentials.then(|| Credentials::new(AK, SK)),
+            add: Vec::new(),
         }
     }
 
@@ -458,11 +459,7 @@ fn snapshots_of_the_main_screens() {
         drop_files(&mut h, &files);
         wait_until(&mut h, "three verified uploads", |app| {
             app.queue().rows().len() == 3
-                && app
-                    .queue()
-                    .rows()
-                    .iter()
-                    .all(|r| r.state == JobState::Done)
+                && app.queue().rows().iter().all(|r| r.state == JobState::Done)
         });
         h.run_steps(2);
         h.snapshot(format!("queue_done_{tag}"));

@@ -176,28 +176,28 @@ pub fn table_ui(
         .sense(Sense::click())
         .cell_layout(Layout::left_to_right(Align::Center))
         .column(
+            Column::initial(170.0)
+                .at_least(80.0)
+                .clip(true)
+                .resizable(true),
+        )
+        .column(Column::initial(65.0).at_least(50.0))
+        .column(
             Column::initial(180.0)
                 .at_least(80.0)
                 .clip(true)
                 .resizable(true),
         )
-        .column(Column::initial(70.0).at_least(50.0))
+        .column(Column::initial(180.0).at_least(120.0).resizable(true))
+        .column(Column::initial(75.0).at_least(50.0))
+        .column(Column::initial(65.0).at_least(50.0))
         .column(
-            Column::initial(200.0)
-                .at_least(80.0)
-                .clip(true)
-                .resizable(true),
-        )
-        .column(Column::initial(190.0).at_least(120.0).resizable(true))
-        .column(Column::initial(80.0).at_least(50.0))
-        .column(Column::initial(70.0).at_least(50.0))
-        .column(
-            Column::initial(150.0)
+            Column::initial(130.0)
                 .at_least(90.0)
                 .clip(true)
                 .resizable(true),
         )
-        .column(Column::remainder().at_least(180.0))
+        .column(Column::remainder().at_least(230.0))
         .header(22.0, |mut header| {
             for title in [
                 t.col_name,

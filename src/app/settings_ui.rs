@@ -85,6 +85,7 @@ pub fn form_ui(
         egui::Grid::new("account")
             .num_columns(2)
             .spacing([12.0, 6.0])
+            .min_col_width(160.0)
             .show(ui, |ui| {
                 let region_label = labelled(ui, t.region, t.region_tip);
                 ui.vertical(|ui| {
@@ -166,6 +167,7 @@ pub fn form_ui(
                 ui.end_row();
             });
 
+        ui.add_space(6.0);
         ui.horizontal(|ui| {
             let running = *test == TestState::Running;
             if ui
@@ -197,6 +199,7 @@ pub fn form_ui(
         egui::Grid::new("upload")
             .num_columns(2)
             .spacing([12.0, 6.0])
+            .min_col_width(160.0)
             .show(ui, |ui| {
                 let _ = labelled(ui, t.prefix, t.prefix_tip);
                 ui.vertical(|ui| {

@@ -29,6 +29,8 @@ pub struct AppOptions {
     pub language: Option<Lang>,
     /// Credentials from the environment; they win over saved ones.
     pub env_credentials: Option<Credentials>,
+    /// Files and folders to queue once the window is ready (from the command line).
+    pub add: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +84,8 @@ pub struct UploaderApp {
     secret_question: Option<SecretQuestion>,
     demo: Option<Demo>,
     title: String,
+    /// From the command line; queued on the first frame that shows the queue.
+    pending_add: Vec<PathBuf>,
 }
 
 impl UploaderApp {
@@ -178,6 +182,7 @@ impl UploaderApp {
             secret_question: None,
             demo,
             title: String::new(),
+            pending_add: options.add,
         })
     }
 
@@ -384,6 +389,10 @@ impl UploaderApp {
         let ctx = ui.ctx().clone();
         self.apply_events();
         self.apply_replies();
+        if self.screen == Screen::Queue && !self.pending_add.is_empty() {
+            let paths = std::mem::take(&mut self.pending_add);
+            self.add_paths(paths);
+        }
         self.handle_drops(&ctx);
         self.handle_keys(&ctx);
         self.handle_close(&ctx);

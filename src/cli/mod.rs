@@ -41,7 +41,8 @@ pub const EXIT_INTERRUPTED: u8 = 130;
     name = "oss-uploader",
     version,
     about = "Resumable uploads to Alibaba Cloud OSS",
-    after_help = "Credentials come from the environment: OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET \
+    args_conflicts_with_subcommands = true,
+    after_help = "Without a command the window opens (with FILEs queued when given). Credentials come from the environment: OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET \
                   and, for a temporary STS key, OSS_SESSION_TOKEN."
 )]
 pub struct Cli {
@@ -51,6 +52,9 @@ pub struct Cli {
     /// Open the window against a test server on this computer: try everything without an account.
     #[arg(long)]
     pub demo: bool,
+    /// Files and folders to queue in the window (as from a file manager's "Open with").
+    #[arg(value_name = "FILE")]
+    pub paths: Vec<PathBuf>,
     /// Without a command the window opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -193,7 +197,7 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Runs the window on this (the main) thread; some platforms allow windows nowhere else.
-fn open_window(demo: bool) -> ExitCode {
+fn open_window(demo: bool, add: Vec<PathBuf>) -> ExitCode {
     let data_dir = match DataDir::resolve(None) {
         Ok(d) => d.root().to_owned(),
         Err(e) => {
@@ -206,6 +210,10 @@ fn open_window(demo: bool) -> ExitCode {
         demo,
         language: None,
         env_credentials: if demo { None } else { Credentials::from_env() },
+        add: add
+            .into_iter()
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
+            .collect(),
     };
     match crate::app::run(options) {
         Ok(()) => ExitCode::SUCCESS,
@@ -235,7 +243,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let Some(command) = cli.command else {
-        return open_window(cli.demo);
+        return open_window(cli.demo, cli.paths);
     };
     if cli.demo {
         eprintln!("error: --demo opens the window; leave out the command");
