@@ -467,3 +467,61 @@ fn snapshots_of_the_main_screens() {
     }
     results.unwrap();
 }
+
+#[test]
+fn keyboard_pauses_resumes_and_removes_the_selection_and_closing_asks_first() {
+    let rig = Rig::new();
+    rig.save_settings(Some(150 * 1024));
+    let big = rig.file("keys.bin", 1_500_000);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[big]);
+    h.run_steps(2);
+    h.get_by_label("Upload").click();
+    wait_until(&mut h, "uploading", |app| {
+        state_of(app, 0) == Some(JobState::Uploading)
+    });
+
+    // Closing while an upload runs is held back with a question.
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.step();
+    let cancelled = h
+        .output()
+        .viewport_output
+        .get(&egui::ViewportId::ROOT)
+        .is_some_and(|v| v.commands.contains(&egui::ViewportCommand::CancelClose));
+    assert!(cancelled, "the close must be held back");
+    h.run_steps(1);
+    h.get_by_label("Uploads are still running");
+    h.get_by_label("Keep uploading").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Uploads are still running").is_none());
+
+    h.get_by_label("keys.bin").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().app().queue().selected_ids(),
+        [1],
+        "a click on the row selects it"
+    );
+    h.key_press(egui::Key::Space);
+    wait_until(&mut h, "paused by Space", |app| {
+        state_of(app, 0) == Some(JobState::Paused)
+    });
+    h.key_press(egui::Key::Space);
+    wait_until(&mut h, "resumed by Space", |app| {
+        matches!(
+            state_of(app, 0),
+            Some(JobState::Uploading | JobState::Queued)
+        )
+    });
+    h.key_press(egui::Key::Delete);
+    wait_until(&mut h, "removed by Delete", |app| {
+        app.queue().rows().is_empty()
+    });
+}

@@ -171,6 +171,8 @@ pub fn table_ui(
 ) -> Vec<QueueAction> {
     let mut out = Vec::new();
     let rows = queue.rows();
+    // A click anywhere on a row selects it; selectable text would take the click instead.
+    ui.style_mut().interaction.selectable_labels = false;
     TableBuilder::new(ui)
         .striped(true)
         .sense(Sense::click())
