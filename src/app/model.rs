@@ -24,6 +24,8 @@ pub struct Row {
     pub state: JobState,
     /// Bytes the bar shows.
     pub done: u64,
+    /// Bytes OSS has confirmed: what survives a crash.
+    pub confirmed: u64,
     pub bytes_per_second: Option<u64>,
     pub eta: Option<Duration>,
     pub error: Option<JobError>,
@@ -53,6 +55,7 @@ impl Row {
             size: info.size,
             state: info.state,
             done: info.confirmed.min(info.size),
+            confirmed: info.confirmed,
             bytes_per_second: None,
             eta: None,
             error: info.error.clone(),
@@ -212,6 +215,7 @@ impl QueueModel {
                         r.size = progress.total;
                     }
                     r.done = progress.done;
+                    r.confirmed = progress.confirmed;
                     r.bytes_per_second = progress.bytes_per_second;
                     r.eta = progress.eta;
                 }
