@@ -525,3 +525,75 @@ fn keyboard_pauses_resumes_and_removes_the_selection_and_closing_asks_first() {
         app.queue().rows().is_empty()
     });
 }
+
+#[test]
+fn the_secret_goes_where_the_user_says_and_never_into_the_settings() {
+    let rig = Rig::new();
+    let endpoint = rig.server.endpoint();
+    let fill = |h: &mut Harness<'_, Shell>| {
+        let form = h.state_mut().app.as_mut().unwrap().form_mut();
+        form.use_custom_endpoint = true;
+        form.endpoint = endpoint.clone();
+        form.path_style = true;
+        form.access_key_id = AK.into();
+        form.secret = SK.into();
+        form.bucket = BUCKET.into();
+        h.run_steps(2);
+        h.get_by_label("Save and continue").click();
+        h.run_steps(2);
+        h.get_by_label("Where should the secret be kept?");
+    };
+
+    // This session only: nothing on disk, and the next start asks for the secret again.
+    let mut h = harness(rig.options(Lang::En, false));
+    h.step();
+    fill(&mut h);
+    h.get_by_label("Keep for this session only").click();
+    h.run_steps(2);
+    h.get_by_label_contains("The secret is kept until the app closes");
+    h.get_by_label("Drop files or folders here");
+    drop(h);
+    let saved = std::fs::read_to_string(rig.data.path().join("settings.json")).unwrap();
+    assert!(!saved.contains(SK), "{saved}");
+    let mut h = harness(rig.options(Lang::En, false));
+    h.run_steps(2);
+    h.get_by_label_contains("Enter the AccessKey secret again");
+    drop(h);
+
+    // A private file: the next start goes straight to the queue.
+    let mut h = harness(rig.options(Lang::En, false));
+    h.step();
+    fill(&mut h);
+    h.get_by_label("Save in a private file").click();
+    h.run_steps(2);
+    h.get_by_label_contains("only you can read it");
+    drop(h);
+    let saved = std::fs::read_to_string(rig.data.path().join("settings.json")).unwrap();
+    assert!(!saved.contains(SK), "{saved}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(rig.data.path().join("secret.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let mut h = harness(rig.options(Lang::En, false));
+    h.run_steps(2);
+    h.get_by_label("Drop files or folders here");
+}
+
+#[test]
+fn dragging_files_over_the_window_shows_where_they_will_go() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    h.input_mut().hovered_files.push(egui::HoveredFile {
+        path: Some(rig.files.path().join("x.bin")),
+        ..Default::default()
+    });
+    h.run_steps(2);
+    h.snapshot("drop_overlay_en");
+}
