@@ -597,3 +597,51 @@ fn dragging_files_over_the_window_shows_where_they_will_go() {
     h.run_steps(2);
     h.snapshot("drop_overlay_en");
 }
+
+/// A folder of 100,000 files fills the table while the window keeps drawing frames; only the
+/// rows in view are laid out, so a frame costs the same with 10 rows or 100,000.
+#[test]
+#[ignore = "slow (minutes): writes 100,000 files; run with `cargo test --test app -- --ignored`"]
+fn a_hundred_thousand_files_fill_the_table_without_stalling_the_window() {
+    const N: usize = 100_000;
+    let rig = Rig::new();
+    rig.save_settings(None);
+    // Hold every request so the uploads do not race the count.
+    rig.server
+        .faults()
+        .add(FaultRule::new(None, 1, FaultAction::Stall).times(1_000_000));
+    let dir = rig.files.path().join("many");
+    for i in 0..N {
+        let sub = dir.join(format!("d{:03}", i / 1000));
+        if i % 1000 == 0 {
+            std::fs::create_dir_all(&sub).unwrap();
+        }
+        std::fs::write(sub.join(format!("f{i:06}.txt")), b"x").unwrap();
+    }
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[dir]);
+    let started = Instant::now();
+    let mut frames = 0u32;
+    let mut slowest = Duration::ZERO;
+    let deadline = started + Duration::from_secs(180);
+    while h.state().app().queue().rows().len() < N {
+        let t = Instant::now();
+        h.step();
+        slowest = slowest.max(t.elapsed());
+        frames += 1;
+        assert!(
+            Instant::now() < deadline,
+            "only {} rows",
+            h.state().app().queue().rows().len()
+        );
+    }
+    let t = Instant::now();
+    h.step();
+    eprintln!(
+        "{N} rows in {:.1?} over {frames} frames; slowest frame {slowest:.1?}; a frame with all rows {:.1?}",
+        started.elapsed(),
+        t.elapsed()
+    );
+    h.get_by_label_contains(&format!("0 of {N} files done"));
+}

@@ -10,7 +10,7 @@ use egui::{Color32, Id, Key, Modal, RichText, ViewportCommand};
 use super::background::{Background, Pick, Reply};
 use super::demo::Demo;
 use super::i18n::{Lang, LanguageChoice, Tr, tr};
-use super::model::QueueModel;
+use super::model::{QueueModel, Totals};
 use super::queue_ui::{self, QueueAction};
 use super::settings::{AppSettings, Field, SecretPlace, SettingsForm};
 use super::settings_ui::{self, FormAction, TestState};
@@ -86,6 +86,8 @@ pub struct UploaderApp {
     title: String,
     /// From the command line; queued on the first frame that shows the queue.
     pending_add: Vec<PathBuf>,
+    /// Summed once per frame: with 100,000 rows a sum per use would add up.
+    totals: Totals,
 }
 
 impl UploaderApp {
@@ -183,6 +185,7 @@ impl UploaderApp {
             demo,
             title: String::new(),
             pending_add: options.add,
+            totals: Totals::default(),
         })
     }
 
@@ -366,7 +369,7 @@ impl UploaderApp {
         if !ctx.input(|i| i.viewport().close_requested()) || self.quitting {
             return;
         }
-        if self.queue.totals().active > 0 {
+        if self.totals.active > 0 {
             ctx.send_viewport_cmd(ViewportCommand::CancelClose);
             self.close_prompt = true;
         }
@@ -374,7 +377,7 @@ impl UploaderApp {
 
     fn update_title(&mut self, ctx: &egui::Context) {
         let t = self.tr();
-        let title = match self.queue.totals().percent() {
+        let title = match self.totals.percent() {
             Some(p) => format!("{p}% — {}", t.app_name),
             None => t.app_name.to_owned(),
         };
@@ -388,6 +391,7 @@ impl UploaderApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.apply_events();
+        self.totals = self.queue.totals();
         self.apply_replies();
         if self.screen == Screen::Queue && !self.pending_add.is_empty() {
             let paths = std::mem::take(&mut self.pending_add);
@@ -411,7 +415,7 @@ impl UploaderApp {
         let target = format!("{}/{}", self.settings.bucket, self.settings.key_prefix());
         queue_ui::drop_overlay_ui(&ctx, t, &target, self.screen == Screen::Setup);
         // While bytes move, the speed and ETA change even between engine events.
-        if self.queue.totals().active > 0 || self.walking.is_some() {
+        if self.totals.active > 0 || self.walking.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(250));
         }
     }
@@ -498,7 +502,7 @@ impl UploaderApp {
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         let t = self.tr();
-        let totals = self.queue.totals();
+        let totals = self.totals;
         let walking = self.walking;
         egui::Panel::bottom("status").show(ui, |ui| {
             queue_ui::status_bar_ui(ui, t, &totals, walking);
@@ -520,7 +524,7 @@ impl UploaderApp {
                 None => {}
             }
         }
-        let totals = self.queue.totals();
+        let totals = self.totals;
         let mut actions = queue_ui::toolbar_ui(ui, t, &totals, &self.settings);
         ui.separator();
         if self.queue.rows().is_empty() {
