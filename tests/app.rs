@@ -611,6 +611,7 @@ fn a_hundred_thousand_files_fill_the_table_without_stalling_the_window() {
         .faults()
         .add(FaultRule::new(None, 1, FaultAction::Stall).times(1_000_000));
     let dir = rig.files.path().join("many");
+    let writing = Instant::now();
     for i in 0..N {
         let sub = dir.join(format!("d{:03}", i / 1000));
         if i % 1000 == 0 {
@@ -618,6 +619,7 @@ fn a_hundred_thousand_files_fill_the_table_without_stalling_the_window() {
         }
         std::fs::write(sub.join(format!("f{i:06}.txt")), b"x").unwrap();
     }
+    eprintln!("writing {N} files took {:.1?}", writing.elapsed());
     let mut h = harness(rig.options(Lang::En, true));
     h.step();
     drop_files(&mut h, &[dir]);
@@ -644,4 +646,7 @@ fn a_hundred_thousand_files_fill_the_table_without_stalling_the_window() {
         t.elapsed()
     );
     h.get_by_label_contains(&format!("0 of {N} files done"));
+    let closing = Instant::now();
+    drop(h);
+    eprintln!("closing the window took {:.1?}", closing.elapsed());
 }
