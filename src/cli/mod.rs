@@ -41,15 +41,23 @@ pub const EXIT_INTERRUPTED: u8 = 130;
     name = "oss-uploader",
     version,
     about = "Resumable uploads to Alibaba Cloud OSS",
-    after_help = "Credentials come from the environment: OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET \
+    args_conflicts_with_subcommands = true,
+    after_help = "Without a command the window opens (with FILEs queued when given). Credentials come from the environment: OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET \
                   and, for a temporary STS key, OSS_SESSION_TOKEN."
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Open the window against a test server on this computer: try everything without an account.
+    #[arg(long)]
+    pub demo: bool,
+    /// Files and folders to queue in the window (as from a file manager's "Open with").
+    #[arg(value_name = "FILE")]
+    pub paths: Vec<PathBuf>,
+    /// Without a command the window opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +196,34 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// Runs the window on this (the main) thread; some platforms allow windows nowhere else.
+fn open_window(demo: bool, add: Vec<PathBuf>) -> ExitCode {
+    let data_dir = match DataDir::resolve(None) {
+        Ok(d) => d.root().to_owned(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let options = crate::app::AppOptions {
+        data_dir,
+        demo,
+        language: None,
+        env_credentials: if demo { None } else { Credentials::from_env() },
+        add: add
+            .into_iter()
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
+            .collect(),
+    };
+    match crate::app::run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the window could not open: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -206,6 +242,13 @@ fn init_logging(verbose: u8) {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let Some(command) = cli.command else {
+        return open_window(cli.demo, cli.paths);
+    };
+    if cli.demo {
+        eprintln!("error: --demo opens the window; leave out the command");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -218,7 +261,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Upload(args) => upload::upload(args).await,
             Command::Resume(args) => upload::resume(args).await,
             Command::List(args) => list::list(args),

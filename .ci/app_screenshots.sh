@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Screenshots of the real window for docs/APP.md: the setup screen, a busy queue and the resume
+# banner, in English and Chinese, under Xvfb with Mesa's software GL.
+# Needs: xvfb x11-apps (xwd) imagemagick (convert); run from the repository root after
+# `cargo build`. Writes assets/screenshots/*.png.
+set -euo pipefail
+
+BIN=${BIN:-target/debug/oss-uploader}
+OUT=assets/screenshots
+DISPLAY_NUM=${DISPLAY_NUM:-:93}
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+Xvfb "$DISPLAY_NUM" -screen 0 1280x760x24 >/dev/null 2>&1 &
+pids+=($!)
+export DISPLAY=$DISPLAY_NUM LIBGL_ALWAYS_SOFTWARE=1
+sleep 1
+
+shot() { xwd -root -silent | convert xwd:- -crop 1200x720+0+0 +repage "$OUT/$1.png"; }
+
+# Files worth watching: big enough to stay busy under a speed limit.
+mkdir -p "$WORK/files/Holiday 2024"
+for f in "Holiday 2024/beach.mov:48" "Holiday 2024/dinner.jpg:6" "Holiday 2024/sunset.jpg:5" \
+         "report-final.pdf:3" "family-album.zip:64" "budget.xlsx:1"; do
+    name=${f%%:*}; mib=${f##*:}
+    head -c $((mib * 1024 * 1024)) /dev/urandom > "$WORK/files/$name"
+done
+
+for lang in en zh; do
+    case $lang in en) LOCALE=en_US.UTF-8 ;; zh) LOCALE=zh_CN.UTF-8 ;; esac
+
+    # First run without an account: the setup screen.
+    env -u OSS_ACCESS_KEY_ID -u OSS_ACCESS_KEY_SECRET LANG=$LOCALE LC_ALL=$LOCALE \
+        OSS_UPLOADER_DATA_DIR="$WORK/setup-$lang" "$BIN" &
+    pid=$!; pids+=($pid)
+    sleep 4; shot "setup_$lang"; kill "$pid"; wait "$pid" 2>/dev/null || true
+
+    # The demo with a speed limit, so the queue stays busy long enough to look at.
+    data="$WORK/demo-$lang"
+    mkdir -p "$data"
+    echo '{"bandwidth_limit": 6291456, "prefix": "from-laptop", "part_size": 1048576, "threads": 2}' > "$data/settings.json"
+    LANG=$LOCALE LC_ALL=$LOCALE OSS_UPLOADER_DATA_DIR="$data" "$BIN" --demo \
+        "$WORK/files/Holiday 2024" "$WORK/files/report-final.pdf" \
+        "$WORK/files/family-album.zip" "$WORK/files/budget.xlsx" &
+    pid=$!; pids+=($pid)
+    sleep 9; shot "queue_$lang"
+    # A crash mid-upload: nothing is lost, the next start offers to resume.
+    kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+    LANG=$LOCALE LC_ALL=$LOCALE OSS_UPLOADER_DATA_DIR="$data" "$BIN" --demo &
+    pid=$!; pids+=($pid)
+    sleep 4; shot "resume_$lang"; kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+ls -l "$OUT"

@@ -1,0 +1,359 @@
+//! Work the window starts but must not wait for: native file dialogs, walking dropped folders,
+//! testing the connection and opening the log folder. Each runs on its own thread and answers
+//! with a `Reply` on one channel, then wakes the window.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::bridge::{Command, CommandSender};
+use crate::engine::job::JobSpec;
+use crate::oss::client::Client;
+use crate::oss::error::{Error, ErrorClass, TransportKind};
+use crate::oss::sign::Credentials;
+
+use super::settings::AppSettings;
+
+/// Files go to the engine in batches this big, so a folder of 100,000 files fills the table
+/// as it is walked without one huge message.
+pub const ADD_BATCH: usize = 500;
+/// A dialog that "closes" faster than a person can press Cancel did not open at all.
+const NO_DIALOG_WITHIN: Duration = Duration::from_millis(400);
+/// How long Test connection waits for an answer.
+const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What a background task tells the window.
+#[derive(Debug)]
+pub enum Reply {
+    /// The user picked these in a file dialog.
+    Picked(Vec<PathBuf>),
+    /// No file dialog could be shown on this computer.
+    NoDialog,
+    /// A folder walk found more files (running total), or ended.
+    Walking {
+        found: usize,
+        unreadable: usize,
+        finished: bool,
+    },
+    Tested(TestOutcome),
+    /// The log folder could not be opened; the folder is named so the user can go there.
+    OpenFailed(PathBuf),
+}
+
+/// What Test connection found, in terms a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TestOutcome {
+    Ok,
+    WrongKeyId,
+    WrongSecret,
+    TokenExpired,
+    KeyDisabled,
+    NoSuchBucket,
+    NoPermission,
+    ClockOff,
+    NoNetwork,
+    Timeout,
+    Certificate,
+    /// Anything else, in the protocol layer's own plain words.
+    Other(String),
+}
+
+impl TestOutcome {
+    /// Maps a failed call to what the user should fix.
+    pub fn from_error(e: &Error) -> Self {
+        match e.code() {
+            Some("InvalidAccessKeyId") => return Self::WrongKeyId,
+            Some("SignatureDoesNotMatch") => return Self::WrongSecret,
+            Some("SecurityTokenExpired" | "InvalidSecurityToken") => return Self::TokenExpired,
+            Some("AccessKeyDisabled") => return Self::KeyDisabled,
+            Some("NoSuchBucket") => return Self::NoSuchBucket,
+            Some("RequestTimeTooSkewed") => return Self::ClockOff,
+            _ => {}
+        }
+        if let Error::Transport { kind, .. } = e {
+            return match kind {
+                TransportKind::Timeout => Self::Timeout,
+                TransportKind::Tls => Self::Certificate,
+                TransportKind::Connect | TransportKind::Broken => Self::NoNetwork,
+            };
+        }
+        match e.class() {
+            ErrorClass::Denied => Self::NoPermission,
+            ErrorClass::Retry {
+                clock_offset: Some(_),
+            } => Self::ClockOff,
+            _ => Self::Other(e.user_message()),
+        }
+    }
+}
+
+/// The window's end of the background threads.
+pub struct Background {
+    tx: mpsc::Sender<Reply>,
+    rx: mpsc::Receiver<Reply>,
+    ctx: egui::Context,
+}
+
+/// Which native dialog to open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    Files,
+    Folder,
+}
+
+impl Background {
+    pub fn new(ctx: egui::Context) -> Self {
+        let (tx, rx) = mpsc::channel();
+        Self { tx, rx, ctx }
+    }
+
+    /// Every reply that has arrived.
+    pub fn drain(&self) -> Vec<Reply> {
+        self.rx.try_iter().collect()
+    }
+
+    fn spawn(&self, name: &str, work: impl FnOnce(&mpsc::Sender<Reply>) + Send + 'static) {
+        let tx = self.tx.clone();
+        let ctx = self.ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                work(&tx);
+                ctx.request_repaint();
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start a background thread: {e}");
+        }
+    }
+
+    /// Opens a native file or folder dialog.
+    pub fn pick(&self, what: Pick) {
+        self.spawn("file-dialog", move |tx| {
+            let started = Instant::now();
+            let dialog = rfd::AsyncFileDialog::new();
+            let picked = match what {
+                Pick::Files => pollster::block_on(dialog.pick_files()),
+                Pick::Folder => pollster::block_on(dialog.pick_folders()),
+            };
+            let reply = match picked {
+                Some(handles) => Reply::Picked(
+                    handles
+                        .into_iter()
+                        .map(|h| h.path().to_path_buf())
+                        .collect(),
+                ),
+                None if started.elapsed() < NO_DIALOG_WITHIN => Reply::NoDialog,
+                None => return,
+            };
+            let _ = tx.send(reply);
+        });
+    }
+
+    /// Queues `paths` (files and folders, walked here) with keys under the settings' prefix.
+    pub fn add_paths(&self, paths: Vec<PathBuf>, settings: AppSettings, engine: CommandSender) {
+        self.spawn("folder-walk", move |tx| {
+            walk(
+                &paths,
+                &settings,
+                &mut |batch, found, unreadable, finished| {
+                    if !batch.is_empty() {
+                        engine.send(Command::Add(batch));
+                    }
+                    let _ = tx.send(Reply::Walking {
+                        found,
+                        unreadable,
+                        finished,
+                    });
+                },
+            );
+        });
+    }
+
+    /// Checks the endpoint, the credentials and the bucket with one harmless listing.
+    pub fn test_connection(&self, settings: AppSettings, credentials: Credentials) {
+        self.spawn("test-connection", move |tx| {
+            let _ = tx.send(Reply::Tested(test_connection(&settings, credentials)));
+        });
+    }
+
+    /// Opens a folder in the system's file manager.
+    pub fn open_folder(&self, dir: PathBuf) {
+        self.spawn("open-folder", move |tx| {
+            if open_folder(&dir).is_err() {
+                let _ = tx.send(Reply::OpenFailed(dir));
+            }
+        });
+    }
+}
+
+fn test_connection(settings: &AppSettings, credentials: Credentials) -> TestOutcome {
+    let config = match settings.connection().client_config(credentials) {
+        Ok(c) => c,
+        Err(e) => return TestOutcome::Other(e.to_string()),
+    };
+    let client = match Client::new(config) {
+        Ok(c) => c,
+        Err(e) => return TestOutcome::from_error(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return TestOutcome::Other(e.to_string()),
+    };
+    let bucket = settings.bucket.clone();
+    runtime.block_on(async move {
+        // A prefix nobody uses keeps the answer small in a bucket with many unfinished uploads.
+        let call = client.list_multipart_uploads(&bucket, "oss-uploader-connection-test/");
+        match tokio::time::timeout(TEST_TIMEOUT, call).await {
+            Ok(Ok(_)) => TestOutcome::Ok,
+            Ok(Err(e)) => TestOutcome::from_error(&e),
+            Err(_) => TestOutcome::Timeout,
+        }
+    })
+}
+
+fn open_folder(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    let status = std::process::Command::new(program).arg(dir).status()?;
+    // Explorer answers 1 even when it opened the folder.
+    if status.success() || cfg!(windows) {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("{program} failed: {status}")))
+    }
+}
+
+/// The key for `path` found under the dropped `root` (a folder keeps its own name in the key).
+pub fn key_for(prefix: &str, root: &Path, path: &Path) -> String {
+    let base = root.parent().unwrap_or(root);
+    let relative = path.strip_prefix(base).unwrap_or(path);
+    let parts: Vec<String> = relative
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    format!("{prefix}{}", parts.join("/"))
+}
+
+/// Walks `paths`, handing batches of jobs to `emit(batch, found so far, unreadable, finished)`.
+/// Symbolic links to folders are not followed, so a link loop cannot walk forever.
+pub fn walk(
+    paths: &[PathBuf],
+    settings: &AppSettings,
+    emit: &mut dyn FnMut(Vec<JobSpec>, usize, usize, bool),
+) {
+    let prefix = settings.key_prefix();
+    let mut batch = Vec::with_capacity(ADD_BATCH);
+    let mut found = 0;
+    let mut unreadable = 0;
+    for root in paths {
+        let mut stack = vec![root.clone()];
+        while let Some(path) = stack.pop() {
+            let meta = match std::fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                Err(_) => {
+                    unreadable += 1;
+                    continue;
+                }
+            };
+            let is_file = meta.is_file()
+                || (meta.file_type().is_symlink()
+                    && std::fs::metadata(&path).is_ok_and(|m| m.is_file()));
+            if meta.is_dir() {
+                match std::fs::read_dir(&path) {
+                    Ok(entries) => {
+                        let mut children: Vec<PathBuf> =
+                            entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                        // Reversed so the stack yields them in name order.
+                        children.sort_unstable_by(|a, b| b.cmp(a));
+                        stack.extend(children);
+                    }
+                    Err(_) => unreadable += 1,
+                }
+            } else if is_file {
+                found += 1;
+                batch.push(settings.spec(path.clone(), key_for(&prefix, root, &path)));
+                if batch.len() >= ADD_BATCH {
+                    emit(std::mem::take(&mut batch), found, unreadable, false);
+                }
+            }
+        }
+    }
+    emit(batch, found, unreadable, true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_keep_the_dropped_folder_and_use_forward_slashes() {
+        let root = Path::new("/home/u/photos");
+        assert_eq!(
+            key_for("up/", root, Path::new("/home/u/photos/2024/a.jpg")),
+            "up/photos/2024/a.jpg"
+        );
+        assert_eq!(
+            key_for("", Path::new("/home/u/a.txt"), Path::new("/home/u/a.txt")),
+            "a.txt"
+        );
+    }
+
+    #[test]
+    fn walking_a_folder_batches_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("top");
+        std::fs::create_dir_all(top.join("sub")).unwrap();
+        for i in 0..(ADD_BATCH + 3) {
+            std::fs::write(top.join(format!("f{i:04}")), b"x").unwrap();
+        }
+        std::fs::write(top.join("sub/inner.txt"), b"y").unwrap();
+        let settings = AppSettings {
+            bucket: "b-1".into(),
+            prefix: "/in//".into(),
+            ..AppSettings::default()
+        };
+        let mut keys = Vec::new();
+        let mut calls = 0;
+        walk(&[top], &settings, &mut |batch, _, _, _| {
+            calls += 1;
+            keys.extend(batch.into_iter().map(|s| s.key));
+        });
+        assert_eq!(calls, 2);
+        assert_eq!(keys.len(), ADD_BATCH + 4);
+        assert_eq!(keys[0], "in/top/f0000");
+        assert!(keys.contains(&"in/top/sub/inner.txt".to_owned()));
+    }
+
+    #[test]
+    fn errors_map_to_what_to_fix() {
+        let e = Error::Transport {
+            kind: TransportKind::Tls,
+            message: "bad cert".into(),
+        };
+        assert_eq!(TestOutcome::from_error(&e), TestOutcome::Certificate);
+        let e = Error::service(crate::oss::error::ServiceError {
+            status: 403,
+            code: "SignatureDoesNotMatch".into(),
+            ..Default::default()
+        });
+        assert_eq!(TestOutcome::from_error(&e), TestOutcome::WrongSecret);
+        let e = Error::service(crate::oss::error::ServiceError {
+            status: 403,
+            code: "AccessDenied".into(),
+            ..Default::default()
+        });
+        assert_eq!(TestOutcome::from_error(&e), TestOutcome::NoPermission);
+    }
+}

@@ -1,0 +1,276 @@
+//! Every string the window shows, in English and Chinese side by side, and the choice of language
+//! (the system's by default, or the one picked in the settings). `{name}` marks a value filled in
+//! with `str::replace`.
+
+use serde::{Deserialize, Serialize};
+
+/// A language the window speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    /// The system's language: Chinese for any `zh` locale, English otherwise.
+    pub fn from_system() -> Self {
+        // On Unix the variables win over sys-locale's answer, as every program there does.
+        let from_env = ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .find(|v| !v.is_empty());
+        let locale = from_env.or_else(sys_locale::get_locale).unwrap_or_default();
+        Self::from_locale(&locale)
+    }
+
+    /// `zh_CN.UTF-8`, `zh-Hans` → Chinese; anything else → English.
+    pub fn from_locale(locale: &str) -> Self {
+        if locale.to_ascii_lowercase().starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+}
+
+/// The language setting as saved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LanguageChoice {
+    #[default]
+    System,
+    English,
+    Chinese,
+}
+
+macro_rules! strings {
+    ($($key:ident: $en:expr, $zh:expr;)*) => {
+        /// The window's strings in one language.
+        pub struct Tr {
+            $(pub $key: &'static str,)*
+        }
+
+        static EN: Tr = Tr { $($key: $en,)* };
+        static ZH: Tr = Tr { $($key: $zh,)* };
+    };
+}
+
+/// The strings for `lang`.
+pub fn tr(lang: Lang) -> &'static Tr {
+    match lang {
+        Lang::En => &EN,
+        Lang::Zh => &ZH,
+    }
+}
+
+strings! {
+    app_name: "OSS Uploader", "OSS 上传工具";
+    menu_file: "File", "文件";
+    add_files: "Add files…", "添加文件…";
+    add_files_tip: "Choose files to upload (Ctrl+O). You can also drag files onto the window.", "选择要上传的文件（Ctrl+O）。也可以把文件拖到窗口里。";
+    add_folder: "Add folder…", "添加文件夹…";
+    add_folder_tip: "Choose a folder: every file in it and in its subfolders is uploaded, keeping the folder structure.", "选择一个文件夹：其中及子文件夹里的所有文件都会上传，并保留文件夹结构。";
+    open_log_folder: "Open log folder", "打开日志文件夹";
+    quit: "Quit", "退出";
+    settings: "Settings", "设置";
+    dismiss: "Dismiss", "关闭提示";
+    demo_badge: "DEMO — files go to a test server on this computer", "演示模式 — 文件上传到本机的测试服务器";
+    demo_badge_tip: "Started with --demo: nothing leaves this computer and no account is needed.", "以 --demo 启动：文件不会离开本机，也不需要账号。";
+    demo_settings_note: "Demo mode: these settings point at the test server on this computer and are not saved.", "演示模式：这些设置指向本机的测试服务器，不会被保存。";
+
+    pause_all: "Pause all", "全部暂停";
+    pause_all_tip: "Stop sending for now; nothing already sent is lost.", "暂时停止发送，已发送的部分不会丢失。";
+    resume_all: "Resume all", "全部继续";
+    resume_all_tip: "Continue every paused or interrupted upload from where it stopped.", "从中断处继续所有已暂停或被中断的上传。";
+    clear_finished: "Clear finished", "清除已完成";
+    clear_finished_tip: "Remove finished, skipped and cancelled uploads from the list (the files in the bucket stay).", "从列表中移除已完成、已跳过和已取消的上传（存储空间中的文件保留）。";
+    destination: "Uploading to", "上传到";
+    empty_title: "Drop files or folders here", "把文件或文件夹拖到这里";
+    empty_hint: "or use Add files… / Add folder… above. Uploads continue where they stopped, even after a crash.", "或使用上方的“添加文件…”/“添加文件夹…”。即使程序崩溃，上传也会从中断处继续。";
+    banner: "{n} uploads did not finish last time. They continue from where they stopped.", "上次有 {n} 个上传未完成，可从中断处继续。";
+    banner_resume_tip: "Continue the unfinished uploads now.", "现在继续未完成的上传。";
+    not_now: "Not now", "暂不";
+
+    col_name: "Name", "名称";
+    col_size: "Size", "大小";
+    col_key: "Name in bucket", "存储路径";
+    col_progress: "Progress", "进度";
+    col_speed: "Speed", "速度";
+    col_eta: "Time left", "剩余时间";
+    col_state: "State", "状态";
+    col_actions: "Actions", "操作";
+
+    st_queued: "Waiting", "等待中";
+    st_uploading: "Uploading", "上传中";
+    st_paused: "Paused", "已暂停";
+    st_interrupted: "Interrupted", "已中断";
+    st_verifying: "Verifying", "校验中";
+    st_done: "Done (verified)", "完成（已校验）";
+    st_skipped: "Skipped (already there)", "已跳过（已存在）";
+    st_failed: "Failed", "失败";
+    st_cancelled: "Cancelled", "已取消";
+
+    pause: "Pause", "暂停";
+    pause_tip: "Stop sending this file for now; it continues where it stopped.", "暂停此文件，之后从中断处继续。";
+    resume: "Resume", "继续";
+    resume_tip: "Continue from where it stopped.", "从中断处继续。";
+    retry: "Retry", "重试";
+    retry_tip: "Try this upload again, keeping what was already sent when possible.", "重新上传，尽可能保留已发送的部分。";
+    cancel: "Cancel", "取消";
+    cancel_tip: "Stop this upload and throw away what was sent of it.", "停止此上传并丢弃已发送的部分。";
+    remove: "Remove", "移除";
+    remove_tip: "Take this row off the list (Delete key).", "从列表中移除此行（Delete 键）。";
+    copy_link: "Copy link", "复制链接";
+    copy_link_tip: "Copy the file's address in the bucket.", "复制文件在存储空间中的地址。";
+    link_copied: "Link copied.", "链接已复制。";
+    details: "Details", "详情";
+    copy_details: "Copy details", "复制详情";
+    err_code: "Error code", "错误码";
+    err_ec: "EC", "EC";
+    err_request: "Request ID", "请求 ID";
+    job_gone: "This upload is no longer in the list.", "此上传已不在列表中。";
+    close: "Close", "关闭";
+
+    status_files: "{done} of {total} files done", "已完成 {done}/{total} 个文件";
+    status_bytes: "{done} of {total}", "{done} / {total}";
+    status_eta: "about {eta} left", "约剩 {eta}";
+    status_failed: "{n} failed", "{n} 个失败";
+    status_walking: "Adding files… {n} found", "正在添加文件… 已找到 {n} 个";
+    drop_here: "Drop to upload {n} item(s) to oss://{target}", "松开即可上传 {n} 项到 oss://{target}";
+    drop_blocked: "Finish the setup first, then drop the files again.", "请先完成设置，然后再拖入文件。";
+    finish_setup_first: "Finish the setup first, then add the files again.", "请先完成设置，然后再添加文件。";
+    no_dialog: "No file dialog can be opened on this computer. Drag files or folders onto the window instead.", "此电脑无法打开文件选择窗口。请把文件或文件夹直接拖到窗口里。";
+    nothing_to_add: "No files were found in what was added.", "所添加的内容中没有找到文件。";
+    unreadable: "{n} files or folders could not be read and were left out. Check their permissions.", "有 {n} 个文件或文件夹无法读取，已略过。请检查它们的权限。";
+    open_failed: "The log folder could not be opened. It is here: {dir}", "无法打开日志文件夹。它位于：{dir}";
+
+    add_one_title: "Upload this file", "上传此文件";
+    name_in_bucket: "Name in the bucket:", "在存储空间中的名称：";
+    name_in_bucket_tip: "Where the file goes in the bucket. Use / to put it in a folder.", "文件在存储空间中的位置。用 / 表示文件夹。";
+    upload: "Upload", "上传";
+
+    quit_title: "Uploads are still running", "仍有上传在进行";
+    quit_body: "If you quit now, the uploads stop and continue from where they stopped the next time you open the app.", "如果现在退出，上传会停止，下次打开程序时从中断处继续。";
+    quit_anyway: "Quit (continue next time)", "退出（下次继续）";
+    keep_uploading: "Keep uploading", "继续上传";
+
+    welcome_title: "Welcome! Let's connect to your storage", "欢迎！先连接到您的存储空间";
+    welcome_body: "Enter the details from your Alibaba Cloud console once. You can change them later in Settings.", "只需填写一次阿里云控制台中的信息，之后可在“设置”中修改。";
+    section_account: "Account and bucket", "账号与存储空间";
+    section_upload: "Uploads", "上传";
+    region: "Region", "地域";
+    region_tip: "Where your bucket is. It is shown on the bucket's overview page in the Alibaba Cloud console.", "存储空间所在的地域，可在阿里云控制台存储空间的概览页看到。";
+    custom_endpoint: "Use another address (endpoint)", "使用其他地址（Endpoint）";
+    custom_endpoint_tip: "Only for special cases: an internal network, a custom domain or a test server. The region is still needed for signing.", "仅用于特殊情况：内网、自定义域名或测试服务器。签名仍需要地域。";
+    path_style: "Bucket name in the path", "存储空间名放在路径中";
+    path_style_tip: "For IP addresses and test servers that cannot use bucket.host addresses.", "用于不支持 bucket.host 形式地址的 IP 地址和测试服务器。";
+    key_id: "AccessKey ID", "AccessKey ID";
+    key_id_tip: "The ID of your access key (RAM console → AccessKey). It starts with LTAI for permanent keys or STS for temporary ones.", "访问密钥的 ID（RAM 控制台 → AccessKey）。长期密钥以 LTAI 开头，临时密钥以 STS 开头。";
+    secret: "AccessKey secret", "AccessKey Secret";
+    secret_tip: "The secret that belongs to the key. It is kept in the system keychain, or where you choose; never in a log.", "与密钥配套的 Secret。它保存在系统钥匙串或您选择的位置，绝不会写入日志。";
+    use_sts: "Temporary key (STS token)", "临时密钥（STS Token）";
+    sts_tip: "Tick this when you were given a security token together with the key; it expires after a while.", "如果您拿到的密钥附带安全令牌（Security Token），请勾选；令牌会过期。";
+    sts_token: "Security token", "安全令牌";
+    bucket: "Bucket", "存储空间（Bucket）";
+    bucket_tip: "The bucket's name: 3–63 lowercase letters, digits and '-'.", "存储空间名称：3–63 个小写字母、数字或“-”。";
+    test_connection: "Test connection", "测试连接";
+    test_connection_tip: "Checks the address, the key and the bucket without uploading anything.", "检查地址、密钥和存储空间，不会上传任何内容。";
+    testing: "Testing…", "正在测试…";
+    test_ok: "Connected: the key works and the bucket is reachable.", "连接成功：密钥有效，存储空间可访问。";
+    test_wrong_key: "The AccessKey ID is not recognised. Check that it was copied completely.", "无法识别 AccessKey ID，请检查是否完整复制。";
+    test_wrong_secret: "The AccessKey secret is wrong (it is case-sensitive).", "AccessKey Secret 不正确（区分大小写）。";
+    test_token: "The temporary token has expired or is wrong. Get a new one.", "临时令牌已过期或不正确，请重新获取。";
+    test_key_disabled: "This AccessKey is disabled. Enable it in the console or use another key.", "此 AccessKey 已被禁用。请在控制台启用或使用其他密钥。";
+    test_no_bucket: "There is no bucket with this name in this region. Check the name and the region.", "此地域中没有该名称的存储空间，请检查名称和地域。";
+    test_no_permission: "The key works but may not use this bucket. Ask the account owner for upload permission.", "密钥有效，但无权使用此存储空间。请向账号所有者申请上传权限。";
+    test_clock: "This computer's clock is wrong. Set the date and time correctly, then test again.", "此电脑的时钟不准确。请校准日期和时间后再测试。";
+    test_no_network: "The storage service cannot be reached. Check the internet connection and the address.", "无法连接存储服务。请检查网络连接和地址。";
+    test_timeout: "The storage service did not answer in time. The network may be slow; try again.", "存储服务没有及时响应，网络可能较慢，请重试。";
+    test_certificate: "The secure connection failed (certificate problem). Check the address and the computer's date; a proxy may interfere.", "安全连接失败（证书问题）。请检查地址和电脑日期，可能是代理干扰。";
+
+    prefix: "Folder in the bucket", "存储空间中的文件夹";
+    prefix_hint: "e.g. photos/2024 (empty: top level)", "例如 photos/2024（留空：根目录）";
+    prefix_tip: "Files are uploaded under this folder, followed by their path relative to what you added.", "文件会上传到此文件夹下，后接相对于所添加内容的路径。";
+    existing: "If the name is taken", "同名文件已存在时";
+    existing_tip: "What to do when the bucket already has a file with the same name.", "存储空间中已有同名文件时如何处理。";
+    overwrite: "Replace it", "覆盖";
+    skip: "Skip the file", "跳过";
+    keep_both: "Keep both", "保留两者";
+    part_size: "Part size", "分片大小";
+    part_size_tip: "Big files are sent in parts; an interrupted upload only resends the unfinished parts. OSS accepts parts from 100 KiB to 5 GiB and at most 10,000 parts per file. 8 MiB suits most connections; e.g. 8 MiB, 512 KiB, 1 GiB.", "大文件分片发送，中断后只需重发未完成的分片。OSS 允许分片大小为 100 KiB 到 5 GiB，每个文件最多 10,000 片。8 MiB 适合大多数网络；例如 8 MiB、512 KiB、1 GiB。";
+    threads: "Parts at once per file", "每个文件并发分片数";
+    threads_tip: "How many parts of one file are sent at the same time. More can be faster on a good connection.", "同一文件同时发送的分片数。网络好时多一些可能更快。";
+    jobs: "Files at once", "同时上传的文件数";
+    jobs_tip: "How many files upload at the same time.", "同时上传的文件数量。";
+    bandwidth: "Speed limit", "限速";
+    bandwidth_tip: "Keep some of your connection free for other things, e.g. 2 MiB (per second, all uploads together). Empty: no limit.", "为其他用途留出带宽，例如 2 MiB（每秒，所有上传合计）。留空表示不限速。";
+    unlimited: "no limit", "不限速";
+    language: "Language", "语言";
+    language_tip: "The language of the window. \"System\" follows the computer's setting.", "窗口语言。“跟随系统”表示使用电脑的设置。";
+    lang_system: "System", "跟随系统";
+    fix_above: "Please fix the fields marked above.", "请修正上面标出的项目。";
+    save: "Save", "保存";
+    save_continue: "Save and continue", "保存并继续";
+
+    need_endpoint: "Enter the address (endpoint), or untick \"Use another address\".", "请填写地址（Endpoint），或取消勾选“使用其他地址”。";
+    need_key_id: "Enter the AccessKey ID.", "请填写 AccessKey ID。";
+    need_bucket: "Enter the bucket's name.", "请填写存储空间名称。";
+    need_secret: "Enter the AccessKey secret.", "请填写 AccessKey Secret。";
+    not_a_size: "Write a size such as 8 MiB, 512 KiB or 1 GiB.", "请填写大小，例如 8 MiB、512 KiB 或 1 GiB。";
+    not_a_speed: "Write a speed such as 2 MiB (per second), or leave it empty for no limit.", "请填写速度，例如 2 MiB（每秒），留空表示不限速。";
+    threads_range: "Use a whole number from 1 to {max}.", "请填写 1 到 {max} 之间的整数。";
+    jobs_range: "Use a whole number from 1 to {max}.", "请填写 1 到 {max} 之间的整数。";
+    bad_bucket: "The bucket name \"{name}\" is not valid: use 3 to 63 lowercase letters, digits and '-', not starting or ending with '-'.", "存储空间名称“{name}”无效：请使用 3–63 个小写字母、数字或“-”，且不能以“-”开头或结尾。";
+    bad_part_size: "The part size {size} is outside what OSS allows: from 100 KiB to 5 GiB.", "分片大小 {size} 超出 OSS 允许的范围：100 KiB 到 5 GiB。";
+    bad_endpoint: "The address \"{name}\" is not valid. Use a form like oss-cn-hangzhou.aliyuncs.com.", "地址“{name}”无效。请使用类似 oss-cn-hangzhou.aliyuncs.com 的格式。";
+    region_needed: "Choose the region for the address \"{name}\".", "请为地址“{name}”选择地域。";
+    bad_key: "The name is not valid: it must not be empty, must not start with / and must be at most 1023 bytes.", "名称无效：不能为空、不能以 / 开头，且不超过 1023 字节。";
+
+    secret_needed_again: "Enter the AccessKey secret again: it was kept for the last session only.", "请重新输入 AccessKey Secret：上次仅在当次会话中保存。";
+    secret_where_title: "Where should the secret be kept?", "Secret 保存在哪里？";
+    secret_where_body: "This computer has no system keychain. You can keep the secret until the app closes, or save it in a file that only your user account can read.", "此电脑没有系统钥匙串。您可以只在本次运行期间保留 Secret，或把它保存在只有您的用户账号能读取的文件中。";
+    secret_session: "Keep for this session only", "仅本次使用";
+    secret_session_tip: "You will type the secret again next time.", "下次需要重新输入 Secret。";
+    secret_file: "Save in a private file", "保存到私有文件";
+    secret_file_tip: "Saved in {file}, readable only by you.", "保存在 {file}，只有您能读取。";
+    secret_in_keychain: "The secret is saved in the system keychain.", "Secret 已保存到系统钥匙串。";
+    secret_in_file: "The secret is saved in {file} (only you can read it).", "Secret 已保存到 {file}（只有您能读取）。";
+    secret_for_session: "The secret is kept until the app closes; it was not saved.", "Secret 仅保留到程序关闭，未保存。";
+    secret_file_failed: "The secret could not be saved ({error}); it is kept until the app closes.", "Secret 无法保存（{error}），仅保留到程序关闭。";
+    settings_not_saved: "The settings could not be saved ({error}). They apply until the app closes.", "设置无法保存（{error}），仅在本次运行期间有效。";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locales_pick_the_language() {
+        assert_eq!(Lang::from_locale("zh_CN.UTF-8"), Lang::Zh);
+        assert_eq!(Lang::from_locale("zh-Hans-CN"), Lang::Zh);
+        assert_eq!(Lang::from_locale("en_US.UTF-8"), Lang::En);
+        assert_eq!(Lang::from_locale(""), Lang::En);
+    }
+
+    #[test]
+    fn placeholders_match_in_both_languages() {
+        for (en, zh) in [
+            (EN.banner, ZH.banner),
+            (EN.drop_here, ZH.drop_here),
+            (EN.status_files, ZH.status_files),
+            (EN.secret_in_file, ZH.secret_in_file),
+            (EN.bad_part_size, ZH.bad_part_size),
+        ] {
+            let marks = |s: &str| {
+                let mut v: Vec<String> = s
+                    .split('{')
+                    .skip(1)
+                    .filter_map(|p| p.split('}').next().map(str::to_owned))
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(marks(en), marks(zh), "{en}");
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The window's picture of the queue: one row per job, kept up to date from engine events. It
+//! never talks to the engine; it only folds `Event`s into rows and totals the table paints.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::bridge::{Event, JobId, JobInfo, JobState};
+use crate::engine::job::{JobError, JobOutcome};
+use crate::oss::endpoint::Endpoint;
+
+/// One job as the table shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub id: JobId,
+    /// The file name, for the first column.
+    pub name: String,
+    pub path: PathBuf,
+    pub bucket: String,
+    pub key: String,
+    pub endpoint: String,
+    pub path_style: bool,
+    pub size: u64,
+    pub state: JobState,
+    /// Bytes the bar shows.
+    pub done: u64,
+    /// Bytes OSS has confirmed: what survives a crash.
+    pub confirmed: u64,
+    pub bytes_per_second: Option<u64>,
+    pub eta: Option<Duration>,
+    pub error: Option<JobError>,
+    /// The last notice from the engine ("starting over because…").
+    pub notice: Option<String>,
+    /// Set once the engine said the object's CRC-64 matched.
+    pub verified: bool,
+    removed: bool,
+}
+
+impl Row {
+    fn from_info(info: &JobInfo) -> Self {
+        let name = info
+            .spec
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| info.spec.path.display().to_string());
+        Self {
+            id: info.id,
+            name,
+            path: info.spec.path.clone(),
+            bucket: info.spec.bucket.clone(),
+            key: info.spec.key.clone(),
+            endpoint: info.spec.connection.endpoint.clone(),
+            path_style: info.spec.connection.path_style,
+            size: info.size,
+            state: info.state,
+            done: info.confirmed.min(info.size),
+            confirmed: info.confirmed,
+            bytes_per_second: None,
+            eta: None,
+            error: info.error.clone(),
+            notice: None,
+            verified: info.state == JobState::Done,
+            removed: false,
+        }
+    }
+
+    /// Done as a fraction from 0 to 1; a finished empty file is full.
+    pub fn fraction(&self) -> f32 {
+        if self.state == JobState::Done {
+            1.0
+        } else if self.size == 0 {
+            0.0
+        } else {
+            (self.done as f64 / self.size as f64).clamp(0.0, 1.0) as f32
+        }
+    }
+
+    /// The object's address, for "Copy link".
+    pub fn object_url(&self) -> Option<String> {
+        let mut endpoint = Endpoint::parse(&self.endpoint).ok()?;
+        if self.path_style {
+            endpoint = endpoint.with_path_style();
+        }
+        Some(endpoint.object_url(&self.bucket, &self.key))
+    }
+
+    /// Whether Pause makes sense now.
+    pub fn can_pause(&self) -> bool {
+        self.state.is_active()
+    }
+
+    /// Whether Resume makes sense now (a paused or interrupted job continues where it stopped).
+    pub fn can_resume(&self) -> bool {
+        matches!(self.state, JobState::Paused | JobState::Interrupted)
+    }
+
+    /// Whether Retry makes sense now.
+    pub fn can_retry(&self) -> bool {
+        matches!(self.state, JobState::Failed | JobState::Cancelled)
+    }
+
+    pub fn can_cancel(&self) -> bool {
+        !matches!(
+            self.state,
+            JobState::Done | JobState::Skipped | JobState::Cancelled
+        )
+    }
+}
+
+/// Sums for the status bar and the window title.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Totals {
+    pub files: usize,
+    pub finished: usize,
+    pub failed: usize,
+    pub active: usize,
+    pub bytes: u64,
+    pub done: u64,
+    pub bytes_per_second: u64,
+}
+
+impl Totals {
+    /// Everything left at the current overall speed.
+    pub fn eta(&self) -> Option<Duration> {
+        if self.bytes_per_second == 0 || self.active == 0 {
+            return None;
+        }
+        let left = self.bytes.saturating_sub(self.done);
+        Some(Duration::from_secs(left.div_ceil(self.bytes_per_second)))
+    }
+
+    /// The overall percent for the title, while something is uploading.
+    pub fn percent(&self) -> Option<u32> {
+        if self.active == 0 || self.bytes == 0 {
+            return None;
+        }
+        Some(((self.done as f64 / self.bytes as f64) * 100.0).floor() as u32)
+    }
+}
+
+/// Every row, in the order jobs were added, with lookups by id.
+#[derive(Default)]
+pub struct QueueModel {
+    rows: Vec<Row>,
+    index: HashMap<JobId, usize>,
+    /// Rows marked removed wait for one compaction per frame: clearing 100,000 finished rows
+    /// must not shift the vector 100,000 times.
+    dirty: bool,
+    /// Jobs an earlier session left unfinished; non-empty shows the "Resume all" banner.
+    pub restored: Vec<JobId>,
+    pub banner_dismissed: bool,
+    pub selection: BTreeSet<JobId>,
+    /// Problems the engine reported that belong to no single job.
+    pub problems: Vec<String>,
+}
+
+impl QueueModel {
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    pub fn get(&self, id: JobId) -> Option<&Row> {
+        self.index.get(&id).and_then(|&i| self.rows.get(i))
+    }
+
+    fn get_mut(&mut self, id: JobId) -> Option<&mut Row> {
+        match self.index.get(&id) {
+            Some(&i) => self.rows.get_mut(i),
+            None => None,
+        }
+    }
+
+    /// Folds one engine event into the rows.
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Added(info) => {
+                let row = Row::from_info(&info);
+                if let Some(existing) = self.get_mut(row.id) {
+                    *existing = row;
+                } else {
+                    self.index.insert(row.id, self.rows.len());
+                    self.rows.push(row);
+                }
+            }
+            Event::Renamed { id, key } => {
+                if let Some(r) = self.get_mut(id) {
+                    r.key = key;
+                }
+            }
+            Event::State { id, state, error } => {
+                if let Some(r) = self.get_mut(id) {
+                    r.state = state;
+                    if state != JobState::Uploading {
+                        r.bytes_per_second = None;
+                        r.eta = None;
+                    }
+                    match state {
+                        JobState::Failed | JobState::Interrupted => r.error = error,
+                        JobState::Queued | JobState::Uploading | JobState::Verifying => {
+                            r.error = None;
+                            r.notice = None;
+                        }
+                        JobState::Done => {
+                            r.error = None;
+                            r.done = r.size;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Event::Progress { id, progress } => {
+                if let Some(r) = self.get_mut(id) {
+                    if progress.total > 0 {
+                        r.size = progress.total;
+                    }
+                    r.done = progress.done;
+                    r.confirmed = progress.confirmed;
+                    r.bytes_per_second = progress.bytes_per_second;
+                    r.eta = progress.eta;
+                }
+            }
+            Event::Notice { id, message } => {
+                if let Some(r) = self.get_mut(id) {
+                    r.notice = Some(message);
+                }
+            }
+            Event::Finished { id, outcome } => {
+                if let Some(r) = self.get_mut(id) {
+                    r.bytes_per_second = None;
+                    r.eta = None;
+                    match outcome {
+                        JobOutcome::Verified { size, .. } => {
+                            r.verified = true;
+                            r.size = size;
+                            r.done = size;
+                        }
+                        JobOutcome::Failed(e) | JobOutcome::Interrupted(e) => r.error = Some(e),
+                        JobOutcome::Paused | JobOutcome::Cancelled => {}
+                    }
+                }
+            }
+            Event::Removed { id } => {
+                if let Some(r) = self.get_mut(id) {
+                    r.removed = true;
+                    self.dirty = true;
+                }
+                self.selection.remove(&id);
+                self.restored.retain(|&r| r != id);
+            }
+            Event::Restored { interrupted } => {
+                self.restored = interrupted;
+                self.banner_dismissed = false;
+            }
+            Event::Problem(message) => {
+                if !self.problems.contains(&message) {
+                    self.problems.push(message);
+                }
+            }
+            Event::Stopped => {}
+        }
+    }
+
+    /// Drops rows marked removed; call once after a batch of events.
+    pub fn compact(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.rows.retain(|r| !r.removed);
+        self.index = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
+        self.dirty = false;
+    }
+
+    /// Restored jobs that still wait for the user to resume them.
+    pub fn waiting_restored(&self) -> usize {
+        self.restored
+            .iter()
+            .filter(|&&id| {
+                self.get(id)
+                    .is_some_and(|r| matches!(r.state, JobState::Interrupted | JobState::Paused))
+            })
+            .count()
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for r in self.rows.iter().filter(|r| !r.removed) {
+            t.files += 1;
+            if r.state == JobState::Cancelled || r.state == JobState::Skipped {
+                continue;
+            }
+            t.bytes += r.size;
+            t.done += if r.state == JobState::Done {
+                r.size
+            } else {
+                r.done
+            };
+            match r.state {
+                JobState::Done => t.finished += 1,
+                JobState::Failed => t.failed += 1,
+                s if s.is_active() => t.active += 1,
+                _ => {}
+            }
+            t.bytes_per_second += r.bytes_per_second.unwrap_or(0);
+        }
+        t
+    }
+
+    /// The selected rows' ids, in table order.
+    pub fn selected_ids(&self) -> Vec<JobId> {
+        self.selection.iter().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::checkpoint::ObjectOptions;
+    use crate::engine::job::{Connection, JobSpec};
+    use crate::engine::progress::ProgressSnapshot;
+    use crate::oss::sign::SignatureVersion;
+
+    fn info(id: JobId, size: u64) -> Box<JobInfo> {
+        Box::new(JobInfo {
+            id,
+            spec: JobSpec {
+                path: PathBuf::from(format!("/tmp/f{id}.bin")),
+                connection: Connection {
+                    endpoint: "http://127.0.0.1:9000".into(),
+                    region: Some("cn-hangzhou".into()),
+                    signature: SignatureVersion::V4,
+                    path_style: true,
+                },
+                bucket: "demo".into(),
+                key: format!("up/f{id}.bin"),
+                part_size: 1 << 20,
+                threads: 2,
+                options: ObjectOptions::default(),
+            },
+            size,
+            state: JobState::Queued,
+            confirmed: 0,
+            error: None,
+        })
+    }
+
+    #[test]
+    fn events_become_rows_and_totals() {
+        let mut q = QueueModel::default();
+        q.apply(Event::Added(info(1, 100)));
+        q.apply(Event::Added(info(2, 300)));
+        q.apply(Event::State {
+            id: 1,
+            state: JobState::Uploading,
+            error: None,
+        });
+        q.apply(Event::Progress {
+            id: 1,
+            progress: ProgressSnapshot {
+                total: 100,
+                done: 50,
+                confirmed: 0,
+                bytes_per_second: Some(10),
+                eta: Some(Duration::from_secs(5)),
+            },
+        });
+        let t = q.totals();
+        assert_eq!((t.files, t.bytes, t.done, t.active), (2, 400, 50, 2));
+        assert_eq!(t.percent(), Some(12));
+        assert_eq!(t.eta(), Some(Duration::from_secs(35)));
+        assert_eq!(
+            q.get(1).and_then(Row::object_url).as_deref(),
+            Some("http://127.0.0.1:9000/demo/up/f1.bin")
+        );
+        q.apply(Event::Removed { id: 1 });
+        q.compact();
+        assert_eq!(q.rows().len(), 1);
+        assert_eq!(q.get(2).map(|r| r.size), Some(300));
+        assert!(q.get(1).is_none());
+    }
+}

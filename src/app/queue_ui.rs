@@ -1,0 +1,462 @@
+//! Painting the queue: the toolbar, the table (only visible rows are laid out, so 100,000 rows
+//! scroll smoothly), the resume banner, the status bar, error details and the drop overlay.
+//! These functions only paint and return what the user asked for.
+
+use std::time::Duration;
+
+use egui::{Align, Color32, Layout, ProgressBar, RichText, Sense};
+use egui_extras::{Column, TableBuilder};
+
+use super::background::Pick;
+use super::i18n::Tr;
+use super::model::{QueueModel, Row, Totals};
+use super::settings::AppSettings;
+use crate::bridge::{Command, JobId, JobState};
+use crate::engine::job::human_bytes;
+
+/// What the user asked for in the queue screen.
+#[derive(Debug)]
+pub enum QueueAction {
+    Engine(Command),
+    Pick(Pick),
+    CopyUrl(JobId),
+    Details(JobId),
+    /// A click on a row; `add` when Ctrl/Cmd was held.
+    Select {
+        id: JobId,
+        add: bool,
+    },
+}
+
+const ROW_HEIGHT: f32 = 26.0;
+
+/// `1 h 05 min`, `3 min 20 s`, `12 s`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{} min {:02} s", s / 60, s % 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+pub fn state_text(t: &Tr, row: &Row) -> &'static str {
+    match row.state {
+        JobState::Queued => t.st_queued,
+        JobState::Uploading => t.st_uploading,
+        JobState::Paused => t.st_paused,
+        JobState::Interrupted => t.st_interrupted,
+        JobState::Verifying => t.st_verifying,
+        JobState::Done => t.st_done,
+        JobState::Skipped => t.st_skipped,
+        JobState::Failed => t.st_failed,
+        JobState::Cancelled => t.st_cancelled,
+    }
+}
+
+fn state_color(ui: &egui::Ui, state: JobState) -> Color32 {
+    match state {
+        JobState::Done => Color32::from_rgb(60, 170, 90),
+        JobState::Failed => ui.visuals().error_fg_color,
+        JobState::Interrupted => ui.visuals().warn_fg_color,
+        JobState::Uploading | JobState::Verifying => ui.visuals().hyperlink_color,
+        _ => ui.visuals().weak_text_color(),
+    }
+}
+
+/// The row of buttons that act on every job.
+pub fn toolbar_ui(
+    ui: &mut egui::Ui,
+    t: &Tr,
+    totals: &Totals,
+    settings: &AppSettings,
+) -> Vec<QueueAction> {
+    let mut out = Vec::new();
+    ui.horizontal(|ui| {
+        if ui
+            .button(t.add_files)
+            .on_hover_text(t.add_files_tip)
+            .clicked()
+        {
+            out.push(QueueAction::Pick(Pick::Files));
+        }
+        if ui
+            .button(t.add_folder)
+            .on_hover_text(t.add_folder_tip)
+            .clicked()
+        {
+            out.push(QueueAction::Pick(Pick::Folder));
+        }
+        ui.separator();
+        if ui
+            .add_enabled(totals.files > 0, egui::Button::new(t.pause_all))
+            .on_hover_text(t.pause_all_tip)
+            .clicked()
+        {
+            out.push(QueueAction::Engine(Command::PauseAll));
+        }
+        if ui
+            .add_enabled(totals.files > 0, egui::Button::new(t.resume_all))
+            .on_hover_text(t.resume_all_tip)
+            .clicked()
+        {
+            out.push(QueueAction::Engine(Command::ResumeAll));
+        }
+        if ui
+            .add_enabled(totals.files > 0, egui::Button::new(t.clear_finished))
+            .on_hover_text(t.clear_finished_tip)
+            .clicked()
+        {
+            out.push(QueueAction::Engine(Command::ClearFinished));
+        }
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            ui.label(
+                RichText::new(format!(
+                    "{} oss://{}/{}",
+                    t.destination,
+                    settings.bucket,
+                    settings.key_prefix()
+                ))
+                .weak(),
+            );
+        });
+    });
+    out
+}
+
+/// What the queue looks like before anything was added.
+pub fn empty_ui(ui: &mut egui::Ui, t: &Tr) {
+    ui.add_space(ui.available_height() / 3.0);
+    ui.vertical_centered(|ui| {
+        ui.label(RichText::new(t.empty_title).size(22.0));
+        ui.label(t.empty_hint);
+    });
+}
+
+/// The banner over the table after a restart with unfinished uploads. `Some(true)` resumes all,
+/// `Some(false)` hides the banner.
+pub fn resume_banner_ui(ui: &mut egui::Ui, t: &Tr, waiting: usize) -> Option<bool> {
+    let mut answer = None;
+    egui::Frame::new()
+        .fill(ui.visuals().warn_fg_color.gamma_multiply(0.15))
+        .inner_margin(8.0)
+        .corner_radius(4.0)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(t.banner.replace("{n}", &waiting.to_string())).strong());
+                if ui
+                    .button(t.resume_all)
+                    .on_hover_text(t.banner_resume_tip)
+                    .clicked()
+                {
+                    answer = Some(true);
+                }
+                if ui.button(t.not_now).clicked() {
+                    answer = Some(false);
+                }
+            });
+        });
+    ui.add_space(4.0);
+    answer
+}
+
+/// The table of jobs. Only rows in view are laid out.
+pub fn table_ui(
+    ui: &mut egui::Ui,
+    t: &Tr,
+    queue: &QueueModel,
+    modifiers: egui::Modifiers,
+) -> Vec<QueueAction> {
+    let mut out = Vec::new();
+    let rows = queue.rows();
+    // A click anywhere on a row selects it; selectable text would take the click instead.
+    ui.style_mut().interaction.selectable_labels = false;
+    TableBuilder::new(ui)
+        .striped(true)
+        .sense(Sense::click())
+        .cell_layout(Layout::left_to_right(Align::Center))
+        .column(
+            Column::initial(170.0)
+                .at_least(80.0)
+                .clip(true)
+                .resizable(true),
+        )
+        .column(Column::initial(65.0).at_least(50.0))
+        .column(
+            Column::initial(180.0)
+                .at_least(80.0)
+                .clip(true)
+                .resizable(true),
+        )
+        .column(Column::initial(180.0).at_least(120.0).resizable(true))
+        .column(Column::initial(75.0).at_least(50.0))
+        .column(Column::initial(65.0).at_least(50.0))
+        .column(
+            Column::initial(130.0)
+                .at_least(90.0)
+                .clip(true)
+                .resizable(true),
+        )
+        .column(Column::remainder().at_least(230.0))
+        .header(22.0, |mut header| {
+            for title in [
+                t.col_name,
+                t.col_size,
+                t.col_key,
+                t.col_progress,
+                t.col_speed,
+                t.col_eta,
+                t.col_state,
+                t.col_actions,
+            ] {
+                header.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(ROW_HEIGHT, rows.len(), |mut table_row| {
+                let Some(row) = rows.get(table_row.index()) else {
+                    return;
+                };
+                table_row.set_selected(queue.selection.contains(&row.id));
+                table_row.col(|ui| {
+                    ui.label(&row.name)
+                        .on_hover_text(row.path.display().to_string());
+                });
+                table_row.col(|ui| {
+                    ui.label(human_bytes(row.size));
+                });
+                table_row.col(|ui| {
+                    ui.label(&row.key).on_hover_text(&row.key);
+                });
+                table_row.col(|ui| {
+                    let text = format!(
+                        "{:.0}%  {} / {}",
+                        row.fraction() * 100.0,
+                        human_bytes(row.done.min(row.size)),
+                        human_bytes(row.size)
+                    );
+                    ui.add(ProgressBar::new(row.fraction()).text(text));
+                });
+                table_row.col(|ui| {
+                    if let Some(bps) = row.bytes_per_second {
+                        ui.label(format!("{}/s", human_bytes(bps)));
+                    }
+                });
+                table_row.col(|ui| {
+                    if let Some(eta) = row.eta {
+                        ui.label(human_duration(eta));
+                    }
+                });
+                table_row.col(|ui| {
+                    let label = ui
+                        .label(RichText::new(state_text(t, row)).color(state_color(ui, row.state)));
+                    if let Some(e) = &row.error {
+                        label.on_hover_text(&e.message);
+                    } else if let Some(n) = &row.notice {
+                        label.on_hover_text(n);
+                    }
+                });
+                table_row.col(|ui| {
+                    actions_ui(ui, t, row, &mut out);
+                });
+                if table_row.response().clicked() {
+                    out.push(QueueAction::Select {
+                        id: row.id,
+                        add: modifiers.command,
+                    });
+                }
+            });
+        });
+    out
+}
+
+fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) {
+    let id = row.id;
+    if row.can_pause()
+        && ui
+            .small_button(t.pause)
+            .on_hover_text(t.pause_tip)
+            .clicked()
+    {
+        out.push(QueueAction::Engine(Command::Pause(id)));
+    }
+    if row.can_resume()
+        && ui
+            .small_button(t.resume)
+            .on_hover_text(t.resume_tip)
+            .clicked()
+    {
+        out.push(QueueAction::Engine(Command::Resume(id)));
+    }
+    if row.can_retry()
+        && ui
+            .small_button(t.retry)
+            .on_hover_text(t.retry_tip)
+            .clicked()
+    {
+        out.push(QueueAction::Engine(Command::Retry(id)));
+    }
+    if row.error.is_some()
+        && matches!(row.state, JobState::Failed | JobState::Interrupted)
+        && ui.small_button(t.details).clicked()
+    {
+        out.push(QueueAction::Details(id));
+    }
+    if row.can_cancel()
+        && ui
+            .small_button(t.cancel)
+            .on_hover_text(t.cancel_tip)
+            .clicked()
+    {
+        out.push(QueueAction::Engine(Command::Cancel(id)));
+    }
+    if row.state == JobState::Done
+        && ui
+            .small_button(t.copy_link)
+            .on_hover_text(t.copy_link_tip)
+            .clicked()
+    {
+        out.push(QueueAction::CopyUrl(id));
+    }
+    if !row.state.is_active()
+        && ui
+            .small_button(t.remove)
+            .on_hover_text(t.remove_tip)
+            .clicked()
+    {
+        out.push(QueueAction::Engine(Command::Remove(id)));
+    }
+}
+
+/// The failure of one job, with what support needs. Returns true when Copy was clicked.
+pub fn details_ui(ui: &mut egui::Ui, t: &Tr, row: &Row) -> bool {
+    ui.heading(&row.name);
+    let Some(e) = &row.error else {
+        ui.label(state_text(t, row));
+        return false;
+    };
+    ui.label(RichText::new(&e.message).strong());
+    ui.add_space(6.0);
+    egui::Grid::new("error-details")
+        .num_columns(2)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            let dash = "—".to_owned();
+            for (name, value) in [
+                (t.err_code, e.code.clone().unwrap_or_else(|| dash.clone())),
+                (t.err_ec, e.ec.clone().unwrap_or_else(|| dash.clone())),
+                (
+                    t.err_request,
+                    e.request_id.clone().unwrap_or_else(|| dash.clone()),
+                ),
+                (t.col_key, row.key.clone()),
+            ] {
+                ui.label(name);
+                ui.monospace(value);
+                ui.end_row();
+            }
+        });
+    ui.add_space(4.0);
+    ui.label(RichText::new(&e.detail).monospace().small());
+    ui.add_space(6.0);
+    ui.button(t.copy_details).clicked()
+}
+
+/// The details as text for the clipboard (what a support ticket needs).
+pub fn details_text(row: &Row) -> String {
+    match &row.error {
+        Some(e) => format!(
+            "{}\n{}\ncode: {}\nEC: {}\nrequest id: {}\nbucket: {}\nkey: {}\nfile: {}",
+            e.message,
+            e.detail,
+            e.code.as_deref().unwrap_or("-"),
+            e.ec.as_deref().unwrap_or("-"),
+            e.request_id.as_deref().unwrap_or("-"),
+            row.bucket,
+            row.key,
+            row.path.display()
+        ),
+        None => String::new(),
+    }
+}
+
+/// Totals along the bottom of the window.
+pub fn status_bar_ui(ui: &mut egui::Ui, t: &Tr, totals: &Totals, walking: Option<(usize, usize)>) {
+    ui.horizontal(|ui| {
+        ui.label(
+            t.status_files
+                .replace("{done}", &totals.finished.to_string())
+                .replace("{total}", &totals.files.to_string()),
+        );
+        ui.separator();
+        ui.label(
+            t.status_bytes
+                .replace("{done}", &human_bytes(totals.done))
+                .replace("{total}", &human_bytes(totals.bytes)),
+        );
+        if totals.bytes_per_second > 0 {
+            ui.separator();
+            ui.label(format!("{}/s", human_bytes(totals.bytes_per_second)));
+        }
+        if let Some(eta) = totals.eta() {
+            ui.separator();
+            ui.label(t.status_eta.replace("{eta}", &human_duration(eta)));
+        }
+        if totals.failed > 0 {
+            ui.separator();
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                t.status_failed.replace("{n}", &totals.failed.to_string()),
+            );
+        }
+        if let Some((found, _)) = walking {
+            ui.separator();
+            ui.spinner();
+            ui.label(t.status_walking.replace("{n}", &found.to_string()));
+        }
+    });
+}
+
+/// Dims the window and says what a drop will do while files are dragged over it.
+pub fn drop_overlay_ui(ctx: &egui::Context, t: &Tr, target: &str, blocked: bool) {
+    let hovered = ctx.input(|i| i.raw.hovered_files.len());
+    if hovered == 0 {
+        return;
+    }
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("drop-overlay"),
+    ));
+    let rect = ctx.content_rect();
+    painter.rect_filled(rect, 0.0, Color32::from_black_alpha(180));
+    let text = if blocked {
+        t.drop_blocked.to_owned()
+    } else {
+        t.drop_here
+            .replace("{n}", &hovered.to_string())
+            .replace("{target}", target)
+    };
+    painter.text(
+        rect.center(),
+        egui::Align2::CENTER_CENTER,
+        text,
+        egui::FontId::proportional(22.0),
+        Color32::WHITE,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(Duration::from_secs(12)), "12 s");
+        assert_eq!(human_duration(Duration::from_secs(200)), "3 min 20 s");
+        assert_eq!(human_duration(Duration::from_secs(3900)), "1 h 05 min");
+    }
+}

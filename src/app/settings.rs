@@ -1,0 +1,385 @@
+//! The window's settings: what is saved (non-secret, JSON in the data dir, written atomically),
+//! the editable form with its validation, and where the secret went. The secret itself is never
+//! part of `AppSettings`, so it cannot reach the settings file, a log or the queue file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::i18n::{Lang, LanguageChoice, Tr};
+use crate::bridge::{DEFAULT_JOBS, EngineSettings, ExistingPolicy};
+use crate::cli::size::parse_size;
+use crate::engine::checkpoint::ObjectOptions;
+use crate::engine::job::{Connection, JobSpec, human_bytes};
+use crate::oss::limits::{self, DEFAULT_PART_SIZE, InvalidInput};
+use crate::oss::regions::REGIONS;
+use crate::oss::sign::{Credentials, SignatureVersion};
+
+/// The settings file's name in the data dir.
+pub const SETTINGS_FILE: &str = "settings.json";
+/// Parts in flight per file unless the user says otherwise.
+pub const DEFAULT_THREADS: usize = 4;
+/// The most parts in flight per file the form accepts (the engine caps all jobs together too).
+pub const MAX_THREADS: usize = 32;
+/// The most files at once the form accepts.
+pub const MAX_JOBS: usize = 16;
+
+/// Where the secret was put when the settings were saved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretPlace {
+    /// Not saved: the environment gives it, or it was kept for one session only.
+    #[default]
+    Nowhere,
+    Keychain,
+    File,
+}
+
+/// What is saved between sessions. No secret in here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppSettings {
+    pub language: LanguageChoice,
+    /// A region id from `REGIONS` (the signature needs it even with a custom endpoint).
+    pub region: String,
+    /// Set when the user gives an endpoint instead of picking a region's.
+    pub custom_endpoint: Option<String>,
+    pub path_style: bool,
+    pub access_key_id: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub part_size: u64,
+    pub threads: usize,
+    pub jobs: usize,
+    pub existing: ExistingPolicy,
+    /// Bytes per second for all uploads together; `None` is unlimited.
+    pub bandwidth_limit: Option<u64>,
+    pub secret_place: SecretPlace,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        Self {
+            language: LanguageChoice::System,
+            region: "cn-hangzhou".into(),
+            custom_endpoint: None,
+            path_style: false,
+            access_key_id: String::new(),
+            bucket: String::new(),
+            prefix: String::new(),
+            part_size: DEFAULT_PART_SIZE,
+            threads: DEFAULT_THREADS,
+            jobs: DEFAULT_JOBS,
+            existing: ExistingPolicy::Overwrite,
+            bandwidth_limit: None,
+            secret_place: SecretPlace::Nowhere,
+        }
+    }
+}
+
+impl AppSettings {
+    /// The saved settings, `Ok(None)` on first run.
+    pub fn load(data_dir: &Path) -> std::io::Result<Option<Self>> {
+        match std::fs::read_to_string(data_dir.join(SETTINGS_FILE)) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(std::io::Error::other),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
+        crate::engine::queue::write_atomic(&data_dir.join(SETTINGS_FILE), self)
+    }
+
+    pub fn endpoint(&self) -> String {
+        match &self.custom_endpoint {
+            Some(e) => e.clone(),
+            None => REGIONS
+                .iter()
+                .find(|r| r.id == self.region)
+                .map(|r| r.endpoint())
+                .unwrap_or_else(|| format!("oss-{}.aliyuncs.com", self.region)),
+        }
+    }
+
+    pub fn connection(&self) -> Connection {
+        Connection {
+            endpoint: self.endpoint(),
+            region: Some(self.region.clone()).filter(|r| !r.is_empty()),
+            signature: SignatureVersion::V4,
+            path_style: self.path_style,
+        }
+    }
+
+    pub fn engine_settings(&self) -> EngineSettings {
+        EngineSettings {
+            jobs: self.jobs,
+            bandwidth_limit: self.bandwidth_limit,
+            existing: self.existing,
+        }
+    }
+
+    /// The job for one file under `key`.
+    pub fn spec(&self, path: PathBuf, key: String) -> JobSpec {
+        JobSpec {
+            path,
+            connection: self.connection(),
+            bucket: self.bucket.clone(),
+            key,
+            part_size: self.part_size,
+            threads: self.threads,
+            options: ObjectOptions::default(),
+        }
+    }
+
+    /// The prefix as keys start with it: no leading slash, one trailing slash when not empty.
+    pub fn key_prefix(&self) -> String {
+        normalize_prefix(&self.prefix)
+    }
+}
+
+/// `/photos//2024` → `photos/2024/`.
+pub fn normalize_prefix(prefix: &str) -> String {
+    let parts: Vec<&str> = prefix
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", parts.join("/"))
+    }
+}
+
+/// Which input a validation message belongs under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Endpoint,
+    KeyId,
+    Secret,
+    Bucket,
+    Prefix,
+    PartSize,
+    Threads,
+    Jobs,
+    Bandwidth,
+}
+
+/// The settings as typed, before they are checked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SettingsForm {
+    pub language: LanguageChoice,
+    pub region: String,
+    pub use_custom_endpoint: bool,
+    pub endpoint: String,
+    pub path_style: bool,
+    pub access_key_id: String,
+    pub secret: String,
+    pub use_sts: bool,
+    pub token: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub part_size: String,
+    pub threads: String,
+    pub jobs: String,
+    pub existing: ExistingPolicy,
+    pub bandwidth: String,
+}
+
+impl SettingsForm {
+    /// The form showing `s` and the credentials in use.
+    pub fn from_settings(s: &AppSettings, credentials: Option<&Credentials>) -> Self {
+        Self {
+            language: s.language,
+            region: s.region.clone(),
+            use_custom_endpoint: s.custom_endpoint.is_some(),
+            endpoint: s.custom_endpoint.clone().unwrap_or_default(),
+            path_style: s.path_style,
+            access_key_id: credentials
+                .map(|c| c.access_key_id.clone())
+                .unwrap_or_else(|| s.access_key_id.clone()),
+            secret: credentials
+                .map(|c| c.access_key_secret.clone())
+                .unwrap_or_default(),
+            use_sts: credentials.is_some_and(|c| c.security_token.is_some()),
+            token: credentials
+                .and_then(|c| c.security_token.clone())
+                .unwrap_or_default(),
+            bucket: s.bucket.clone(),
+            prefix: s.prefix.clone(),
+            part_size: human_bytes(s.part_size),
+            threads: s.threads.to_string(),
+            jobs: s.jobs.to_string(),
+            existing: s.existing,
+            bandwidth: s.bandwidth_limit.map(human_bytes).unwrap_or_default(),
+        }
+    }
+
+    /// The credentials typed in, when there are enough of them.
+    pub fn credentials(&self) -> Option<Credentials> {
+        let id = self.access_key_id.trim();
+        let secret = self.secret.trim();
+        if id.is_empty() || secret.is_empty() {
+            return None;
+        }
+        let c = Credentials::new(id, secret);
+        Some(if self.use_sts && !self.token.trim().is_empty() {
+            c.with_security_token(self.token.trim())
+        } else {
+            c
+        })
+    }
+
+    /// The settings this form describes, or every problem with the field it belongs to.
+    pub fn validate(
+        &self,
+        tr: &Tr,
+        lang: Lang,
+        previous: &AppSettings,
+    ) -> Result<AppSettings, Vec<(Field, String)>> {
+        let mut errors = Vec::new();
+        let mut out = previous.clone();
+        out.language = self.language;
+        out.region = self.region.trim().to_owned();
+        out.custom_endpoint = if self.use_custom_endpoint {
+            Some(self.endpoint.trim().to_owned())
+        } else {
+            None
+        };
+        out.path_style = self.path_style;
+        out.access_key_id = self.access_key_id.trim().to_owned();
+        out.bucket = self.bucket.trim().to_owned();
+        out.prefix = self.prefix.trim().to_owned();
+        out.existing = self.existing;
+
+        if self.use_custom_endpoint && self.endpoint.trim().is_empty() {
+            errors.push((Field::Endpoint, tr.need_endpoint.to_owned()));
+        } else if let Err(e) = out
+            .connection()
+            .client_config(Credentials::new("check", "check"))
+        {
+            errors.push((Field::Endpoint, invalid_input(tr, lang, &e)));
+        }
+        if out.access_key_id.is_empty() {
+            errors.push((Field::KeyId, tr.need_key_id.to_owned()));
+        }
+        if self.secret.trim().is_empty() {
+            errors.push((Field::Secret, tr.need_secret.to_owned()));
+        }
+        if out.bucket.is_empty() {
+            errors.push((Field::Bucket, tr.need_bucket.to_owned()));
+        } else if let Err(e) = limits::validate_bucket(&out.bucket) {
+            errors.push((Field::Bucket, invalid_input(tr, lang, &e)));
+        }
+        let prefix = out.key_prefix();
+        if !prefix.is_empty()
+            && let Err(e) = limits::validate_key(&prefix)
+        {
+            errors.push((Field::Prefix, invalid_input(tr, lang, &e)));
+        }
+        match parse_size(&self.part_size) {
+            Ok(size) => match limits::validate_part_size(size) {
+                Ok(()) => out.part_size = size,
+                Err(e) => errors.push((Field::PartSize, invalid_input(tr, lang, &e))),
+            },
+            Err(_) => errors.push((Field::PartSize, tr.not_a_size.to_owned())),
+        }
+        match self.threads.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_THREADS).contains(&n) => out.threads = n,
+            _ => errors.push((
+                Field::Threads,
+                tr.threads_range.replace("{max}", &MAX_THREADS.to_string()),
+            )),
+        }
+        match self.jobs.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_JOBS).contains(&n) => out.jobs = n,
+            _ => errors.push((
+                Field::Jobs,
+                tr.jobs_range.replace("{max}", &MAX_JOBS.to_string()),
+            )),
+        }
+        let bw = self.bandwidth.trim();
+        if bw.is_empty() || bw == "0" {
+            out.bandwidth_limit = None;
+        } else {
+            match parse_size(bw) {
+                Ok(n) if n > 0 => out.bandwidth_limit = Some(n),
+                _ => errors.push((Field::Bandwidth, tr.not_a_speed.to_owned())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The message for a refused value, in the user's language. English reuses `oss::limits`' own
+/// messages so there is one wording for the CLI and the window.
+pub fn invalid_input(tr: &Tr, lang: Lang, e: &InvalidInput) -> String {
+    if lang == Lang::En {
+        return e.to_string();
+    }
+    match e {
+        InvalidInput::BucketName(n) => tr.bad_bucket.replace("{name}", n),
+        InvalidInput::PartSize(n) => tr.bad_part_size.replace("{size}", &human_bytes(*n)),
+        InvalidInput::Endpoint(n) => tr.bad_endpoint.replace("{name}", n),
+        InvalidInput::RegionNeeded(n) => tr.region_needed.replace("{name}", n),
+        InvalidInput::KeyLeadingSlash(_) | InvalidInput::KeyTooLong(_) | InvalidInput::EmptyKey => {
+            tr.bad_key.to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::i18n::tr;
+
+    #[test]
+    fn prefixes_are_normalised() {
+        assert_eq!(normalize_prefix(""), "");
+        assert_eq!(normalize_prefix("/photos//2024"), "photos/2024/");
+        assert_eq!(normalize_prefix("a\\b/"), "a/b/");
+    }
+
+    #[test]
+    fn the_form_checks_every_field() {
+        let mut form = SettingsForm::from_settings(&AppSettings::default(), None);
+        form.part_size = "50 KiB".into();
+        form.bucket = "Bad_Bucket".into();
+        form.threads = "0".into();
+        let errors = form
+            .validate(tr(Lang::En), Lang::En, &AppSettings::default())
+            .unwrap_err();
+        let fields: Vec<Field> = errors.iter().map(|(f, _)| *f).collect();
+        assert_eq!(
+            fields,
+            [
+                Field::KeyId,
+                Field::Secret,
+                Field::Bucket,
+                Field::PartSize,
+                Field::Threads
+            ]
+        );
+        assert!(errors[3].1.contains("100 KiB to 5 GiB"), "{}", errors[3].1);
+
+        form.access_key_id = "id".into();
+        form.secret = "secret".into();
+        form.bucket = "good-bucket".into();
+        form.part_size = "16 MiB".into();
+        form.threads = "8".into();
+        form.bandwidth = "2 MiB".into();
+        let s = form
+            .validate(tr(Lang::En), Lang::En, &AppSettings::default())
+            .unwrap();
+        assert_eq!((s.part_size, s.threads), (16 << 20, 8));
+        assert_eq!(s.bandwidth_limit, Some(2 << 20));
+        assert_eq!(s.endpoint(), "oss-cn-hangzhou.aliyuncs.com");
+    }
+}

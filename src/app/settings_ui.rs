@@ -1,0 +1,309 @@
+//! Painting the setup screen and the settings: region, endpoint, keys, bucket, destination and
+//! transfer options, each with a tooltip and its validation message under it. Only paints and
+//! returns what the user pressed.
+
+use egui::{RichText, TextEdit};
+
+use super::background::TestOutcome;
+use super::i18n::{Lang, LanguageChoice, Tr};
+use super::settings::{Field, SettingsForm};
+use crate::bridge::ExistingPolicy;
+use crate::oss::regions::REGIONS;
+
+/// What the user pressed on the form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormAction {
+    None,
+    Save,
+    Cancel,
+    Test,
+}
+
+/// Where Test connection stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TestState {
+    Idle,
+    Running,
+    Done(TestOutcome),
+}
+
+/// The plain-words result of a connection test.
+pub fn test_text(t: &Tr, outcome: &TestOutcome) -> String {
+    match outcome {
+        TestOutcome::Ok => t.test_ok.to_owned(),
+        TestOutcome::WrongKeyId => t.test_wrong_key.to_owned(),
+        TestOutcome::WrongSecret => t.test_wrong_secret.to_owned(),
+        TestOutcome::TokenExpired => t.test_token.to_owned(),
+        TestOutcome::KeyDisabled => t.test_key_disabled.to_owned(),
+        TestOutcome::NoSuchBucket => t.test_no_bucket.to_owned(),
+        TestOutcome::NoPermission => t.test_no_permission.to_owned(),
+        TestOutcome::ClockOff => t.test_clock.to_owned(),
+        TestOutcome::NoNetwork => t.test_no_network.to_owned(),
+        TestOutcome::Timeout => t.test_timeout.to_owned(),
+        TestOutcome::Certificate => t.test_certificate.to_owned(),
+        TestOutcome::Other(m) => m.clone(),
+    }
+}
+
+fn field_errors(ui: &mut egui::Ui, errors: &[(Field, String)], field: Field) {
+    for (_, message) in errors.iter().filter(|(f, _)| *f == field) {
+        ui.colored_label(ui.visuals().error_fg_color, message);
+    }
+}
+
+fn labelled(ui: &mut egui::Ui, label: &str, tip: &str) -> egui::Id {
+    ui.label(label).on_hover_text(tip).id
+}
+
+/// The whole form. `first_run` shows the welcome and hides Cancel.
+#[allow(clippy::too_many_arguments)]
+pub fn form_ui(
+    ui: &mut egui::Ui,
+    t: &Tr,
+    lang: Lang,
+    form: &mut SettingsForm,
+    errors: &[(Field, String)],
+    test: &TestState,
+    first_run: bool,
+    demo: bool,
+) -> FormAction {
+    let mut action = FormAction::None;
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.set_max_width(640.0);
+        if first_run {
+            ui.heading(t.welcome_title);
+            ui.label(t.welcome_body);
+        } else {
+            ui.heading(t.settings);
+        }
+        if demo {
+            ui.label(RichText::new(t.demo_settings_note).italics());
+        }
+        ui.add_space(8.0);
+
+        ui.strong(t.section_account);
+        egui::Grid::new("account")
+            .num_columns(2)
+            .spacing([12.0, 6.0])
+            .min_col_width(160.0)
+            .show(ui, |ui| {
+                let region_label = labelled(ui, t.region, t.region_tip);
+                ui.vertical(|ui| {
+                    let selected = REGIONS
+                        .iter()
+                        .find(|r| r.id == form.region)
+                        .map(|r| region_name(lang, r))
+                        .unwrap_or_else(|| form.region.clone());
+                    egui::ComboBox::from_id_salt("region")
+                        .selected_text(selected)
+                        .width(320.0)
+                        .show_ui(ui, |ui| {
+                            for r in REGIONS {
+                                ui.selectable_value(
+                                    &mut form.region,
+                                    r.id.to_owned(),
+                                    region_name(lang, r),
+                                );
+                            }
+                        })
+                        .response
+                        .labelled_by(region_label)
+                        .on_hover_text(t.region_tip);
+                    ui.checkbox(&mut form.use_custom_endpoint, t.custom_endpoint)
+                        .on_hover_text(t.custom_endpoint_tip);
+                    if form.use_custom_endpoint {
+                        ui.add(
+                            TextEdit::singleline(&mut form.endpoint)
+                                .hint_text("https://oss-cn-hangzhou.aliyuncs.com")
+                                .desired_width(320.0),
+                        )
+                        .on_hover_text(t.custom_endpoint_tip);
+                        ui.checkbox(&mut form.path_style, t.path_style)
+                            .on_hover_text(t.path_style_tip);
+                    } else if let Some(r) = REGIONS.iter().find(|r| r.id == form.region) {
+                        ui.label(RichText::new(r.endpoint()).weak());
+                    }
+                    field_errors(ui, errors, Field::Endpoint);
+                });
+                ui.end_row();
+
+                let _ = labelled(ui, t.key_id, t.key_id_tip);
+                ui.vertical(|ui| {
+                    ui.add(TextEdit::singleline(&mut form.access_key_id).desired_width(320.0))
+                        .on_hover_text(t.key_id_tip);
+                    field_errors(ui, errors, Field::KeyId);
+                });
+                ui.end_row();
+
+                let _ = labelled(ui, t.secret, t.secret_tip);
+                ui.vertical(|ui| {
+                    ui.add(
+                        TextEdit::singleline(&mut form.secret)
+                            .password(true)
+                            .desired_width(320.0),
+                    )
+                    .on_hover_text(t.secret_tip);
+                    field_errors(ui, errors, Field::Secret);
+                    ui.checkbox(&mut form.use_sts, t.use_sts)
+                        .on_hover_text(t.sts_tip);
+                    if form.use_sts {
+                        ui.add(
+                            TextEdit::singleline(&mut form.token)
+                                .password(true)
+                                .hint_text(t.sts_token)
+                                .desired_width(320.0),
+                        )
+                        .on_hover_text(t.sts_tip);
+                    }
+                });
+                ui.end_row();
+
+                let _ = labelled(ui, t.bucket, t.bucket_tip);
+                ui.vertical(|ui| {
+                    ui.add(TextEdit::singleline(&mut form.bucket).desired_width(320.0))
+                        .on_hover_text(t.bucket_tip);
+                    field_errors(ui, errors, Field::Bucket);
+                });
+                ui.end_row();
+            });
+
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            let running = *test == TestState::Running;
+            if ui
+                .add_enabled(!running, egui::Button::new(t.test_connection))
+                .on_hover_text(t.test_connection_tip)
+                .clicked()
+            {
+                action = FormAction::Test;
+            }
+            match test {
+                TestState::Idle => {}
+                TestState::Running => {
+                    ui.spinner();
+                    ui.label(t.testing);
+                }
+                TestState::Done(outcome) => {
+                    let color = if *outcome == TestOutcome::Ok {
+                        egui::Color32::from_rgb(60, 170, 90)
+                    } else {
+                        ui.visuals().error_fg_color
+                    };
+                    ui.colored_label(color, test_text(t, outcome));
+                }
+            }
+        });
+        ui.add_space(12.0);
+
+        ui.strong(t.section_upload);
+        egui::Grid::new("upload")
+            .num_columns(2)
+            .spacing([12.0, 6.0])
+            .min_col_width(160.0)
+            .show(ui, |ui| {
+                let _ = labelled(ui, t.prefix, t.prefix_tip);
+                ui.vertical(|ui| {
+                    ui.add(
+                        TextEdit::singleline(&mut form.prefix)
+                            .hint_text(t.prefix_hint)
+                            .desired_width(320.0),
+                    )
+                    .on_hover_text(t.prefix_tip);
+                    field_errors(ui, errors, Field::Prefix);
+                });
+                ui.end_row();
+
+                let _ = labelled(ui, t.existing, t.existing_tip);
+                ui.horizontal(|ui| {
+                    for (value, label) in [
+                        (ExistingPolicy::Overwrite, t.overwrite),
+                        (ExistingPolicy::Skip, t.skip),
+                        (ExistingPolicy::KeepBoth, t.keep_both),
+                    ] {
+                        ui.radio_value(&mut form.existing, value, label)
+                            .on_hover_text(t.existing_tip);
+                    }
+                });
+                ui.end_row();
+
+                let _ = labelled(ui, t.part_size, t.part_size_tip);
+                ui.vertical(|ui| {
+                    ui.add(TextEdit::singleline(&mut form.part_size).desired_width(120.0))
+                        .on_hover_text(t.part_size_tip);
+                    field_errors(ui, errors, Field::PartSize);
+                });
+                ui.end_row();
+
+                let _ = labelled(ui, t.threads, t.threads_tip);
+                ui.vertical(|ui| {
+                    ui.add(TextEdit::singleline(&mut form.threads).desired_width(120.0))
+                        .on_hover_text(t.threads_tip);
+                    field_errors(ui, errors, Field::Threads);
+                });
+                ui.end_row();
+
+                let _ = labelled(ui, t.jobs, t.jobs_tip);
+                ui.vertical(|ui| {
+                    ui.add(TextEdit::singleline(&mut form.jobs).desired_width(120.0))
+                        .on_hover_text(t.jobs_tip);
+                    field_errors(ui, errors, Field::Jobs);
+                });
+                ui.end_row();
+
+                let _ = labelled(ui, t.bandwidth, t.bandwidth_tip);
+                ui.vertical(|ui| {
+                    ui.add(
+                        TextEdit::singleline(&mut form.bandwidth)
+                            .hint_text(t.unlimited)
+                            .desired_width(120.0),
+                    )
+                    .on_hover_text(t.bandwidth_tip);
+                    field_errors(ui, errors, Field::Bandwidth);
+                });
+                ui.end_row();
+
+                let language_label = labelled(ui, t.language, t.language_tip);
+                egui::ComboBox::from_id_salt("language")
+                    .selected_text(match form.language {
+                        LanguageChoice::System => t.lang_system,
+                        LanguageChoice::English => "English",
+                        LanguageChoice::Chinese => "中文",
+                    })
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(
+                            &mut form.language,
+                            LanguageChoice::System,
+                            t.lang_system,
+                        );
+                        ui.selectable_value(&mut form.language, LanguageChoice::English, "English");
+                        ui.selectable_value(&mut form.language, LanguageChoice::Chinese, "中文");
+                    })
+                    .response
+                    .labelled_by(language_label)
+                    .on_hover_text(t.language_tip);
+                ui.end_row();
+            });
+
+        ui.add_space(12.0);
+        if !errors.is_empty() {
+            ui.colored_label(ui.visuals().error_fg_color, t.fix_above);
+        }
+        ui.horizontal(|ui| {
+            let save = if first_run { t.save_continue } else { t.save };
+            if ui.button(RichText::new(save).strong()).clicked() {
+                action = FormAction::Save;
+            }
+            if !first_run && ui.button(t.cancel).clicked() {
+                action = FormAction::Cancel;
+            }
+        });
+    });
+    action
+}
+
+fn region_name(lang: Lang, r: &crate::oss::regions::Region) -> String {
+    match lang {
+        Lang::En => format!("{} — {}", r.en, r.zh),
+        Lang::Zh => format!("{} — {}", r.zh, r.en),
+    }
+}
