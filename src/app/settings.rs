@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::i18n::{Lang, LanguageChoice, Tr};
-use crate::bridge::{DEFAULT_JOBS, EngineSettings, ExistingPolicy};
+use crate::bridge::{DEFAULT_JOBS, DEFAULT_THREADS, EngineSettings, ExistingPolicy, MAX_THREADS};
 use crate::cli::size::parse_size;
 use crate::engine::checkpoint::ObjectOptions;
 use crate::engine::job::{Connection, JobSpec, human_bytes};
@@ -17,12 +17,6 @@ use crate::oss::sign::{Credentials, SignatureVersion};
 
 /// The settings file's name in the data dir.
 pub const SETTINGS_FILE: &str = "settings.json";
-/// Parts in flight per file unless the user says otherwise.
-pub const DEFAULT_THREADS: usize = 4;
-/// The most parts in flight per file the form accepts (the engine caps all jobs together too).
-pub const MAX_THREADS: usize = 32;
-/// The most files at once the form accepts.
-pub const MAX_JOBS: usize = 16;
 
 /// Where the secret was put when the settings were saved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,10 +288,10 @@ impl SettingsForm {
             )),
         }
         match self.jobs.trim().parse::<usize>() {
-            Ok(n) if (1..=MAX_JOBS).contains(&n) => out.jobs = n,
+            Ok(n) if (1..=MAX_THREADS).contains(&n) => out.jobs = n,
             _ => errors.push((
                 Field::Jobs,
-                tr.jobs_range.replace("{max}", &MAX_JOBS.to_string()),
+                tr.jobs_range.replace("{max}", &MAX_THREADS.to_string()),
             )),
         }
         let bw = self.bandwidth.trim();
