@@ -717,3 +717,31 @@ async fn a_crash_after_complete_survives_a_flaky_head() {
         "nothing sent again"
     );
 }
+
+#[tokio::test]
+async fn cancel_while_the_upload_is_being_started_leaves_no_orphan() {
+    let h = Harness::new().await;
+    let (path, _) = h.file("s.bin", PART as usize * 4, 21);
+    let spec = h.spec(&path, "s.bin");
+    h.server.faults().add(FaultRule::new(
+        Some(Op::InitiateMultipartUpload),
+        1,
+        FaultAction::Delay(Duration::from_millis(300)),
+    ));
+    let (tx, rx) = watch::channel(Control::Run);
+    let server = &h.server;
+    let canceller = async {
+        while server.stats().requests(Op::InitiateMultipartUpload) == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tx.send(Control::Cancel).unwrap();
+    };
+    let ((outcome, _), ()) = tokio::join!(h.run_with(&spec, rx), canceller);
+    assert_eq!(outcome, JobOutcome::Cancelled);
+    assert_eq!(
+        h.open_uploads().await,
+        0,
+        "the upload started during cancel was aborted"
+    );
+    assert_eq!(h.checkpoints(), 0);
+}

@@ -238,6 +238,8 @@ impl Stop {
 }
 
 type Emit = Arc<dyn Fn(JobEvent) + Send + Sync>;
+/// Held while a new upload is being initiated and recorded.
+type Starting = Arc<tokio::sync::Mutex<()>>;
 
 /// Runs a job until it ends or `control` says pause or cancel.
 pub async fn run_job(
@@ -258,17 +260,19 @@ pub async fn run_job(
             }
         }
     };
+    let starting = Starting::default();
     tokio::select! {
         biased;
         c = stop => {
             if c == Control::Cancel {
+                let _started = starting.lock().await;
                 cancel_server_side(spec, env).await;
                 JobOutcome::Cancelled
             } else {
                 JobOutcome::Paused
             }
         }
-        outcome = run(spec, env, &emit) => outcome,
+        outcome = run(spec, env, &emit, &starting) => outcome,
     }
 }
 
@@ -349,7 +353,7 @@ fn file_error(spec: &JobSpec, e: std::io::Error) -> JobOutcome {
     }))
 }
 
-async fn run(spec: &JobSpec, env: &JobEnv, emit: &Emit) -> JobOutcome {
+async fn run(spec: &JobSpec, env: &JobEnv, emit: &Emit, starting: &Starting) -> JobOutcome {
     let guessed;
     let spec = if spec.options.content_type.is_none() {
         let mut s = spec.clone();
@@ -395,7 +399,7 @@ async fn run(spec: &JobSpec, env: &JobEnv, emit: &Emit) -> JobOutcome {
     if !plan.is_multipart() {
         return put_whole(spec, env, stamp, emit).await;
     }
-    match start_multipart(spec, env, stamp, plan, emit).await {
+    match start_multipart(spec, env, stamp, plan, emit, starting).await {
         Ok(outcome) => outcome,
         Err(stop) => stop.outcome(),
     }
@@ -595,6 +599,7 @@ async fn start_multipart(
     stamp: FileStamp,
     plan: UploadPlan,
     emit: &Emit,
+    starting: &Starting,
 ) -> Result<JobOutcome, Stop> {
     if let Some(from) = plan.raised_from() {
         emit(JobEvent::Notice(format!(
@@ -603,33 +608,47 @@ async fn start_multipart(
             human_bytes(plan.part_size())
         )));
     }
-    let upload_id = with_retry(env, emit, || {
-        env.client
-            .initiate_multipart_upload(&spec.bucket, &spec.key, &spec.options)
-    })
-    .await
-    .map_err(stop_of)?;
-    let now = unix_ms(SystemTime::now());
-    let cp = Checkpoint {
-        endpoint: spec.connection.endpoint_key(),
-        bucket: spec.bucket.clone(),
-        key: spec.key.clone(),
-        local_path: spec.path.clone(),
-        file_size: stamp.size,
-        file_mtime_ns: stamp.mtime_ns,
-        part_size: plan.part_size(),
-        upload_id,
-        signature_version: spec.connection.signature,
-        region: spec.connection.region.clone(),
-        path_style: spec.connection.path_style,
-        parts: Vec::new(),
-        options: spec.options.clone(),
-        created_unix_ms: now,
-        updated_unix_ms: now,
+    // Initiate and the first checkpoint run in a task of their own that pause and cancel do not
+    // interrupt: an upload id the server has handed out must reach the checkpoint, or its parts
+    // would be orphaned. Cancel waits for `starting` before it aborts what the checkpoint names.
+    let guard = starting.clone().lock_owned().await;
+    let task = {
+        let (spec, env, emit) = (spec.clone(), env.clone(), emit.clone());
+        tokio::spawn(async move {
+            let _starting = guard;
+            let upload_id = with_retry(&env, &emit, || {
+                env.client
+                    .initiate_multipart_upload(&spec.bucket, &spec.key, &spec.options)
+            })
+            .await
+            .map_err(stop_of)?;
+            let now = unix_ms(SystemTime::now());
+            let cp = Checkpoint {
+                endpoint: spec.connection.endpoint_key(),
+                bucket: spec.bucket.clone(),
+                key: spec.key.clone(),
+                local_path: spec.path.clone(),
+                file_size: stamp.size,
+                file_mtime_ns: stamp.mtime_ns,
+                part_size: plan.part_size(),
+                upload_id,
+                signature_version: spec.connection.signature,
+                region: spec.connection.region.clone(),
+                path_style: spec.connection.path_style,
+                parts: Vec::new(),
+                options: spec.options.clone(),
+                created_unix_ms: now,
+                updated_unix_ms: now,
+            };
+            env.store
+                .save(&cp)
+                .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+            Ok(cp)
+        })
     };
-    env.store
-        .save(&cp)
-        .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+    let cp = task
+        .await
+        .map_err(|e| Stop::Failed(JobError::plain(format!("internal error: {e}"))))??;
     send_and_complete(spec, env, cp, plan, emit).await
 }
 
