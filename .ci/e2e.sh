@@ -7,7 +7,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TERM_COLOR=never
 log() { printf '[e2e-ci] %s\n' "$*" >&2; }
 
-packages=(xvfb xdotool x11-utils python3-gi gir1.2-gtk-3.0 libgl1-mesa-dri)
+# The X server and the drag helpers; then what the window loads at run time (winit opens the
+# X11 libraries with dlopen, glow draws through Mesa's EGL/GL in software under Xvfb).
+packages=(xvfb xdotool x11-utils python3-gi gir1.2-gtk-3.0
+  libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -6,5 +6,6 @@ pub mod crc64;
 pub mod endpoint;
 pub mod error;
 pub mod limits;
+pub mod regions;
 pub mod sign;
 pub mod xml;

@@ -20,7 +20,13 @@ display="${E2E_DISPLAY:-:99}"
 timeout_s="${E2E_TIMEOUT:-90}"
 
 log() { printf '[e2e] %s\n' "$*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
+# What the screen showed when it went wrong (kept with E2E_KEEP=1).
+screenshot() {
+  [[ -n "${work:-}" && -n "${py:-}" ]] || return 0
+  "$py" -c 'import sys; from PIL import ImageGrab; ImageGrab.grab(xdisplay=sys.argv[1]).save(sys.argv[2])' \
+    "$display" "$work/screen.png" 2>/dev/null && log "screenshot: $work/screen.png"
+}
+fail() { log "FAIL: $*"; screenshot; exit 1; }
 
 # GTK's Python bindings come from Debian's python3, whatever python3 is first on PATH.
 py=""
@@ -77,7 +83,9 @@ if [[ "$mode" == "app" ]]; then
   wid=""
   for _ in $(seq 300); do
     kill -0 "$app_pid" 2>/dev/null || fail "the app exited: $(cat "$work/app.log")"
+    # winit sets _NET_WM_PID; the title is the fallback.
     wid="$(xdotool search --onlyvisible --pid "$app_pid" 2>/dev/null | head -n1 || true)"
+    [[ -n "$wid" ]] || wid="$(xdotool search --onlyvisible --name 'OSS|oss-uploader' 2>/dev/null | head -n1 || true)"
     [[ -n "$wid" ]] && break
     sleep 0.1
   done
@@ -126,6 +134,12 @@ deadline=$((SECONDS + timeout_s))
 if [[ "$mode" == "app" ]]; then
   queue="$data/demo/queue.json"
   state=""
+  # One dropped file opens "Upload this file" with its name in the bucket: confirm it from the
+  # keyboard as a person may (Tab to the name field, Enter), focusing the window first.
+  sleep 1
+  xdotool windowactivate --sync "$wid" 2>/dev/null || xdotool windowfocus --sync "$wid" 2>/dev/null || true
+  xdotool key --window "$wid" ${E2E_CONFIRM_KEYS:-Tab Return}
+  [[ -n "${E2E_SHOT_AFTER_CONFIRM:-}" ]] && { sleep 1; screenshot; }
   while ((SECONDS < deadline)); do
     kill -0 "$app_pid" 2>/dev/null || fail "the app exited: $(cat "$work/app.log")"
     state="$("$py" - "$queue" "$file" <<'PY' 2>/dev/null || true
