@@ -645,6 +645,22 @@ mod tests {
     }
 
     #[test]
+    fn the_real_keychain_probe_answers_promptly() {
+        // Either answer is right (CI has no Secret Service, a desktop has one); hanging is not.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Secrets::new(dir.path());
+        let start = std::time::Instant::now();
+        let available = s.keychain_available();
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        if !available {
+            assert!(matches!(
+                s.store("LTAI-probe", "sk", None, StoreChoice::Keychain),
+                Err(SecretError::NoKeychain)
+            ));
+        }
+    }
+
+    #[test]
     fn the_keychain_probe_is_cached() {
         struct Counting(std::sync::atomic::AtomicUsize);
         impl KeychainBackend for Counting {
