@@ -9,7 +9,8 @@ log() { printf '[e2e-ci] %s\n' "$*" >&2; }
 
 # The X server and the drag helpers; then what the window loads at run time (winit opens the
 # X11 libraries with dlopen, glow draws through Mesa's EGL/GL in software under Xvfb).
-packages=(xvfb xdotool x11-utils python3-gi gir1.2-gtk-3.0
+# python3-pil only takes the screenshot a failing run leaves (E2E_KEEP=1 keeps it).
+packages=(xvfb xdotool x11-utils python3-gi gir1.2-gtk-3.0 python3-pil
   libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)
 missing=()
 for p in "${packages[@]}"; do
