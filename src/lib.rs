@@ -1,11 +1,13 @@
 //! oss-uploader: resumable uploads to Alibaba Cloud OSS. The protocol layer (`oss`), the
-//! upload engine (`engine`), the command-line face (`cli`) and a local OSS-compatible server
-//! (`local_server`) for tests, benchmarks and the demo mode.
+//! upload engine (`engine`), the desktop app's pieces (`app`), the command-line face (`cli`), a
+//! local OSS-compatible server (`local_server`) for tests, benchmarks and the demo mode, and
+//! the support both faces share: secrets (`secrets`) and log files (`logging`).
 
 pub mod app;
 pub mod bridge;
 pub mod cli;
 pub mod engine;
 pub mod local_server;
+pub mod logging;
 pub mod oss;
 pub mod secrets;

@@ -97,6 +97,13 @@ impl Rig {
             language: Some(lang),
             env_credentials: credentials.then(|| Credentials::new(AK, SK)),
             add: Vec::new(),
+            // No keychain, as on a headless machine: the window must ask where the secret goes.
+            secrets: Some(std::sync::Arc::new(
+                oss_uploader::secrets::Secrets::with_keychain(
+                    self.data.path(),
+                    Box::new(oss_uploader::secrets::MemoryKeychain::unavailable()),
+                ),
+            )),
         }
     }
 
@@ -573,10 +580,8 @@ fn the_secret_goes_where_the_user_says_and_never_into_the_settings() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(rig.data.path().join("secret.json"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let file = oss_uploader::secrets::Secrets::new(rig.data.path()).file_path(AK);
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let mut h = harness(rig.options(Lang::En, false));

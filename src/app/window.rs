@@ -31,6 +31,9 @@ pub struct AppOptions {
     pub env_credentials: Option<Credentials>,
     /// Files and folders to queue once the window is ready (from the command line).
     pub add: Vec<PathBuf>,
+    /// Where secrets are kept; `None` is the OS keychain with the file fallback. Tests pass
+    /// one with an in-memory or absent keychain.
+    pub secrets: Option<std::sync::Arc<crate::secrets::Secrets>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +66,7 @@ struct Message {
 /// The whole app; `show` paints it into any `Ui` (eframe's or a test harness's).
 pub struct UploaderApp {
     data_dir: PathBuf,
+    secrets: std::sync::Arc<crate::secrets::Secrets>,
     language_override: Option<Lang>,
     lang: Lang,
     settings: AppSettings,
@@ -106,6 +110,10 @@ impl UploaderApp {
             }
         };
         let mut settings = saved.clone().unwrap_or_default();
+        let secrets = options
+            .secrets
+            .clone()
+            .unwrap_or_else(|| std::sync::Arc::new(crate::secrets::Secrets::new(&data_dir)));
         let mut credentials = options.env_credentials.clone();
         if credentials.is_none()
             && matches!(
@@ -113,8 +121,13 @@ impl UploaderApp {
                 SecretPlace::Keychain | SecretPlace::File
             )
         {
-            credentials = crate::secrets::load(&data_dir, &settings.access_key_id)
-                .and_then(|blob| decode_secret(&settings.access_key_id, &blob));
+            credentials = secrets
+                .load(&settings.access_key_id)
+                .map(|stored| Credentials {
+                    access_key_id: settings.access_key_id.clone(),
+                    access_key_secret: stored.secret,
+                    security_token: stored.security_token,
+                });
         }
         let demo = if options.demo {
             let demo = Demo::start(&data_dir).map_err(|e| e.to_string())?;
@@ -163,6 +176,7 @@ impl UploaderApp {
         let form = SettingsForm::from_settings(&settings, credentials.as_ref());
         Ok(Self {
             data_dir,
+            secrets,
             language_override: options.language,
             lang,
             settings,
@@ -631,10 +645,14 @@ impl UploaderApp {
             self.apply(settings, credentials);
             return;
         }
-        if crate::secrets::keychain_available() {
-            let blob = encode_secret(&credentials);
-            match crate::secrets::save_keychain(&credentials.access_key_id, &blob) {
-                Ok(()) => {
+        if self.secrets.keychain_available() {
+            match self.secrets.store(
+                &credentials.access_key_id,
+                &credentials.access_key_secret,
+                credentials.security_token.as_deref(),
+                crate::secrets::StoreChoice::Keychain,
+            ) {
+                Ok(_) => {
                     settings.secret_place = SecretPlace::Keychain;
                     self.message(t.secret_in_keychain, false);
                     self.persist(&settings);
@@ -799,12 +817,17 @@ impl UploaderApp {
                 let credentials = q.credentials.clone();
                 self.secret_question = None;
                 if to_file {
-                    match crate::secrets::save_file(
-                        &self.data_dir,
+                    match self.secrets.store(
                         &credentials.access_key_id,
-                        &encode_secret(&credentials),
+                        &credentials.access_key_secret,
+                        credentials.security_token.as_deref(),
+                        crate::secrets::StoreChoice::File,
                     ) {
-                        Ok(path) => {
+                        Ok(location) => {
+                            let path = match location {
+                                crate::secrets::SecretLocation::File(p) => p,
+                                _ => self.secrets.file_path(&credentials.access_key_id),
+                            };
                             settings.secret_place = SecretPlace::File;
                             let text = t
                                 .secret_in_file
@@ -818,7 +841,15 @@ impl UploaderApp {
                         }
                     }
                 } else {
-                    crate::secrets::delete(&self.data_dir, &credentials.access_key_id);
+                    // Kept in memory for this session; any copy saved earlier is removed.
+                    if let Err(e) = self.secrets.store(
+                        &credentials.access_key_id,
+                        &credentials.access_key_secret,
+                        credentials.security_token.as_deref(),
+                        crate::secrets::StoreChoice::SessionOnly,
+                    ) {
+                        tracing::warn!("could not remove an earlier copy of the secret: {e}");
+                    }
                     settings.secret_place = SecretPlace::Nowhere;
                     self.message(t.secret_for_session, false);
                 }
@@ -827,21 +858,6 @@ impl UploaderApp {
             }
         }
     }
-}
-
-/// The secret and the STS token as one string for the secret store.
-fn encode_secret(c: &Credentials) -> String {
-    serde_json::json!({ "secret": c.access_key_secret, "token": c.security_token }).to_string()
-}
-
-fn decode_secret(key_id: &str, blob: &str) -> Option<Credentials> {
-    let v: serde_json::Value = serde_json::from_str(blob).ok()?;
-    let secret = v.get("secret")?.as_str()?;
-    let c = Credentials::new(key_id, secret);
-    Some(match v.get("token").and_then(|t| t.as_str()) {
-        Some(token) => c.with_security_token(token),
-        None => c,
-    })
 }
 
 impl eframe::App for UploaderApp {

@@ -214,6 +214,7 @@ fn open_window(demo: bool, add: Vec<PathBuf>) -> ExitCode {
             .into_iter()
             .map(|p| std::path::absolute(&p).unwrap_or(p))
             .collect(),
+        secrets: None,
     };
     match crate::app::run(options) {
         Ok(()) => ExitCode::SUCCESS,

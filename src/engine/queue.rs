@@ -499,6 +499,13 @@ impl Engine {
             j.control = Some(control_tx);
         }
         self.running += 1;
+        tracing::info!(
+            job = id,
+            bucket = %spec.bucket,
+            key = %spec.key,
+            file = %spec.path.display(),
+            "job started"
+        );
         self.set_state(id, JobState::Uploading, None);
         let sink = self.sink.clone();
         let done = self.done_tx.clone();
@@ -516,6 +523,7 @@ impl Engine {
         };
         job.control = None;
         let remove = job.remove_after;
+        log_end(id, &job.spec, &end);
         let (state, error, outcome) = match end {
             TaskEnd::Skipped => (JobState::Skipped, None, None),
             TaskEnd::Cancelled => (JobState::Cancelled, None, Some(JobOutcome::Cancelled)),
@@ -542,6 +550,46 @@ impl Engine {
             self.jobs.remove(&id);
             self.sink.send(Event::Removed { id });
         }
+    }
+}
+
+/// One log line per finished run: what a support request needs (key, size, verified CRC, the
+/// error and its request id), never credentials.
+fn log_end(id: JobId, spec: &JobSpec, end: &TaskEnd) {
+    let key = spec.key.as_str();
+    match end {
+        TaskEnd::Skipped => tracing::info!(job = id, key, "skipped: the object exists"),
+        TaskEnd::Cancelled | TaskEnd::Ran(JobOutcome::Cancelled) => {
+            tracing::info!(job = id, key, "cancelled")
+        }
+        TaskEnd::Ran(JobOutcome::Paused) => tracing::info!(job = id, key, "paused"),
+        TaskEnd::Ran(JobOutcome::Verified {
+            size, crc64, etag, ..
+        }) => tracing::info!(
+            job = id,
+            bucket = %spec.bucket,
+            key,
+            size,
+            crc64 = %format_args!("{crc64:016x}"),
+            etag = %etag,
+            "upload done, CRC-64 verified"
+        ),
+        TaskEnd::Ran(JobOutcome::Interrupted(e)) => tracing::warn!(
+            job = id,
+            key,
+            code = e.code.as_deref().unwrap_or(""),
+            request_id = e.request_id.as_deref().unwrap_or(""),
+            "interrupted (resumable): {}",
+            e.detail
+        ),
+        TaskEnd::Ran(JobOutcome::Failed(e)) => tracing::warn!(
+            job = id,
+            key,
+            code = e.code.as_deref().unwrap_or(""),
+            request_id = e.request_id.as_deref().unwrap_or(""),
+            "failed: {}",
+            e.detail
+        ),
     }
 }
 
@@ -586,15 +634,54 @@ async fn run_one(
             state: JobState::Verifying,
             error: None,
         }),
-        JobEvent::Retrying { error, delay, .. } => events.send(Event::Notice {
-            id,
-            message: format!(
-                "{} Trying again in {:.0} s.",
-                error.message,
-                delay.as_secs_f64().ceil()
-            ),
-        }),
-        JobEvent::Started { .. } => {}
+        JobEvent::Retrying {
+            error,
+            delay,
+            attempt,
+        } => {
+            tracing::warn!(
+                job = id,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                code = error.code.as_deref().unwrap_or(""),
+                request_id = error.request_id.as_deref().unwrap_or(""),
+                "retrying: {}",
+                error.detail
+            );
+            events.send(Event::Notice {
+                id,
+                message: format!(
+                    "{} Trying again in {:.0} s.",
+                    error.message,
+                    delay.as_secs_f64().ceil()
+                ),
+            })
+        }
+        JobEvent::Started {
+            plan,
+            resumed_parts,
+            resumed_bytes,
+        } => {
+            if resumed_parts > 0 {
+                tracing::info!(
+                    job = id,
+                    size = plan.size(),
+                    parts = plan.part_count(),
+                    part_size = plan.part_size(),
+                    resumed_parts,
+                    resumed_bytes,
+                    "upload resumed"
+                );
+            } else {
+                tracing::info!(
+                    job = id,
+                    size = plan.size(),
+                    parts = plan.part_count(),
+                    part_size = plan.part_size(),
+                    "upload planned"
+                );
+            }
+        }
     });
     TaskEnd::Ran(run_job(&spec, &env, control, emit).await)
 }
