@@ -267,7 +267,7 @@ fn the_setup_form_says_what_is_wrong() {
     h.run_steps(2);
     h.get_by_label_contains("is outside what OSS allows: from 100 KiB to 5 GiB");
     h.get_by_label_contains("The bucket name \"Bad_Bucket\" is not valid");
-    h.get_by_label("Use a whole number from 1 to 32.");
+    h.get_by_label("Use a whole number from 1 to 64.");
     assert!(h.query_by_label("Enter the AccessKey ID.").is_none());
 }
 
