@@ -197,12 +197,22 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Runs the window on this (the main) thread; some platforms allow windows nowhere else.
-fn open_window(demo: bool, add: Vec<PathBuf>) -> ExitCode {
+fn open_window(demo: bool, add: Vec<PathBuf>, verbose: u8) -> ExitCode {
     let data_dir = match DataDir::resolve(None) {
         Ok(d) => d.root().to_owned(),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    // The window logs to daily files in the data dir ("Open log folder" shows them); the guard
+    // flushes them when the window closes.
+    let _log = match crate::logging::init(&data_dir, verbose) {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            init_logging(verbose);
+            tracing::warn!("logging to files is off: {e:#}");
+            None
         }
     };
     let options = crate::app::AppOptions {
@@ -242,10 +252,10 @@ fn init_logging(verbose: u8) {
 /// Runs the command line; the binary's `main` calls this.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
     let Some(command) = cli.command else {
-        return open_window(cli.demo, cli.paths);
+        return open_window(cli.demo, cli.paths, cli.verbose);
     };
+    init_logging(cli.verbose);
     if cli.demo {
         eprintln!("error: --demo opens the window; leave out the command");
         return ExitCode::from(EXIT_USAGE);
