@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc as tmpsc, watch};
@@ -106,6 +106,10 @@ struct Engine {
     done_rx: Option<tmpsc::UnboundedReceiver<(JobId, TaskEnd)>>,
     queue_file: Option<PathBuf>,
     dirty: bool,
+    /// The queue file is not written again before this.
+    next_persist: Instant,
+    /// No job with a smaller id is queued.
+    scan_from: JobId,
     shutting_down: bool,
 }
 
@@ -153,6 +157,8 @@ impl Engine {
                 .persist_queue
                 .then(|| config.data_dir.join(QUEUE_FILE)),
             dirty: false,
+            next_persist: Instant::now(),
+            scan_from: 0,
             shutting_down: false,
         }
     }
@@ -172,8 +178,12 @@ impl Engine {
                 },
                 Some((id, end)) = done_rx.recv() => self.finish(id, end),
                 _ = tick.tick() => {
-                    if self.dirty {
+                    if self.dirty && Instant::now() >= self.next_persist {
+                        let started = Instant::now();
                         self.persist();
+                        // A huge queue takes long to write: write it less often, so saving
+                        // never takes more than a tenth of the engine's time.
+                        self.next_persist = started + started.elapsed() * 10;
                     }
                 }
             }
@@ -302,6 +312,9 @@ impl Engine {
             j.state = state;
             j.error = error.clone();
             self.dirty = true;
+            if state == JobState::Queued {
+                self.scan_from = self.scan_from.min(id);
+            }
             self.sink.send(Event::State { id, state, error });
         }
     }
@@ -471,14 +484,18 @@ impl Engine {
     /// Starts queued jobs, in queue order, while fewer than `jobs` run.
     fn schedule(&mut self) {
         while self.running < self.settings.jobs.max(1) {
+            // Only ids from `scan_from` on can be queued: with 100,000 jobs, most of them done,
+            // each scan would otherwise walk the whole queue.
             let Some(id) = self
                 .jobs
-                .iter()
+                .range(self.scan_from..)
                 .find(|(_, j)| j.state == JobState::Queued && j.control.is_none())
                 .map(|(id, _)| *id)
             else {
+                self.scan_from = self.next_id;
                 return;
             };
+            self.scan_from = id;
             self.launch(id);
         }
     }
