@@ -119,6 +119,43 @@ impl Harness {
         (outcome, events)
     }
 
+    /// Runs a job and sends `control` once the server has seen `n` requests of `op`.
+    async fn run_until(&self, spec: &JobSpec, op: Op, n: u64, control: Control) -> JobOutcome {
+        let (tx, rx) = watch::channel(Control::Run);
+        let server = &self.server;
+        let controller = async {
+            while server.stats().requests(op) < n {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            tx.send(control).unwrap();
+        };
+        let ((outcome, _), ()) = tokio::join!(self.run_with(spec, rx), controller);
+        outcome
+    }
+
+    /// Runs a job to its end and returns, with the outcome, a copy of its checkpoint as it was
+    /// once it held `parts` parts: what a crash just before Complete's cleanup leaves behind.
+    async fn run_keeping_checkpoint(
+        &self,
+        spec: &JobSpec,
+        parts: usize,
+    ) -> (JobOutcome, oss_uploader::engine::checkpoint::Checkpoint) {
+        let id = spec.checkpoint_id();
+        let store = self.env.store.clone();
+        let copy = async {
+            loop {
+                if let Ok(cp) = store.load(&id)
+                    && cp.parts.len() == parts
+                {
+                    return cp;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        };
+        let ((outcome, _), cp) = tokio::join!(self.run(spec), copy);
+        (outcome, cp)
+    }
+
     async fn object(&self, key: &str) -> Vec<u8> {
         self.env
             .client
@@ -359,15 +396,7 @@ async fn pause_keeps_the_checkpoint_and_resume_sends_the_rest() {
         )
         .times(1000),
     );
-    let (tx, rx) = watch::channel(Control::Run);
-    let server = &h.server;
-    let pauser = async {
-        while server.stats().requests(Op::UploadPart) < 4 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        tx.send(Control::Pause).unwrap();
-    };
-    let ((outcome, _), ()) = tokio::join!(h.run_with(&spec, rx), pauser);
+    let outcome = h.run_until(&spec, Op::UploadPart, 4, Control::Pause).await;
     assert_eq!(outcome, JobOutcome::Paused);
     assert_eq!(h.checkpoints(), 1);
     h.server.faults().clear();
@@ -393,15 +422,7 @@ async fn cancel_aborts_the_server_upload_and_deletes_the_checkpoint() {
         )
         .times(1000),
     );
-    let (tx, rx) = watch::channel(Control::Run);
-    let server = &h.server;
-    let canceller = async {
-        while server.stats().requests(Op::UploadPart) < 2 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        tx.send(Control::Cancel).unwrap();
-    };
-    let ((outcome, _), ()) = tokio::join!(h.run_with(&spec, rx), canceller);
+    let outcome = h.run_until(&spec, Op::UploadPart, 2, Control::Cancel).await;
     assert_eq!(outcome, JobOutcome::Cancelled);
     assert_eq!(h.checkpoints(), 0);
     assert_eq!(h.open_uploads().await, 0, "no orphaned parts");
@@ -588,25 +609,13 @@ async fn a_crash_after_complete_is_recognised_without_sending_again() {
     let h = Harness::new().await;
     let (path, content) = h.file("z.bin", PART as usize * 4, 16);
     let spec = h.spec(&path, "z.bin");
-    let id = spec.checkpoint_id();
     // Keep a copy of the last checkpoint written before Complete, as a crash would leave it.
     h.server.faults().add(FaultRule::new(
         Some(Op::CompleteMultipartUpload),
         1,
         FaultAction::Delay(Duration::from_millis(300)),
     ));
-    let store = h.env.store.clone();
-    let copy = async {
-        loop {
-            if let Ok(cp) = store.load(&id)
-                && cp.parts.len() == 4
-            {
-                return cp;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    };
-    let ((outcome, _), cp) = tokio::join!(h.run(&spec), copy);
+    let (outcome, cp) = h.run_keeping_checkpoint(&spec, 4).await;
     verified_crc(&outcome);
     h.env.store.save(&cp).unwrap();
     let sent = h.server.stats().body_bytes(Op::UploadPart);
@@ -680,24 +689,12 @@ async fn a_crash_after_complete_survives_a_flaky_head() {
     let h = Harness::new().await;
     let (path, content) = h.file("y.bin", PART as usize * 3, 20);
     let spec = h.spec(&path, "y.bin");
-    let id = spec.checkpoint_id();
     h.server.faults().add(FaultRule::new(
         Some(Op::CompleteMultipartUpload),
         1,
         FaultAction::Delay(Duration::from_millis(300)),
     ));
-    let store = h.env.store.clone();
-    let copy = async {
-        loop {
-            if let Ok(cp) = store.load(&id)
-                && cp.parts.len() == 3
-            {
-                return cp;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    };
-    let ((outcome, _), cp) = tokio::join!(h.run(&spec), copy);
+    let (outcome, cp) = h.run_keeping_checkpoint(&spec, 3).await;
     verified_crc(&outcome);
     h.env.store.save(&cp).unwrap();
     h.server.faults().add(
@@ -728,15 +725,9 @@ async fn cancel_while_the_upload_is_being_started_leaves_no_orphan() {
         1,
         FaultAction::Delay(Duration::from_millis(300)),
     ));
-    let (tx, rx) = watch::channel(Control::Run);
-    let server = &h.server;
-    let canceller = async {
-        while server.stats().requests(Op::InitiateMultipartUpload) == 0 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        tx.send(Control::Cancel).unwrap();
-    };
-    let ((outcome, _), ()) = tokio::join!(h.run_with(&spec, rx), canceller);
+    let outcome = h
+        .run_until(&spec, Op::InitiateMultipartUpload, 1, Control::Cancel)
+        .await;
     assert_eq!(outcome, JobOutcome::Cancelled);
     assert_eq!(
         h.open_uploads().await,
