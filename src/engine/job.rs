@@ -494,28 +494,13 @@ async fn put_whole(spec: &JobSpec, env: &JobEnv, stamp: FileStamp, emit: &Emit) 
         let mut attempts = 0;
         let result = with_retry(env, emit, || {
             attempts += 1;
-            if let Ok(mut p) = progress.lock() {
-                p.part_started(1);
-            }
-            let transfer = Transfer {
-                pace: Some(pace_fn(&env.throttle)),
-                progress: Some(progress_fn(&progress, 1, emit)),
-                ..Default::default()
-            };
+            let transfer = attempt_transfer(env, &progress, 1, emit);
             let body = body.clone();
-            let progress = progress.clone();
-            async move {
-                let r = env
-                    .client
+            forget_on_failure(progress.clone(), 1, async move {
+                env.client
                     .put_object(&spec.bucket, &spec.key, body, &spec.options, &transfer)
-                    .await;
-                if r.is_err()
-                    && let Ok(mut p) = progress.lock()
-                {
-                    p.part_failed(1);
-                }
-                r
-            }
+                    .await
+            })
         })
         .await;
         let out = match result {
@@ -569,6 +554,39 @@ async fn put_whole(spec: &JobSpec, env: &JobEnv, stamp: FileStamp, emit: &Emit) 
     JobOutcome::Failed(JobError::plain(
         "The file keeps changing while it is uploaded. Wait until the program writing it has finished, then retry.",
     ))
+}
+
+/// Starts one attempt at sending part `number`: its bytes in flight restart at zero, and the
+/// transfer paces by the bandwidth limit and reports each chunk to the bar.
+fn attempt_transfer(
+    env: &JobEnv,
+    progress: &Arc<Mutex<JobProgress>>,
+    number: u32,
+    emit: &Emit,
+) -> Transfer {
+    if let Ok(mut p) = progress.lock() {
+        p.part_started(number);
+    }
+    Transfer {
+        pace: Some(pace_fn(&env.throttle)),
+        progress: Some(progress_fn(progress, number, emit)),
+        ..Default::default()
+    }
+}
+
+/// Awaits an attempt; when it fails, the bar stops counting its bytes in flight.
+async fn forget_on_failure<T>(
+    progress: Arc<Mutex<JobProgress>>,
+    number: u32,
+    attempt: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let r = attempt.await;
+    if r.is_err()
+        && let Ok(mut p) = progress.lock()
+    {
+        p.part_failed(number);
+    }
+    r
 }
 
 fn progress_fn(
@@ -817,32 +835,17 @@ async fn send_part(
         .await
         .map_err(|_| Stop::Interrupted(JobError::plain("The engine is shutting down.")))?;
     let out = with_retry(env, emit, || {
-        if let Ok(mut p) = progress.lock() {
-            p.part_started(part.number);
-        }
-        let transfer = Transfer {
-            pace: Some(pace_fn(&env.throttle)),
-            progress: Some(progress_fn(progress, part.number, emit)),
-            ..Default::default()
-        };
+        let transfer = attempt_transfer(env, progress, part.number, emit);
         let body = Body::File(FileRange {
             path: spec.path.clone(),
             offset: part.offset,
             len: part.len,
         });
-        let progress = progress.clone();
-        async move {
-            let r = env
-                .client
+        forget_on_failure(progress.clone(), part.number, async move {
+            env.client
                 .upload_part(bucket, key, upload_id, part.number, body, &transfer)
-                .await;
-            if r.is_err()
-                && let Ok(mut p) = progress.lock()
-            {
-                p.part_failed(part.number);
-            }
-            r
-        }
+                .await
+        })
     })
     .await
     .map_err(stop_of)?;
