@@ -49,11 +49,67 @@ pub fn checksum(bytes: &[u8]) -> u64 {
 }
 
 /// The CRC of `A ‖ B` from `crc(A)`, `crc(B)` and `len(B)`.
+///
+/// Multiplies `crc(A)` by x^(8·len(B)) modulo the polynomial using a table of x^(2^k), so it
+/// costs O(log len) carry-less products of 64 steps each. `crc_fast`'s own combine squares 64×64
+/// bit matrices instead, about a hundred times slower, which showed up in profiles of a 1 GiB
+/// upload (one combine per part) and of the local server's Complete.
 pub fn combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
     if len_b == 0 {
         return crc_a;
     }
-    crc_fast::checksum_combine(ALGORITHM, crc_a, crc_b, len_b)
+    // The init and final XOR are both all ones, so they cancel as in zlib's crc32_combine.
+    mul_mod(x_pow_8n(len_b), crc_a) ^ crc_b
+}
+
+/// The reflected CRC-64/XZ polynomial; bit 63 stands for x^0.
+const POLY_REFLECTED: u64 = 0xC96C_5795_D787_0F42;
+const X0: u64 = 1 << 63;
+
+/// a·b mod P for polynomials in the reflected bit order.
+const fn mul_mod(a: u64, mut b: u64) -> u64 {
+    let mut m = X0;
+    let mut product = 0;
+    loop {
+        if a & m != 0 {
+            product ^= b;
+            if a & (m - 1) == 0 {
+                return product;
+            }
+        }
+        m >>= 1;
+        b = if b & 1 != 0 {
+            (b >> 1) ^ POLY_REFLECTED
+        } else {
+            b >> 1
+        };
+    }
+}
+
+/// x^(2^k) mod P for k = 0..64.
+const X_POW_2K: [u64; 64] = {
+    let mut table = [0u64; 64];
+    table[0] = X0 >> 1; // x^1
+    let mut k = 1;
+    while k < 64 {
+        table[k] = mul_mod(table[k - 1], table[k - 1]);
+        k += 1;
+    }
+    table
+};
+
+/// x^(8n) mod P: the shift that appending n bytes applies to a CRC.
+fn x_pow_8n(mut n: u64) -> u64 {
+    let mut power = X0;
+    let mut k = 3; // 8n = n·2^3
+    while n != 0 {
+        if n & 1 != 0 {
+            power = mul_mod(X_POW_2K[k % 64], power);
+        }
+        n >>= 1;
+        k += 1;
+    }
+    power
 }
 
 /// Parses the decimal value of an `x-oss-hash-crc64ecma` header.
@@ -102,6 +158,28 @@ mod tests {
                 checksum(data),
                 "split at {split}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn combine_matches_crc_fast(
+            a in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            b in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            len in 0u64..(1 << 40),
+        ) {
+            proptest::prop_assert_eq!(
+                combine(checksum(&a), checksum(&b), b.len() as u64),
+                crc_fast::checksum_combine(ALGORITHM, checksum(&a), checksum(&b), b.len() as u64)
+            );
+            // Lengths far beyond the data, as for whole multi-GiB parts.
+            let (x, y) = (checksum(&a), checksum(&b));
+            if len > 0 {
+                proptest::prop_assert_eq!(
+                    combine(x, y, len),
+                    crc_fast::checksum_combine(ALGORITHM, x, y, len)
+                );
+            }
         }
     }
 }
