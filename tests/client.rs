@@ -989,37 +989,53 @@ async fn callbacks_delivered_and_failed() {
 }
 
 #[tokio::test]
-async fn pace_hook_is_awaited_per_chunk() {
+async fn pace_hook_splits_chunks_into_granted_pieces() {
     let rig = rig().await;
     let c = rig.client(SignatureVersion::V4);
     let content = data(500_000, 5);
     let path = rig.file("p.bin", &content);
-    let calls = Arc::new(AtomicU64::new(0));
-    let calls2 = calls.clone();
+    const GRANT: u64 = 60_000;
+    let (calls, granted, progressed) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let (calls2, granted2, progressed2) = (calls.clone(), granted.clone(), progressed.clone());
     let transfer = Transfer {
         pace: Some(Arc::new(move |n| {
             assert!(n as usize <= oss_uploader::oss::client::CHUNK_SIZE);
             calls2.fetch_add(1, Ordering::Relaxed);
-            Box::pin(tokio::task::yield_now())
+            let g = n.min(GRANT);
+            granted2.fetch_add(g, Ordering::Relaxed);
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                g
+            })
+        })),
+        progress: Some(Arc::new(move |n| {
+            assert!(n <= GRANT);
+            progressed2.fetch_add(n, Ordering::Relaxed);
         })),
         traffic_limit: Some(838_860_800),
         ..Default::default()
     };
-    c.put_object(
-        BUCKET,
-        "paced",
-        whole(&path, content.len() as u64),
-        &ObjectOptions::default(),
-        &transfer,
-    )
-    .await
-    .unwrap();
+    let done = c
+        .put_object(
+            BUCKET,
+            "paced",
+            whole(&path, content.len() as u64),
+            &ObjectOptions::default(),
+            &transfer,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         calls.load(Ordering::Relaxed),
-        content
-            .len()
-            .div_ceil(oss_uploader::oss::client::CHUNK_SIZE) as u64
+        (content.len() as u64).div_ceil(GRANT)
     );
+    assert_eq!(granted.load(Ordering::Relaxed), content.len() as u64);
+    assert_eq!(progressed.load(Ordering::Relaxed), content.len() as u64);
+    assert_eq!(done.crc64, crc64::checksum(&content));
     assert_eq!(get_all(&c, "paced").await, content);
     // A traffic limit outside what OSS allows is refused before sending.
     let bad = Transfer {

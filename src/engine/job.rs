@@ -7,6 +7,7 @@
 //! discard work: the job ends *interrupted* and resumes from the checkpoint.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -381,7 +382,7 @@ async fn run(spec: &JobSpec, env: &JobEnv, emit: &Emit, starting: &Starting) -> 
         Err(outcome) => return outcome,
     };
     if let Some(cp) = resumable {
-        match resume(spec, env, cp, emit).await {
+        match resume(spec, env, cp, emit, starting).await {
             Ok(outcome) => return outcome,
             Err(Stop::UploadGone) => {
                 emit(JobEvent::Notice(
@@ -467,7 +468,7 @@ fn pace_fn(throttle: &Throttle) -> crate::oss::client::PaceFn {
     let throttle = throttle.clone();
     Arc::new(move |n| {
         let t = throttle.clone();
-        Box::pin(async move { t.acquire(n).await })
+        Box::pin(async move { t.grant(n).await })
     })
 }
 
@@ -667,7 +668,7 @@ async fn start_multipart(
     let cp = task
         .await
         .map_err(|e| Stop::Failed(JobError::plain(format!("internal error: {e}"))))??;
-    send_and_complete(spec, env, cp, plan, emit).await
+    send_and_complete(spec, env, cp, plan, emit, starting).await
 }
 
 /// Resumes from a checkpoint: the parts the server still has with the same size and CRC-64
@@ -677,6 +678,7 @@ async fn resume(
     env: &JobEnv,
     mut cp: Checkpoint,
     emit: &Emit,
+    starting: &Starting,
 ) -> Result<JobOutcome, Stop> {
     let plan = cp
         .plan()
@@ -729,7 +731,7 @@ async fn resume(
             .save(&cp)
             .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
     }
-    send_and_complete(spec, env, cp, plan, emit).await
+    send_and_complete(spec, env, cp, plan, emit, starting).await
 }
 
 /// The object's metadata, `None` when it does not exist; temporary failures are retried.
@@ -780,6 +782,7 @@ async fn send_and_complete(
     cp: Checkpoint,
     plan: UploadPlan,
     emit: &Emit,
+    starting: &Starting,
 ) -> Result<JobOutcome, Stop> {
     let done: Vec<(u32, u64)> = cp.parts.iter().map(|p| (p.number, p.size)).collect();
     emit(JobEvent::Started {
@@ -797,12 +800,16 @@ async fn send_and_complete(
         .filter(|p| cp.part(p.number).is_none())
         .collect();
     let (bucket, key, upload_id) = (cp.bucket.clone(), cp.key.clone(), cp.upload_id.clone());
-    let cp = Arc::new(Mutex::new(cp));
+    let record = Record {
+        saved_parts: Arc::new(AtomicUsize::new(cp.parts.len())),
+        cp: Arc::new(Mutex::new(cp)),
+        lock: starting.clone(),
+    };
     let threads = spec.threads.max(1);
     let mut sends = futures_util::stream::iter(pending)
         .map(|part| {
             send_part(
-                spec, env, &cp, &progress, part, &bucket, &key, &upload_id, emit,
+                spec, env, &record, &progress, part, &bucket, &key, &upload_id, emit,
             )
         })
         .buffer_unordered(threads);
@@ -810,10 +817,11 @@ async fn send_and_complete(
         result?;
     }
     drop(sends);
-    let cp = cp
+    let cp = record
+        .cp
         .lock()
         .map(|c| c.clone())
-        .map_err(|_| Stop::Failed(JobError::plain("internal error: checkpoint lock")))?;
+        .map_err(|_| lock_poisoned())?;
     complete(spec, env, cp, emit).await
 }
 
@@ -821,7 +829,7 @@ async fn send_and_complete(
 async fn send_part(
     spec: &JobSpec,
     env: &JobEnv,
-    cp: &Arc<Mutex<Checkpoint>>,
+    record: &Record,
     progress: &Arc<Mutex<JobProgress>>,
     part: PartRange,
     bucket: &str,
@@ -852,20 +860,57 @@ async fn send_part(
     if let Ok(mut p) = progress.lock() {
         p.part_finished(part.number, part.len, Instant::now());
     }
-    let mut cp = cp
-        .lock()
-        .map_err(|_| Stop::Failed(JobError::plain("internal error: checkpoint lock")))?;
-    cp.record_part(FinishedPart {
-        number: part.number,
-        size: out.size,
-        etag: out.etag,
-        crc64: out.crc64,
-    });
-    cp.touch(SystemTime::now());
-    env.store
-        .save(&cp)
-        .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
-    Ok(())
+    let parts_known = {
+        let mut cp = record.cp.lock().map_err(|_| lock_poisoned())?;
+        cp.record_part(FinishedPart {
+            number: part.number,
+            size: out.size,
+            etag: out.etag,
+            crc64: out.crc64,
+        });
+        cp.touch(SystemTime::now());
+        cp.parts.len()
+    };
+    record.save(env, parts_known).await
+}
+
+/// The checkpoint of a multipart upload while its parts are being sent.
+struct Record {
+    cp: Arc<Mutex<Checkpoint>>,
+    /// How many parts the file on disk lists. Within one sending run parts are only added, so
+    /// the count orders the versions.
+    saved_parts: Arc<AtomicUsize>,
+    /// Saves run one at a time under the job's `starting` lock: cancel waits for a save in
+    /// progress before it deletes the checkpoint, and an older state never lands after a newer.
+    lock: Starting,
+}
+
+impl Record {
+    /// Makes sure a version listing at least `parts_known` parts is on disk. The write runs on
+    /// the blocking pool (two fsyncs must not stall the async threads) and finishes even if
+    /// the job is paused meanwhile. A part that finished while another save was writing is
+    /// often covered by the next save, and then costs no write of its own.
+    async fn save(&self, env: &JobEnv, parts_known: usize) -> Result<(), Stop> {
+        let guard = self.lock.clone().lock_owned().await;
+        if self.saved_parts.load(Ordering::Acquire) >= parts_known {
+            return Ok(());
+        }
+        let snapshot = self.cp.lock().map_err(|_| lock_poisoned())?.clone();
+        let (store, saved) = (env.store.clone(), self.saved_parts.clone());
+        tokio::task::spawn_blocking(move || {
+            let _one_at_a_time = guard;
+            store.save(&snapshot)?;
+            saved.fetch_max(snapshot.parts.len(), Ordering::AcqRel);
+            Ok(())
+        })
+        .await
+        .map_err(|e| Stop::Failed(JobError::plain(format!("internal error: {e}"))))?
+        .map_err(|e: CheckpointError| Stop::Failed(JobError::checkpoint(&e)))
+    }
+}
+
+fn lock_poisoned() -> Stop {
+    Stop::Failed(JobError::plain("internal error: checkpoint lock"))
 }
 
 async fn complete(

@@ -1,10 +1,12 @@
 //! The global bandwidth limit: one token bucket shared by every job, so "limit uploads to
 //! 2 MB/s" means 2 MB/s in all, however many files and parts are in flight.
 //!
-//! - Senders ask for the bytes they are about to write (`acquire`) and wait until the bucket
-//!   allows them. Bytes are granted in small chunks (at most 64 KiB, less at low limits), so a
-//!   progress bar fed as bytes are sent moves smoothly instead of in bursts, and several jobs
-//!   waiting at once take turns chunk by chunk (waiters are served in arrival order).
+//! - Senders ask for the bytes they are about to write and wait until the bucket allows them:
+//!   `grant` hands out one piece of what is ready (all of it when nothing limits), `acquire`
+//!   waits for a whole amount. Bytes are granted in small chunks (at most 64 KiB, less at low
+//!   limits), so a progress bar fed as bytes are sent moves smoothly instead of in bursts, and
+//!   several jobs waiting at once take turns chunk by chunk (waiters are served in arrival
+//!   order).
 //! - The limit can change at any time (`set_limit`); waiters re-check at once, so lifting a limit
 //!   releases everyone immediately and lowering it slows them from the next chunk.
 //! - Tokens accumulate for at most [`BURST`] of the limit, so an idle period cannot be spent as a
@@ -121,18 +123,24 @@ impl Throttle {
         self.inner.changed.notify_waiters();
     }
 
-    /// Waits until `bytes` may be sent. Call it for each chunk just before writing it (reading at
-    /// most [`MAX_CHUNK`] at a time keeps progress smooth); larger requests are granted in chunks.
+    /// Waits until all of `bytes` may be sent, granted chunk by chunk like [`Throttle::grant`].
     /// Cancel-safe: dropping the future gives back nothing it had not yet been granted.
     pub async fn acquire(&self, bytes: u64) {
         let mut left = bytes;
         while left > 0 {
-            if self.limit().is_none() {
-                return;
-            }
-            let _turn = self.inner.turn.lock().await;
-            left -= self.take(left).await;
+            left -= self.grant(left).await;
         }
+    }
+
+    /// Waits until some of `max` bytes may be sent and returns how many: all of them when
+    /// nothing limits, else one chunk. A sender that reads large buffers sends each in the
+    /// granted pieces, so its progress moves as smoothly as the limit allows.
+    pub async fn grant(&self, max: u64) -> u64 {
+        if max == 0 || self.limit().is_none() {
+            return max;
+        }
+        let _turn = self.inner.turn.lock().await;
+        self.take(max).await
     }
 
     /// Waits for one chunk of at most `want` bytes and returns its size.
@@ -180,6 +188,23 @@ mod tests {
 
     fn secs(d: Duration) -> f64 {
         d.as_secs_f64()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn grants_are_whole_when_unlimited_and_chunked_when_limited() {
+        let t = Throttle::unlimited();
+        assert_eq!(t.grant(3 * MIB).await, 3 * MIB);
+        t.set_limit(Some(MIB));
+        let start = Instant::now();
+        let mut sent = 0;
+        while sent < 2 * MIB {
+            let n = t.grant(2 * MIB - sent).await;
+            assert!((1..=MAX_CHUNK).contains(&n), "{n}");
+            sent += n;
+        }
+        let took = secs(start.elapsed());
+        assert!((2.0..2.05).contains(&took), "{took}");
+        assert_eq!(t.grant(0).await, 0);
     }
 
     #[tokio::test(start_paused = true)]
