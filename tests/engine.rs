@@ -736,3 +736,40 @@ async fn cancel_while_the_upload_is_being_started_leaves_no_orphan() {
     );
     assert_eq!(h.checkpoints(), 0);
 }
+
+#[tokio::test]
+async fn parts_the_checkpoint_missed_are_kept_when_their_crc_matches_the_file() {
+    let mut h = Harness::new().await;
+    let (path, mut content) = h.file("m.bin", PART as usize * 6, 21);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "m.bin")
+    };
+    leave_checkpoint(&mut h, &spec, 5).await;
+    // A crash between two saves: the record lists parts 1 and 2, the server has 1 to 5.
+    let id = spec.checkpoint_id();
+    let mut cp = h.env.store.load(&id).unwrap();
+    assert_eq!(cp.parts.len(), 5);
+    cp.parts.truncate(2);
+    h.env.store.save(&cp).unwrap();
+    // Part 3 of the file now differs from what the server holds, with size and time unchanged:
+    // only a CRC check can tell, and that part must be sent again.
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let third = 2 * PART as usize;
+    content[third] ^= 0xff;
+    std::fs::write(&path, &content).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    let parts_before = h.server.stats().requests(Op::UploadPart);
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    // Parts 3 (changed) and 6 (never sent) travel; 4 and 5 are adopted.
+    assert_eq!(h.server.stats().requests(Op::UploadPart) - parts_before, 2);
+    assert_eq!(resumed_parts(&events), 4);
+    assert_eq!(h.object("m.bin").await, content);
+    assert_eq!(h.checkpoints(), 0);
+}

@@ -29,7 +29,7 @@ use crate::oss::endpoint::Endpoint;
 use crate::oss::error::{Error, ErrorClass};
 use crate::oss::limits::InvalidInput;
 use crate::oss::sign::{Credentials, SignatureVersion};
-use crate::oss::xml::CompletePart;
+use crate::oss::xml::{CompletePart, PartSummary};
 
 /// Where the object goes and how to talk to it; stored in the checkpoint so `resume` needs
 /// nothing but the credentials.
@@ -217,6 +217,7 @@ pub enum JobOutcome {
 }
 
 /// Why the sending phase stopped early.
+#[derive(Debug)]
 enum Stop {
     /// Retries ran out on a temporary problem: keep everything, resume later.
     Interrupted(JobError),
@@ -509,7 +510,7 @@ async fn put_whole(spec: &JobSpec, env: &JobEnv, stamp: FileStamp, emit: &Emit) 
             // With overwriting forbidden, a retry after an answer that got lost finds our own
             // object: it is ours when it holds exactly the file's bytes.
             Err((e, _)) if e.code() == Some("FileAlreadyExists") && attempts > 1 => {
-                let local = match file_crc(&spec.path, stamp.size).await {
+                let local = match file_crc(&spec.path, 0, stamp.size).await {
                     Ok(c) => c,
                     Err(io) => return file_error(spec, io),
                 };
@@ -711,22 +712,31 @@ async fn resume(
         }
         Err(e) => return Err(stop_of(e)),
     };
+    let server_parts: std::collections::HashMap<u32, PartSummary> = server_parts
+        .into_iter()
+        .map(|s| (s.part_number, s))
+        .collect();
     let before = cp.parts.len();
     cp.parts.retain(|p| {
-        server_parts.iter().any(|s| {
-            s.part_number == p.number
-                && s.size == p.size
+        server_parts.get(&p.number).is_some_and(|s| {
+            s.size == p.size
                 && s.etag
                     .trim_matches('"')
                     .eq_ignore_ascii_case(p.etag.trim_matches('"'))
                 && s.hash_crc64ecma.is_none_or(|c| c == p.crc64)
         })
     });
-    if cp.parts.len() != before {
+    let dropped = before - cp.parts.len();
+    if dropped > 0 {
         emit(JobEvent::Notice(format!(
-            "{} part(s) recorded as sent are not on the server as recorded; sending them again.",
-            before - cp.parts.len()
+            "{dropped} part(s) recorded as sent are not on the server as recorded; sending them again."
         )));
+    }
+    let adopted = adopt_unrecorded_parts(&spec.path, &plan, &mut cp, &server_parts).await;
+    if adopted > 0 {
+        tracing::info!(key = %cp.key, adopted, "kept parts the server had beyond the checkpoint");
+    }
+    if dropped > 0 || adopted > 0 {
         env.store
             .save(&cp)
             .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
@@ -748,12 +758,14 @@ async fn existing_object(
     }
 }
 
-/// The CRC-64 of the first `len` bytes of a file, read off the async threads.
-async fn file_crc(path: &std::path::Path, len: u64) -> std::io::Result<u64> {
+/// The CRC-64 of `len` bytes of a file from `offset`, read off the async threads.
+async fn file_crc(path: &std::path::Path, offset: u64, len: u64) -> std::io::Result<u64> {
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || {
-        use std::io::Read as _;
-        let mut f = std::fs::File::open(&path)?.take(len);
+        use std::io::{Read as _, Seek as _};
+        let mut file = std::fs::File::open(&path)?;
+        file.seek(std::io::SeekFrom::Start(offset))?;
+        let mut f = file.take(len);
         let mut crc = crc64::Crc64::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
@@ -766,6 +778,44 @@ async fn file_crc(path: &std::path::Path, len: u64) -> std::io::Result<u64> {
     })
     .await
     .map_err(std::io::Error::other)?
+}
+
+/// Adds to the checkpoint the parts the server has but the checkpoint does not list (they
+/// finished between two saves before a crash or a pause), when their size and CRC-64 match
+/// the file. Returns how many were adopted; a part that cannot be checked is simply sent again.
+async fn adopt_unrecorded_parts(
+    path: &std::path::Path,
+    plan: &UploadPlan,
+    cp: &mut Checkpoint,
+    server_parts: &std::collections::HashMap<u32, PartSummary>,
+) -> usize {
+    let mut adopted = 0;
+    for part in plan.parts() {
+        if cp.part(part.number).is_some() {
+            continue;
+        }
+        let Some(found) = server_parts
+            .get(&part.number)
+            .filter(|s| s.size == part.len)
+        else {
+            continue;
+        };
+        let Some(server_crc) = found.hash_crc64ecma else {
+            continue;
+        };
+        if let Ok(local) = file_crc(path, part.offset, part.len).await
+            && local == server_crc
+        {
+            cp.record_part(FinishedPart {
+                number: part.number,
+                size: part.len,
+                etag: found.etag.clone(),
+                crc64: local,
+            });
+            adopted += 1;
+        }
+    }
+    adopted
 }
 
 fn combined_crc(parts: &[FinishedPart]) -> u64 {
@@ -800,11 +850,7 @@ async fn send_and_complete(
         .filter(|p| cp.part(p.number).is_none())
         .collect();
     let (bucket, key, upload_id) = (cp.bucket.clone(), cp.key.clone(), cp.upload_id.clone());
-    let record = Record {
-        saved_parts: Arc::new(AtomicUsize::new(cp.parts.len())),
-        cp: Arc::new(Mutex::new(cp)),
-        lock: starting.clone(),
-    };
+    let record = Record::new(cp, env, starting);
     let threads = spec.threads.max(1);
     let mut sends = futures_util::stream::iter(pending)
         .map(|part| {
@@ -813,11 +859,23 @@ async fn send_and_complete(
             )
         })
         .buffer_unordered(threads);
+    let mut stopped = None;
     while let Some(result) = sends.next().await {
-        result?;
+        if let Err(stop) = result {
+            stopped = Some(stop);
+            break;
+        }
     }
     drop(sends);
+    // Whatever ends the sending, the checkpoint then lists every part that made it. Before
+    // Complete this is essential: a crash after it is recognised by a record of all parts.
+    let flushed = record.flush().await;
+    if let Some(stop) = stopped {
+        return Err(stop);
+    }
+    flushed?;
     let cp = record
+        .saver
         .cp
         .lock()
         .map(|c| c.clone())
@@ -861,7 +919,7 @@ async fn send_part(
         p.part_finished(part.number, part.len, Instant::now());
     }
     let parts_known = {
-        let mut cp = record.cp.lock().map_err(|_| lock_poisoned())?;
+        let mut cp = record.saver.cp.lock().map_err(|_| lock_poisoned())?;
         cp.record_part(FinishedPart {
             number: part.number,
             size: out.size,
@@ -871,32 +929,116 @@ async fn send_part(
         cp.touch(SystemTime::now());
         cp.parts.len()
     };
-    record.save(env, parts_known).await
+    record.part_recorded(parts_known).await
 }
+
+/// The shortest time between two saves of a checkpoint while parts are sent. Parts that finish
+/// in between are saved together: a save rewrites the whole record (one line per part) and
+/// costs two fsyncs and a new inode, which with small parts on a fast link cost more CPU than
+/// the upload itself. A part the checkpoint missed at a crash is not sent again: resume adopts
+/// it from ListParts once its CRC-64 matches the file.
+const SAVE_EVERY: Duration = Duration::from_millis(500);
 
 /// The checkpoint of a multipart upload while its parts are being sent.
 struct Record {
+    saver: Saver,
+    /// The save that will cover parts that finished too soon after the last one.
+    deferred: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+/// What a save needs, shareable with the deferred save task.
+#[derive(Clone)]
+struct Saver {
     cp: Arc<Mutex<Checkpoint>>,
+    store: CheckpointStore,
     /// How many parts the file on disk lists. Within one sending run parts are only added, so
     /// the count orders the versions.
     saved_parts: Arc<AtomicUsize>,
     /// Saves run one at a time under the job's `starting` lock: cancel waits for a save in
     /// progress before it deletes the checkpoint, and an older state never lands after a newer.
     lock: Starting,
+    /// When the next save may start.
+    next_save: Arc<Mutex<tokio::time::Instant>>,
 }
 
 impl Record {
+    fn new(cp: Checkpoint, env: &JobEnv, starting: &Starting) -> Self {
+        Self {
+            saver: Saver {
+                saved_parts: Arc::new(AtomicUsize::new(cp.parts.len())),
+                cp: Arc::new(Mutex::new(cp)),
+                store: env.store.clone(),
+                lock: starting.clone(),
+                next_save: Arc::new(Mutex::new(tokio::time::Instant::now())),
+            },
+            deferred: Mutex::new(None),
+        }
+    }
+
+    /// After a part was added to the record: save now, or soon if a save ran moments ago.
+    async fn part_recorded(&self, parts_known: usize) -> Result<(), Stop> {
+        let next = *self.saver.next_save.lock().map_err(|_| lock_poisoned())?;
+        if tokio::time::Instant::now() >= next {
+            return self.saver.save(parts_known).await;
+        }
+        let mut deferred = self.deferred.lock().map_err(|_| lock_poisoned())?;
+        if deferred.as_ref().is_none_or(|d| d.is_finished()) {
+            let saver = self.saver.clone();
+            let task = tokio::spawn(async move {
+                tokio::time::sleep_until(next).await;
+                let known = saver.cp.lock().map(|c| c.parts.len()).unwrap_or(0);
+                // A failure here shows at the next part's save or at the flush before Complete.
+                if let Err(e) = saver.save(known).await {
+                    tracing::warn!("deferred checkpoint save failed: {e:?}");
+                }
+            });
+            *deferred = Some(task.abort_handle());
+        }
+        Ok(())
+    }
+
+    /// Saves everything recorded so far, now.
+    async fn flush(&self) -> Result<(), Stop> {
+        if let Ok(mut deferred) = self.deferred.lock()
+            && let Some(task) = deferred.take()
+        {
+            task.abort();
+        }
+        let known = self
+            .saver
+            .cp
+            .lock()
+            .map_err(|_| lock_poisoned())?
+            .parts
+            .len();
+        self.saver.save(known).await
+    }
+}
+
+impl Drop for Record {
+    /// A paused or cancelled job drops its record: a save not yet started is not made (a save
+    /// already writing finishes, and cancel waits for it).
+    fn drop(&mut self) {
+        if let Ok(mut deferred) = self.deferred.lock()
+            && let Some(task) = deferred.take()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Saver {
     /// Makes sure a version listing at least `parts_known` parts is on disk. The write runs on
     /// the blocking pool (two fsyncs must not stall the async threads) and finishes even if
-    /// the job is paused meanwhile. A part that finished while another save was writing is
-    /// often covered by the next save, and then costs no write of its own.
-    async fn save(&self, env: &JobEnv, parts_known: usize) -> Result<(), Stop> {
+    /// the job is paused meanwhile.
+    async fn save(&self, parts_known: usize) -> Result<(), Stop> {
         let guard = self.lock.clone().lock_owned().await;
         if self.saved_parts.load(Ordering::Acquire) >= parts_known {
             return Ok(());
         }
         let snapshot = self.cp.lock().map_err(|_| lock_poisoned())?.clone();
-        let (store, saved) = (env.store.clone(), self.saved_parts.clone());
+        let (store, saved) = (self.store.clone(), self.saved_parts.clone());
+        let started = tokio::time::Instant::now();
         tokio::task::spawn_blocking(move || {
             let _one_at_a_time = guard;
             store.save(&snapshot)?;
@@ -905,7 +1047,13 @@ impl Record {
         })
         .await
         .map_err(|e| Stop::Failed(JobError::plain(format!("internal error: {e}"))))?
-        .map_err(|e: CheckpointError| Stop::Failed(JobError::checkpoint(&e)))
+        .map_err(|e: CheckpointError| Stop::Failed(JobError::checkpoint(&e)))?;
+        // A slow disk saves less often: at most a tenth of the time goes to saving.
+        let took = started.elapsed();
+        if let Ok(mut next) = self.next_save.lock() {
+            *next = tokio::time::Instant::now() + SAVE_EVERY.max(took * 10);
+        }
+        Ok(())
     }
 }
 
