@@ -2,7 +2,8 @@
 //! Alibaba's "Regions and endpoints" page gives them, and the public endpoint of each.
 //!
 //! Local regions (Nanjing, Fuzhou, Wuhan) and regions being closed are left out: people who
-//! use them type the endpoint themselves.
+//! use them type the endpoint themselves. Checked against the Chinese page's tables (public
+//! endpoint `oss-<id>.aliyuncs.com` for every region listed here) in November 2026.
 
 /// One OSS region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +31,7 @@ pub const REGIONS: &[Region] = &[
     Region { id: "cn-heyuan", en: "China (Heyuan)", zh: "华南2（河源）" },
     Region { id: "cn-guangzhou", en: "China (Guangzhou)", zh: "华南3（广州）" },
     Region { id: "cn-chengdu", en: "China (Chengdu)", zh: "西南1（成都）" },
+    Region { id: "cn-zhongwei", en: "China (Zhongwei)", zh: "西北2（中卫）" },
     Region { id: "cn-hongkong", en: "China (Hong Kong)", zh: "中国香港" },
     Region { id: "ap-northeast-1", en: "Japan (Tokyo)", zh: "日本（东京）" },
     Region { id: "ap-northeast-2", en: "South Korea (Seoul)", zh: "韩国（首尔）" },
@@ -42,7 +44,9 @@ pub const REGIONS: &[Region] = &[
     Region { id: "eu-west-1", en: "UK (London)", zh: "英国（伦敦）" },
     Region { id: "us-west-1", en: "US (Silicon Valley)", zh: "美国（硅谷）" },
     Region { id: "us-east-1", en: "US (Virginia)", zh: "美国（弗吉尼亚）" },
+    Region { id: "na-south-1", en: "Mexico", zh: "墨西哥" },
     Region { id: "me-east-1", en: "UAE (Dubai)", zh: "阿联酋（迪拜）" },
+    Region { id: "me-central-1", en: "Saudi Arabia (Riyadh, partner-operated)", zh: "沙特（利雅得）- 合作伙伴运营" },
 ];
 
 impl Region {
