@@ -773,3 +773,41 @@ async fn parts_the_checkpoint_missed_are_kept_when_their_crc_matches_the_file() 
     assert_eq!(h.object("m.bin").await, content);
     assert_eq!(h.checkpoints(), 0);
 }
+
+#[tokio::test]
+async fn a_part_that_finished_soon_after_a_save_still_reaches_the_checkpoint() {
+    let h = Harness::new().await;
+    let (path, content) = h.file("q.bin", PART as usize * 4, 23);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "q.bin")
+    };
+    // Parts 1 and 2 finish moments apart; part 3 never gets an answer, so no later part's
+    // save can carry part 2: only the deferred save can.
+    h.server
+        .faults()
+        .add(FaultRule::new(Some(Op::UploadPart), 3, FaultAction::Stall));
+    let (tx, rx) = watch::channel(Control::Run);
+    let id = spec.checkpoint_id();
+    let store = h.env.store.clone();
+    let watcher = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut listed = 0;
+        while tokio::time::Instant::now() < deadline {
+            listed = store.load(&id).map(|cp| cp.parts.len()).unwrap_or(0);
+            if listed == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tx.send(Control::Pause).unwrap();
+        listed
+    };
+    let ((outcome, _), listed) = tokio::join!(h.run_with(&spec, rx), watcher);
+    assert_eq!(outcome, JobOutcome::Paused);
+    assert_eq!(listed, 2, "the checkpoint never listed the second part");
+    h.server.faults().clear();
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(resumed_parts(&events), 2);
+}

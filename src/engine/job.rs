@@ -266,8 +266,11 @@ pub async fn run_job(
     tokio::select! {
         biased;
         c = stop => {
+            // A checkpoint save already writing finishes first (it holds `starting`): a cancel
+            // must not have its delete undone by it, and a later run must not load the record
+            // and then see an older one land on top.
+            let _started = starting.lock().await;
             if c == Control::Cancel {
-                let _started = starting.lock().await;
                 cancel_server_side(spec, env).await;
                 JobOutcome::Cancelled
             } else {
@@ -716,7 +719,7 @@ async fn resume(
         .into_iter()
         .map(|s| (s.part_number, s))
         .collect();
-    let before = cp.parts.len();
+    let recorded: Vec<u32> = cp.parts.iter().map(|p| p.number).collect();
     cp.parts.retain(|p| {
         server_parts.get(&p.number).is_some_and(|s| {
             s.size == p.size
@@ -726,19 +729,24 @@ async fn resume(
                 && s.hash_crc64ecma.is_none_or(|c| c == p.crc64)
         })
     });
-    let dropped = before - cp.parts.len();
-    if dropped > 0 {
-        emit(JobEvent::Notice(format!(
-            "{dropped} part(s) recorded as sent are not on the server as recorded; sending them again."
-        )));
-    }
+    let dropped = recorded.len() - cp.parts.len();
     let adopted = adopt_unrecorded_parts(&spec.path, &plan, &mut cp, &server_parts).await;
     if adopted > 0 {
         tracing::info!(key = %cp.key, adopted, "kept parts the server had beyond the checkpoint");
     }
+    // A dropped part may come back through adoption (the server holds a good copy the record
+    // describes differently); only those still missing are sent again.
+    let resent = recorded.iter().filter(|n| cp.part(**n).is_none()).count();
+    if resent > 0 {
+        emit(JobEvent::Notice(format!(
+            "{resent} part(s) recorded as sent are not on the server as recorded; sending them again."
+        )));
+    }
     if dropped > 0 || adopted > 0 {
-        env.store
-            .save(&cp)
+        let (store, snapshot) = (env.store.clone(), cp.clone());
+        tokio::task::spawn_blocking(move || store.save(&snapshot))
+            .await
+            .map_err(|e| Stop::Failed(JobError::plain(format!("internal error: {e}"))))?
             .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
     }
     send_and_complete(spec, env, cp, plan, emit, starting).await
@@ -918,7 +926,7 @@ async fn send_part(
     if let Ok(mut p) = progress.lock() {
         p.part_finished(part.number, part.len, Instant::now());
     }
-    let parts_known = {
+    {
         let mut cp = record.saver.cp.lock().map_err(|_| lock_poisoned())?;
         cp.record_part(FinishedPart {
             number: part.number,
@@ -927,9 +935,8 @@ async fn send_part(
             crc64: out.crc64,
         });
         cp.touch(SystemTime::now());
-        cp.parts.len()
-    };
-    record.part_recorded(parts_known).await
+    }
+    record.part_recorded().await
 }
 
 /// The shortest time between two saves of a checkpoint while parts are sent. Parts that finish
@@ -954,11 +961,14 @@ struct Saver {
     /// How many parts the file on disk lists. Within one sending run parts are only added, so
     /// the count orders the versions.
     saved_parts: Arc<AtomicUsize>,
-    /// Saves run one at a time under the job's `starting` lock: cancel waits for a save in
-    /// progress before it deletes the checkpoint, and an older state never lands after a newer.
+    /// Saves run one at a time under the job's `starting` lock, which pause and cancel take
+    /// before they return: a save already writing finishes before anyone else touches the
+    /// file, and an older state never lands after a newer.
     lock: Starting,
     /// When the next save may start.
     next_save: Arc<Mutex<tokio::time::Instant>>,
+    /// A deferred save is waiting and has not yet taken its snapshot.
+    deferred_pending: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Record {
@@ -970,28 +980,32 @@ impl Record {
                 store: env.store.clone(),
                 lock: starting.clone(),
                 next_save: Arc::new(Mutex::new(tokio::time::Instant::now())),
+                deferred_pending: Arc::default(),
             },
             deferred: Mutex::new(None),
         }
     }
 
     /// After a part was added to the record: save now, or soon if a save ran moments ago.
-    async fn part_recorded(&self, parts_known: usize) -> Result<(), Stop> {
+    async fn part_recorded(&self) -> Result<(), Stop> {
         let next = *self.saver.next_save.lock().map_err(|_| lock_poisoned())?;
         if tokio::time::Instant::now() >= next {
-            return self.saver.save(parts_known).await;
+            return self.saver.save_latest(false).await;
         }
-        let mut deferred = self.deferred.lock().map_err(|_| lock_poisoned())?;
-        if deferred.as_ref().is_none_or(|d| d.is_finished()) {
-            let saver = self.saver.clone();
-            let task = tokio::spawn(async move {
-                tokio::time::sleep_until(next).await;
-                let known = saver.cp.lock().map(|c| c.parts.len()).unwrap_or(0);
-                // A failure here shows at the next part's save or at the flush before Complete.
-                if let Err(e) = saver.save(known).await {
-                    tracing::warn!("deferred checkpoint save failed: {e:?}");
-                }
-            });
+        // One deferred save at a time covers every part recorded before it takes its snapshot;
+        // a part recorded after that schedules the next one.
+        if self.saver.deferred_pending.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let saver = self.saver.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep_until(next).await;
+            // A failure here shows at the next part's save or at the flush before Complete.
+            if let Err(e) = saver.save_latest(true).await {
+                tracing::warn!("deferred checkpoint save failed: {e:?}");
+            }
+        });
+        if let Ok(mut deferred) = self.deferred.lock() {
             *deferred = Some(task.abort_handle());
         }
         Ok(())
@@ -1004,20 +1018,13 @@ impl Record {
         {
             task.abort();
         }
-        let known = self
-            .saver
-            .cp
-            .lock()
-            .map_err(|_| lock_poisoned())?
-            .parts
-            .len();
-        self.saver.save(known).await
+        self.saver.save_latest(false).await
     }
 }
 
 impl Drop for Record {
-    /// A paused or cancelled job drops its record: a save not yet started is not made (a save
-    /// already writing finishes, and cancel waits for it).
+    /// A paused or cancelled job drops its record: a deferred save not yet started is not
+    /// made (one already writing finishes, and pause and cancel wait for it).
     fn drop(&mut self) {
         if let Ok(mut deferred) = self.deferred.lock()
             && let Some(task) = deferred.take()
@@ -1028,15 +1035,21 @@ impl Drop for Record {
 }
 
 impl Saver {
-    /// Makes sure a version listing at least `parts_known` parts is on disk. The write runs on
-    /// the blocking pool (two fsyncs must not stall the async threads) and finishes even if
-    /// the job is paused meanwhile.
-    async fn save(&self, parts_known: usize) -> Result<(), Stop> {
+    /// Writes what is recorded at the moment the save lock is taken, unless a save already
+    /// wrote as much. The write runs on the blocking pool (two fsyncs must not stall the async
+    /// threads) and finishes even if the job is paused meanwhile.
+    async fn save_latest(&self, deferred: bool) -> Result<(), Stop> {
         let guard = self.lock.clone().lock_owned().await;
-        if self.saved_parts.load(Ordering::Acquire) >= parts_known {
-            return Ok(());
+        if deferred {
+            self.deferred_pending.store(false, Ordering::Release);
         }
-        let snapshot = self.cp.lock().map_err(|_| lock_poisoned())?.clone();
+        let snapshot = {
+            let cp = self.cp.lock().map_err(|_| lock_poisoned())?;
+            if self.saved_parts.load(Ordering::Acquire) >= cp.parts.len() {
+                return Ok(());
+            }
+            cp.clone()
+        };
         let (store, saved) = (self.store.clone(), self.saved_parts.clone());
         let started = tokio::time::Instant::now();
         tokio::task::spawn_blocking(move || {

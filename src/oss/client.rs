@@ -349,7 +349,8 @@ struct StreamWatch {
     error: Option<std::io::Error>,
 }
 
-/// A stream of the file range in `CHUNK_SIZE` pieces that updates `watch` as it goes.
+/// A stream of the file range, read `CHUNK_SIZE` at a time and sent in the pieces `pace`
+/// grants (whole chunks when nothing limits), that updates `watch` as it goes.
 fn file_stream(
     range: FileRange,
     transfer: Transfer,
@@ -419,8 +420,9 @@ fn file_stream(
 struct Recent(std::collections::VecDeque<Bytes>);
 
 impl Recent {
-    /// Chunks kept: enough for the one being written and the one queued behind it.
-    const KEEP: usize = 3;
+    /// Chunks kept: the one the connection is writing and the one before it, which by the
+    /// time the next chunk is read has usually been written and can take it.
+    const KEEP: usize = 2;
 
     /// A buffer no one else holds, of at least `len` bytes, truncated to `len`.
     fn take_free(&mut self, len: usize) -> Option<BytesMut> {
