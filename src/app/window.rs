@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use egui::{Color32, Id, Key, Modal, RichText, ViewportCommand};
 
-use super::background::{Background, Pick, Reply};
+use super::background::{Background, Desktop, NativeDesktop, Pick, Reply};
 use super::demo::Demo;
 use super::i18n::{Lang, LanguageChoice, Tr, tr};
 use super::model::{QueueModel, Totals};
@@ -34,6 +34,8 @@ pub struct AppOptions {
     /// Where secrets are kept; `None` is the OS keychain with the file fallback. Tests pass
     /// one with an in-memory or absent keychain.
     pub secrets: Option<std::sync::Arc<crate::secrets::Secrets>>,
+    /// File dialogs and the file manager; `None` is the real desktop. Tests pass a stand-in.
+    pub desktop: Option<Arc<dyn Desktop>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,7 +190,10 @@ impl UploaderApp {
             screen,
             engine: Some(engine),
             queue: QueueModel::default(),
-            background: Background::new(ctx.clone()),
+            background: Background::new(
+                ctx.clone(),
+                options.desktop.unwrap_or_else(|| Arc::new(NativeDesktop)),
+            ),
             walking: None,
             messages,
             single: None,
