@@ -2,6 +2,8 @@
 //! (the system's by default, or the one picked in the settings). `{name}` marks a value filled in
 //! with `str::replace`.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// A language the window speaks.
@@ -53,6 +55,28 @@ macro_rules! strings {
         static EN: Tr = Tr { $($key: $en,)* };
         static ZH: Tr = Tr { $($key: $zh,)* };
     };
+}
+
+impl Tr {
+    /// A time left, to the second below an hour and to the minute above:
+    /// `1 h 05 min`, `3 min 20 s`, `12 s` (`1 小时 5 分`, `3 分 20 秒`, `12 秒`).
+    pub fn duration(&self, d: Duration) -> String {
+        let total = d.as_secs();
+        let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+        let template = if h > 0 {
+            self.dur_hours
+        } else if m > 0 {
+            self.dur_minutes
+        } else {
+            self.dur_seconds
+        };
+        template
+            .replace("{h}", &h.to_string())
+            .replace("{mm}", &format!("{m:02}"))
+            .replace("{m}", &m.to_string())
+            .replace("{ss}", &format!("{s:02}"))
+            .replace("{s}", &s.to_string())
+    }
 }
 
 /// The strings for `lang`.
@@ -134,6 +158,11 @@ strings! {
     status_files: "{done} of {total} files done", "已完成 {done}/{total} 个文件";
     status_bytes: "{done} of {total}", "{done} / {total}";
     status_eta: "about {eta} left", "约剩 {eta}";
+    // Durations: {mm} and {ss} are zero-padded so a ticking ETA keeps its width in English;
+    // Chinese reads more naturally without padding.
+    dur_hours: "{h} h {mm} min", "{h} 小时 {m} 分";
+    dur_minutes: "{m} min {ss} s", "{m} 分 {s} 秒";
+    dur_seconds: "{s} s", "{s} 秒";
     status_failed: "{n} failed", "{n} 个失败";
     status_walking: "Adding files… {n} found", "正在添加文件… 已找到 {n} 个";
     drop_here: "Drop to upload {n} item(s) to oss://{target}", "松开即可上传 {n} 项到 oss://{target}";
@@ -250,6 +279,27 @@ mod tests {
         assert_eq!(Lang::from_locale("zh-Hans-CN"), Lang::Zh);
         assert_eq!(Lang::from_locale("en_US.UTF-8"), Lang::En);
         assert_eq!(Lang::from_locale(""), Lang::En);
+    }
+
+    #[test]
+    fn durations_read_naturally_in_both_languages() {
+        let secs = Duration::from_secs;
+        assert_eq!(EN.duration(secs(0)), "0 s");
+        assert_eq!(EN.duration(secs(12)), "12 s");
+        assert_eq!(EN.duration(secs(200)), "3 min 20 s");
+        assert_eq!(EN.duration(secs(65)), "1 min 05 s");
+        assert_eq!(EN.duration(secs(3900)), "1 h 05 min");
+        assert_eq!(EN.duration(secs(3600)), "1 h 00 min");
+        assert_eq!(ZH.duration(secs(12)), "12 秒");
+        assert_eq!(ZH.duration(secs(200)), "3 分 20 秒");
+        assert_eq!(ZH.duration(secs(65)), "1 分 5 秒");
+        assert_eq!(ZH.duration(secs(3900)), "1 小时 5 分");
+        assert_eq!(ZH.duration(Duration::from_millis(90_999)), "1 分 30 秒");
+        // The status bar's wording around it.
+        assert_eq!(
+            ZH.status_eta.replace("{eta}", &ZH.duration(secs(200))),
+            "约剩 3 分 20 秒"
+        );
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! scroll smoothly), the resume banner, the status bar, error details and the drop overlay.
 //! These functions only paint and return what the user asked for.
 
-use std::time::Duration;
-
 use egui::{Align, Color32, Layout, ProgressBar, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
@@ -29,18 +27,6 @@ pub enum QueueAction {
 }
 
 const ROW_HEIGHT: f32 = 26.0;
-
-/// `1 h 05 min`, `3 min 20 s`, `12 s`.
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{} min {:02} s", s / 60, s % 60)
-    } else {
-        format!("{s} s")
-    }
-}
 
 pub fn state_text(t: &Tr, row: &Row) -> &'static str {
     match row.state {
@@ -248,7 +234,7 @@ pub fn table_ui(
                 });
                 table_row.col(|ui| {
                     if let Some(eta) = row.eta {
-                        ui.label(human_duration(eta));
+                        ui.label(t.duration(eta));
                     }
                 });
                 table_row.col(|ui| {
@@ -404,7 +390,7 @@ pub fn status_bar_ui(ui: &mut egui::Ui, t: &Tr, totals: &Totals, walking: Option
         }
         if let Some(eta) = totals.eta() {
             ui.separator();
-            ui.label(t.status_eta.replace("{eta}", &human_duration(eta)));
+            ui.label(t.status_eta.replace("{eta}", &t.duration(eta)));
         }
         if totals.failed > 0 {
             ui.separator();
@@ -447,16 +433,4 @@ pub fn drop_overlay_ui(ctx: &egui::Context, t: &Tr, target: &str, blocked: bool)
         egui::FontId::proportional(22.0),
         Color32::WHITE,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(Duration::from_secs(12)), "12 s");
-        assert_eq!(human_duration(Duration::from_secs(200)), "3 min 20 s");
-        assert_eq!(human_duration(Duration::from_secs(3900)), "1 h 05 min");
-    }
 }
