@@ -252,6 +252,26 @@ fn dropped_files_and_folders_become_rows_and_upload() {
     });
 }
 
+/// The name field has the focus when the question opens, so Enter alone confirms it (the
+/// e2e drag-and-drop test relies on this; a Tab + Enter arriving in one frame used to be lost).
+#[test]
+fn enter_confirms_a_dropped_file_at_once() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let d = rig.file("d.txt", 99);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[d]);
+    h.run_steps(2);
+    h.get_by_label("Upload this file");
+    h.key_press(egui::Key::Enter);
+    wait_until(&mut h, "the upload", |app| {
+        state_of(app, 0) == Some(JobState::Done)
+    });
+    assert_eq!(h.state().app().queue().rows()[0].key, "in/d.txt");
+    assert!(h.query_by_label("Upload this file").is_none());
+}
+
 #[test]
 fn a_single_file_can_get_its_own_name() {
     let rig = Rig::new();

@@ -50,6 +50,8 @@ enum Screen {
 struct SingleAdd {
     path: PathBuf,
     key: String,
+    /// The name field has been given the focus once, so Enter confirms right away.
+    focused: bool,
 }
 
 /// Settings that passed validation and wait for the user to say where the secret goes.
@@ -268,6 +270,7 @@ impl UploaderApp {
             self.single = Some(SingleAdd {
                 key: format!("{}{name}", self.settings.key_prefix()),
                 path,
+                focused: false,
             });
             return;
         }
@@ -709,6 +712,13 @@ impl UploaderApp {
                     .on_hover_text(t.name_in_bucket_tip);
                 let edit = ui
                     .add(egui::TextEdit::singleline(&mut single.key).desired_width(f32::INFINITY));
+                // Focus the name at once: Enter confirms, typing renames. Without it a quick
+                // Tab + Enter could arrive in one frame, before the Tab's focus took effect,
+                // and the Enter was lost.
+                if !single.focused {
+                    edit.request_focus();
+                    single.focused = true;
+                }
                 let error = crate::oss::limits::validate_key(&single.key).err();
                 if let Some(e) = &error {
                     ui.colored_label(
