@@ -91,7 +91,7 @@ strings! {
     app_name: "OSS Uploader", "OSS 上传工具";
     menu_file: "File", "文件";
     add_files: "Add files…", "添加文件…";
-    add_files_tip: "Choose files to upload (Ctrl+O). You can also drag files onto the window.", "选择要上传的文件（Ctrl+O）。也可以把文件拖到窗口里。";
+    add_files_tip: "Choose files to upload ({shortcut}). You can also drag files onto the window.", "选择要上传的文件（{shortcut}）。也可以把文件拖到窗口里。";
     add_folder: "Add folder…", "添加文件夹…";
     add_folder_tip: "Choose a folder: every file in it and in its subfolders is uploaded, keeping the folder structure.", "选择一个文件夹：其中及子文件夹里的所有文件都会上传，并保留文件夹结构。";
     open_log_folder: "Open log folder", "打开日志文件夹";
@@ -310,6 +310,7 @@ mod tests {
             (EN.status_files, ZH.status_files),
             (EN.secret_in_file, ZH.secret_in_file),
             (EN.bad_part_size, ZH.bad_part_size),
+            (EN.add_files_tip, ZH.add_files_tip),
         ] {
             let marks = |s: &str| {
                 let mut v: Vec<String> = s

@@ -28,6 +28,10 @@ pub enum QueueAction {
 
 const ROW_HEIGHT: f32 = 26.0;
 
+/// Opens "Add files…": Ctrl+O, or ⌘O on a Mac. Menus and tips show it as the platform writes it.
+pub const ADD_FILES_SHORTCUT: egui::KeyboardShortcut =
+    egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::O);
+
 pub fn state_text(t: &Tr, row: &Row) -> &'static str {
     match row.state {
         JobState::Queued => t.st_queued,
@@ -63,7 +67,10 @@ pub fn toolbar_ui(
     ui.horizontal(|ui| {
         if ui
             .button(t.add_files)
-            .on_hover_text(t.add_files_tip)
+            .on_hover_text(
+                t.add_files_tip
+                    .replace("{shortcut}", &ui.ctx().format_shortcut(&ADD_FILES_SHORTCUT)),
+            )
             .clicked()
         {
             out.push(QueueAction::Pick(Pick::Files));

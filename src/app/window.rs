@@ -345,7 +345,7 @@ impl UploaderApp {
         if self.screen != Screen::Queue || self.modal_open() {
             return;
         }
-        let open = ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::O));
+        let open = ctx.input_mut(|i| i.consume_shortcut(&queue_ui::ADD_FILES_SHORTCUT));
         if open {
             self.background.pick(Pick::Files);
         }
@@ -451,7 +451,9 @@ impl UploaderApp {
                     if ui
                         .add_enabled(
                             ready,
-                            egui::Button::new(t.add_files).shortcut_text("Ctrl+O"),
+                            egui::Button::new(t.add_files).shortcut_text(
+                                ui.ctx().format_shortcut(&queue_ui::ADD_FILES_SHORTCUT),
+                            ),
                         )
                         .clicked()
                     {
