@@ -3,11 +3,12 @@
 //! the window frame by frame with a generous bound; nothing asserts on timing.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
+use oss_uploader::app::background::{Desktop, Pick, Picked};
 use oss_uploader::app::i18n::Lang;
 use oss_uploader::app::settings::AppSettings;
 use oss_uploader::app::{AppOptions, UploaderApp};
@@ -34,12 +35,41 @@ impl egui::DroppedFile for Dropped {
     }
 }
 
+/// Stands in for the file dialogs and the file manager: records what the window asked for and
+/// answers as told, so no real dialog opens under `cargo test`.
+#[derive(Debug, Default)]
+struct FakeDesktop {
+    /// What the next dialog "picks"; `None` is a computer where no dialog can open.
+    picks: Mutex<Option<Vec<PathBuf>>>,
+    asked: Mutex<Vec<Pick>>,
+    opened: Mutex<Vec<PathBuf>>,
+}
+
+impl Desktop for FakeDesktop {
+    fn pick(&self, what: Pick) -> Picked {
+        self.asked.lock().unwrap().push(what);
+        match self.picks.lock().unwrap().clone() {
+            Some(paths) => Picked::Paths(paths),
+            None => Picked::NoDialog,
+        }
+    }
+
+    fn open_folder(&self, dir: &Path) -> std::io::Result<()> {
+        self.opened.lock().unwrap().push(dir.to_owned());
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no file manager here",
+        ))
+    }
+}
+
 struct Rig {
     rt: tokio::runtime::Runtime,
     server: LocalServer,
     _root: tempfile::TempDir,
     data: tempfile::TempDir,
     files: tempfile::TempDir,
+    desktop: Arc<FakeDesktop>,
 }
 
 impl Rig {
@@ -59,6 +89,7 @@ impl Rig {
             _root: root,
             data: tempfile::tempdir().unwrap(),
             files: tempfile::tempdir().unwrap(),
+            desktop: Arc::default(),
         }
     }
 
@@ -104,6 +135,7 @@ impl Rig {
                     Box::new(oss_uploader::secrets::MemoryKeychain::unavailable()),
                 ),
             )),
+            desktop: Some(self.desktop.clone()),
         }
     }
 
@@ -218,6 +250,26 @@ fn dropped_files_and_folders_become_rows_and_upload() {
     wait_until(&mut h, "the list to empty", |app| {
         app.queue().rows().is_empty()
     });
+}
+
+/// The name field has the focus when the question opens, so Enter alone confirms it (the
+/// e2e drag-and-drop test relies on this; a Tab + Enter arriving in one frame used to be lost).
+#[test]
+fn enter_confirms_a_dropped_file_at_once() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let d = rig.file("d.txt", 99);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[d]);
+    h.run_steps(2);
+    h.get_by_label("Upload this file");
+    h.key_press(egui::Key::Enter);
+    wait_until(&mut h, "the upload", |app| {
+        state_of(app, 0) == Some(JobState::Done)
+    });
+    assert_eq!(h.state().app().queue().rows()[0].key, "in/d.txt");
+    assert!(h.query_by_label("Upload this file").is_none());
 }
 
 #[test]
@@ -531,6 +583,70 @@ fn keyboard_pauses_resumes_and_removes_the_selection_and_closing_asks_first() {
     wait_until(&mut h, "removed by Delete", |app| {
         app.queue().rows().is_empty()
     });
+}
+
+/// Steps the window until `label` shows; fails after a generous bound.
+fn wait_for_label(h: &mut Harness<'_, Shell>, label: &str) {
+    let deadline = Instant::now() + WAIT;
+    while h.query_by_label_contains(label).is_none() {
+        assert!(Instant::now() < deadline, "no {label:?} in {:#?}", h.root());
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
+#[test]
+fn ctrl_o_opens_add_files() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let picked = rig.file("picked.txt", 10);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+
+    // A computer without any file dialog: the user is told to drag files instead.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
+    wait_for_label(&mut h, "No file dialog can be opened on this computer");
+    assert_eq!(*rig.desktop.asked.lock().unwrap(), [Pick::Files]);
+
+    // With a dialog, the picked file goes the way a dropped one does.
+    *rig.desktop.picks.lock().unwrap() = Some(vec![picked]);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
+    wait_for_label(&mut h, "Upload this file");
+    assert_eq!(
+        *rig.desktop.asked.lock().unwrap(),
+        [Pick::Files, Pick::Files]
+    );
+
+    // O without Ctrl/Cmd is not the shortcut.
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    h.key_press(egui::Key::O);
+    h.run_steps(2);
+    assert_eq!(rig.desktop.asked.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn a_log_folder_that_cannot_be_opened_says_where_it_is() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Open log folder").click();
+    let logs = rig.data.path().join(oss_uploader::engine::paths::LOGS_DIR);
+    wait_for_label(
+        &mut h,
+        &format!(
+            "The log folder could not be opened. It is here: {}",
+            logs.display()
+        ),
+    );
+    assert_eq!(
+        *rig.desktop.opened.lock().unwrap(),
+        std::slice::from_ref(&logs)
+    );
+    assert!(logs.is_dir(), "the folder is made before it is shown");
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! Work the window starts but must not wait for: native file dialogs, walking dropped folders,
-//! testing the connection and opening the log folder. Each runs on its own thread and answers
-//! with a `Reply` on one channel, then wakes the window.
+//! Work the window starts but must not wait for: file dialogs, walking dropped folders, testing
+//! the connection and opening the log folder. Each runs on its own thread and answers with a
+//! `Reply` on one channel, then wakes the window. Dialogs and the file manager are reached
+//! through the `Desktop` trait, so tests can stand in for them.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::bridge::{Command, CommandSender};
@@ -87,11 +88,62 @@ impl TestOutcome {
     }
 }
 
+/// What a file dialog gave back.
+#[derive(Debug)]
+pub enum Picked {
+    Paths(Vec<PathBuf>),
+    /// The user closed the dialog without choosing.
+    Cancelled,
+    /// No dialog could be shown on this computer.
+    NoDialog,
+}
+
+/// The parts of the desktop the window uses: file dialogs and the file manager. Both block, so
+/// they are called on background threads. Tests pass their own, so `cargo test` never opens a
+/// real dialog and can make the file manager fail.
+pub trait Desktop: Send + Sync + std::fmt::Debug {
+    /// Shows a file or folder dialog and waits until it closes.
+    fn pick(&self, what: Pick) -> Picked;
+    /// Shows `dir` (which exists) in the file manager.
+    fn open_folder(&self, dir: &Path) -> std::io::Result<()>;
+}
+
+/// The real desktop: rfd dialogs and the platform's "open" program.
+#[derive(Debug, Default)]
+pub struct NativeDesktop;
+
+impl Desktop for NativeDesktop {
+    fn pick(&self, what: Pick) -> Picked {
+        let started = Instant::now();
+        let dialog = rfd::AsyncFileDialog::new();
+        let picked = match what {
+            Pick::Files => pollster::block_on(dialog.pick_files()),
+            Pick::Folder => pollster::block_on(dialog.pick_folders()),
+        };
+        match picked {
+            Some(handles) => Picked::Paths(
+                handles
+                    .into_iter()
+                    .map(|h| h.path().to_path_buf())
+                    .collect(),
+            ),
+            // rfd says "cancelled" also when no portal or zenity could show a dialog.
+            None if started.elapsed() < NO_DIALOG_WITHIN => Picked::NoDialog,
+            None => Picked::Cancelled,
+        }
+    }
+
+    fn open_folder(&self, dir: &Path) -> std::io::Result<()> {
+        open_folder(dir)
+    }
+}
+
 /// The window's end of the background threads.
 pub struct Background {
     tx: mpsc::Sender<Reply>,
     rx: mpsc::Receiver<Reply>,
     ctx: egui::Context,
+    desktop: Arc<dyn Desktop>,
 }
 
 /// Which native dialog to open.
@@ -102,9 +154,14 @@ pub enum Pick {
 }
 
 impl Background {
-    pub fn new(ctx: egui::Context) -> Self {
+    pub fn new(ctx: egui::Context, desktop: Arc<dyn Desktop>) -> Self {
         let (tx, rx) = mpsc::channel();
-        Self { tx, rx, ctx }
+        Self {
+            tx,
+            rx,
+            ctx,
+            desktop,
+        }
     }
 
     /// Every reply that has arrived.
@@ -126,24 +183,14 @@ impl Background {
         }
     }
 
-    /// Opens a native file or folder dialog.
+    /// Opens a file or folder dialog.
     pub fn pick(&self, what: Pick) {
+        let desktop = self.desktop.clone();
         self.spawn("file-dialog", move |tx| {
-            let started = Instant::now();
-            let dialog = rfd::AsyncFileDialog::new();
-            let picked = match what {
-                Pick::Files => pollster::block_on(dialog.pick_files()),
-                Pick::Folder => pollster::block_on(dialog.pick_folders()),
-            };
-            let reply = match picked {
-                Some(handles) => Reply::Picked(
-                    handles
-                        .into_iter()
-                        .map(|h| h.path().to_path_buf())
-                        .collect(),
-                ),
-                None if started.elapsed() < NO_DIALOG_WITHIN => Reply::NoDialog,
-                None => return,
+            let reply = match desktop.pick(what) {
+                Picked::Paths(paths) => Reply::Picked(paths),
+                Picked::NoDialog => Reply::NoDialog,
+                Picked::Cancelled => return,
             };
             let _ = tx.send(reply);
         });
@@ -176,10 +223,14 @@ impl Background {
         });
     }
 
-    /// Opens a folder in the system's file manager.
+    /// Opens a folder in the system's file manager, creating it first: the log folder may not
+    /// exist before the first log line.
     pub fn open_folder(&self, dir: PathBuf) {
+        let desktop = self.desktop.clone();
         self.spawn("open-folder", move |tx| {
-            if open_folder(&dir).is_err() {
+            let opened = std::fs::create_dir_all(&dir).and_then(|()| desktop.open_folder(&dir));
+            if let Err(e) = opened {
+                tracing::warn!("could not open {}: {e}", dir.display());
                 let _ = tx.send(Reply::OpenFailed(dir));
             }
         });
@@ -215,7 +266,6 @@ fn test_connection(settings: &AppSettings, credentials: Credentials) -> TestOutc
 }
 
 fn open_folder(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     let program = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {

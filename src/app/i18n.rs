@@ -2,6 +2,8 @@
 //! (the system's by default, or the one picked in the settings). `{name}` marks a value filled in
 //! with `str::replace`.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// A language the window speaks.
@@ -55,6 +57,28 @@ macro_rules! strings {
     };
 }
 
+impl Tr {
+    /// A time left, to the second below an hour and to the minute above:
+    /// `1 h 05 min`, `3 min 20 s`, `12 s` (`1 小时 5 分`, `3 分 20 秒`, `12 秒`).
+    pub fn duration(&self, d: Duration) -> String {
+        let total = d.as_secs();
+        let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+        let template = if h > 0 {
+            self.dur_hours
+        } else if m > 0 {
+            self.dur_minutes
+        } else {
+            self.dur_seconds
+        };
+        template
+            .replace("{h}", &h.to_string())
+            .replace("{mm}", &format!("{m:02}"))
+            .replace("{m}", &m.to_string())
+            .replace("{ss}", &format!("{s:02}"))
+            .replace("{s}", &s.to_string())
+    }
+}
+
 /// The strings for `lang`.
 pub fn tr(lang: Lang) -> &'static Tr {
     match lang {
@@ -67,7 +91,7 @@ strings! {
     app_name: "OSS Uploader", "OSS 上传工具";
     menu_file: "File", "文件";
     add_files: "Add files…", "添加文件…";
-    add_files_tip: "Choose files to upload (Ctrl+O). You can also drag files onto the window.", "选择要上传的文件（Ctrl+O）。也可以把文件拖到窗口里。";
+    add_files_tip: "Choose files to upload ({shortcut}). You can also drag files onto the window.", "选择要上传的文件（{shortcut}）。也可以把文件拖到窗口里。";
     add_folder: "Add folder…", "添加文件夹…";
     add_folder_tip: "Choose a folder: every file in it and in its subfolders is uploaded, keeping the folder structure.", "选择一个文件夹：其中及子文件夹里的所有文件都会上传，并保留文件夹结构。";
     open_log_folder: "Open log folder", "打开日志文件夹";
@@ -134,6 +158,11 @@ strings! {
     status_files: "{done} of {total} files done", "已完成 {done}/{total} 个文件";
     status_bytes: "{done} of {total}", "{done} / {total}";
     status_eta: "about {eta} left", "约剩 {eta}";
+    // Durations: {mm} and {ss} are zero-padded so a ticking ETA keeps its width in English;
+    // Chinese reads more naturally without padding.
+    dur_hours: "{h} h {mm} min", "{h} 小时 {m} 分";
+    dur_minutes: "{m} min {ss} s", "{m} 分 {s} 秒";
+    dur_seconds: "{s} s", "{s} 秒";
     status_failed: "{n} failed", "{n} 个失败";
     status_walking: "Adding files… {n} found", "正在添加文件… 已找到 {n} 个";
     drop_here: "Drop to upload {n} item(s) to oss://{target}", "松开即可上传 {n} 项到 oss://{target}";
@@ -253,6 +282,27 @@ mod tests {
     }
 
     #[test]
+    fn durations_read_naturally_in_both_languages() {
+        let secs = Duration::from_secs;
+        assert_eq!(EN.duration(secs(0)), "0 s");
+        assert_eq!(EN.duration(secs(12)), "12 s");
+        assert_eq!(EN.duration(secs(200)), "3 min 20 s");
+        assert_eq!(EN.duration(secs(65)), "1 min 05 s");
+        assert_eq!(EN.duration(secs(3900)), "1 h 05 min");
+        assert_eq!(EN.duration(secs(3600)), "1 h 00 min");
+        assert_eq!(ZH.duration(secs(12)), "12 秒");
+        assert_eq!(ZH.duration(secs(200)), "3 分 20 秒");
+        assert_eq!(ZH.duration(secs(65)), "1 分 5 秒");
+        assert_eq!(ZH.duration(secs(3900)), "1 小时 5 分");
+        assert_eq!(ZH.duration(Duration::from_millis(90_999)), "1 分 30 秒");
+        // The status bar's wording around it.
+        assert_eq!(
+            ZH.status_eta.replace("{eta}", &ZH.duration(secs(200))),
+            "约剩 3 分 20 秒"
+        );
+    }
+
+    #[test]
     fn placeholders_match_in_both_languages() {
         for (en, zh) in [
             (EN.banner, ZH.banner),
@@ -260,6 +310,7 @@ mod tests {
             (EN.status_files, ZH.status_files),
             (EN.secret_in_file, ZH.secret_in_file),
             (EN.bad_part_size, ZH.bad_part_size),
+            (EN.add_files_tip, ZH.add_files_tip),
         ] {
             let marks = |s: &str| {
                 let mut v: Vec<String> = s

@@ -2,8 +2,6 @@
 //! scroll smoothly), the resume banner, the status bar, error details and the drop overlay.
 //! These functions only paint and return what the user asked for.
 
-use std::time::Duration;
-
 use egui::{Align, Color32, Layout, ProgressBar, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
@@ -30,17 +28,9 @@ pub enum QueueAction {
 
 const ROW_HEIGHT: f32 = 26.0;
 
-/// `1 h 05 min`, `3 min 20 s`, `12 s`.
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{} min {:02} s", s / 60, s % 60)
-    } else {
-        format!("{s} s")
-    }
-}
+/// Opens "Add files…": Ctrl+O, or ⌘O on a Mac. Menus and tips show it as the platform writes it.
+pub const ADD_FILES_SHORTCUT: egui::KeyboardShortcut =
+    egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::O);
 
 pub fn state_text(t: &Tr, row: &Row) -> &'static str {
     match row.state {
@@ -77,7 +67,10 @@ pub fn toolbar_ui(
     ui.horizontal(|ui| {
         if ui
             .button(t.add_files)
-            .on_hover_text(t.add_files_tip)
+            .on_hover_text(
+                t.add_files_tip
+                    .replace("{shortcut}", &ui.ctx().format_shortcut(&ADD_FILES_SHORTCUT)),
+            )
             .clicked()
         {
             out.push(QueueAction::Pick(Pick::Files));
@@ -248,7 +241,7 @@ pub fn table_ui(
                 });
                 table_row.col(|ui| {
                     if let Some(eta) = row.eta {
-                        ui.label(human_duration(eta));
+                        ui.label(t.duration(eta));
                     }
                 });
                 table_row.col(|ui| {
@@ -404,7 +397,7 @@ pub fn status_bar_ui(ui: &mut egui::Ui, t: &Tr, totals: &Totals, walking: Option
         }
         if let Some(eta) = totals.eta() {
             ui.separator();
-            ui.label(t.status_eta.replace("{eta}", &human_duration(eta)));
+            ui.label(t.status_eta.replace("{eta}", &t.duration(eta)));
         }
         if totals.failed > 0 {
             ui.separator();
@@ -447,16 +440,4 @@ pub fn drop_overlay_ui(ctx: &egui::Context, t: &Tr, target: &str, blocked: bool)
         egui::FontId::proportional(22.0),
         Color32::WHITE,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(Duration::from_secs(12)), "12 s");
-        assert_eq!(human_duration(Duration::from_secs(200)), "3 min 20 s");
-        assert_eq!(human_duration(Duration::from_secs(3900)), "1 h 05 min");
-    }
 }

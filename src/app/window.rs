@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use egui::{Color32, Id, Key, Modal, RichText, ViewportCommand};
 
-use super::background::{Background, Pick, Reply};
+use super::background::{Background, Desktop, NativeDesktop, Pick, Reply};
 use super::demo::Demo;
 use super::i18n::{Lang, LanguageChoice, Tr, tr};
 use super::model::{QueueModel, Totals};
@@ -34,6 +34,8 @@ pub struct AppOptions {
     /// Where secrets are kept; `None` is the OS keychain with the file fallback. Tests pass
     /// one with an in-memory or absent keychain.
     pub secrets: Option<std::sync::Arc<crate::secrets::Secrets>>,
+    /// File dialogs and the file manager; `None` is the real desktop. Tests pass a stand-in.
+    pub desktop: Option<Arc<dyn Desktop>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +50,8 @@ enum Screen {
 struct SingleAdd {
     path: PathBuf,
     key: String,
+    /// The name field has been given the focus once, so Enter confirms right away.
+    focused: bool,
 }
 
 /// Settings that passed validation and wait for the user to say where the secret goes.
@@ -188,7 +192,10 @@ impl UploaderApp {
             screen,
             engine: Some(engine),
             queue: QueueModel::default(),
-            background: Background::new(ctx.clone()),
+            background: Background::new(
+                ctx.clone(),
+                options.desktop.unwrap_or_else(|| Arc::new(NativeDesktop)),
+            ),
             walking: None,
             messages,
             single: None,
@@ -263,6 +270,7 @@ impl UploaderApp {
             self.single = Some(SingleAdd {
                 key: format!("{}{name}", self.settings.key_prefix()),
                 path,
+                focused: false,
             });
             return;
         }
@@ -337,7 +345,7 @@ impl UploaderApp {
         if self.screen != Screen::Queue || self.modal_open() {
             return;
         }
-        let open = ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::O));
+        let open = ctx.input_mut(|i| i.consume_shortcut(&queue_ui::ADD_FILES_SHORTCUT));
         if open {
             self.background.pick(Pick::Files);
         }
@@ -443,7 +451,9 @@ impl UploaderApp {
                     if ui
                         .add_enabled(
                             ready,
-                            egui::Button::new(t.add_files).shortcut_text("Ctrl+O"),
+                            egui::Button::new(t.add_files).shortcut_text(
+                                ui.ctx().format_shortcut(&queue_ui::ADD_FILES_SHORTCUT),
+                            ),
                         )
                         .clicked()
                     {
@@ -704,6 +714,13 @@ impl UploaderApp {
                     .on_hover_text(t.name_in_bucket_tip);
                 let edit = ui
                     .add(egui::TextEdit::singleline(&mut single.key).desired_width(f32::INFINITY));
+                // Focus the name at once: Enter confirms, typing renames. Without it a quick
+                // Tab + Enter could arrive in one frame, before the Tab's focus took effect,
+                // and the Enter was lost.
+                if !single.focused {
+                    edit.request_focus();
+                    single.focused = true;
+                }
                 let error = crate::oss::limits::validate_key(&single.key).err();
                 if let Some(e) = &error {
                     ui.colored_label(

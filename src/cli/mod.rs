@@ -225,6 +225,7 @@ fn open_window(demo: bool, add: Vec<PathBuf>, verbose: u8) -> ExitCode {
             .map(|p| std::path::absolute(&p).unwrap_or(p))
             .collect(),
         secrets: None,
+        desktop: None,
     };
     match crate::app::run(options) {
         Ok(()) => ExitCode::SUCCESS,

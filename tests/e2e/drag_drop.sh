@@ -49,8 +49,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The X server. -nolisten tcp: nothing outside this machine can draw on it.
-Xvfb "$display" -screen 0 1920x1080x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+# The X server. -nolisten tcp: nothing outside this machine can draw on it. -noreset: by
+# default the server resets when its last client leaves, so the app connecting just after the
+# readiness probe (xdpyinfo) disconnected could find it mid-reset and fail to open the window.
+Xvfb "$display" -screen 0 1920x1080x24 -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
 pids+=($!)
 export DISPLAY="$display"
 for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
@@ -92,8 +94,12 @@ if [[ "$mode" == "app" ]]; then
   [[ -n "$wid" ]] || fail "the app's window did not appear in 30 s"
   eval "$(xdotool getwindowgeometry --shell "$wid")"
   tx=$X ty=$Y tw=$WIDTH th=$HEIGHT
-  # Let the first frames paint before dragging onto it.
-  sleep 2
+  # A drop needs the window to say it takes drops (winit sets XdndAware when it is ready).
+  for _ in $(seq 300); do
+    xprop -id "$wid" XdndAware 2>/dev/null | grep -q '= ' && break
+    sleep 0.1
+  done
+  xprop -id "$wid" XdndAware 2>/dev/null | grep -q '= ' || fail "the app's window does not take drops (no XdndAware)"
 else
   "$py" "$here/drop_target.py" "$work/dropped.txt" 400 200 >"$work/target.out" 2>&1 &
   pids+=($!)
@@ -114,19 +120,32 @@ log "drag source at ${sx},${sy}"
 # XDND needs motion over the target to negotiate), linger, release.
 from_x=$((sx + sw / 2)) from_y=$((sy + sh / 2))
 to_x=$((tx + tw / 2)) to_y=$((ty + th / 2))
+drag() {
+  xdotool mousemove "$from_x" "$from_y"
+  sleep 0.3
+  xdotool mousedown 1
+  sleep 0.2
+  for i in $(seq 1 25); do
+    xdotool mousemove $((from_x + (to_x - from_x) * i / 25)) $((from_y + (to_y - from_y) * i / 25))
+    sleep 0.04
+  done
+  for d in 3 -3 3; do xdotool mousemove_relative -- "$d" 0; sleep 0.15; done
+  xdotool mouseup 1
+}
+# The drop counts once the target asked for the data. A window that is still busy drawing its
+# first frames may miss the negotiation: then the drag ends without it and is done again.
+sent() { grep -c '^data-sent ' "$work/source.out" 2>/dev/null || true; }
 start=$(date +%s)
-xdotool mousemove "$from_x" "$from_y"
-sleep 0.3
-xdotool mousedown 1
-sleep 0.2
-for i in $(seq 1 25); do
-  xdotool mousemove $((from_x + (to_x - from_x) * i / 25)) $((from_y + (to_y - from_y) * i / 25))
-  sleep 0.04
+for attempt in 1 2 3; do
+  before=$(sent)
+  drag
+  for _ in $(seq 50); do
+    (($(sent) > before)) && break
+    sleep 0.1
+  done
+  (($(sent) > before)) && break
+  log "drag $attempt: the target did not ask for the data; dragging again"
 done
-for d in 3 -3 3; do xdotool mousemove_relative -- "$d" 0; sleep 0.15; done
-xdotool mouseup 1
-grep -q '^data-sent ' "$work/source.out" 2>/dev/null ||
-  sleep 1 # the target may ask for the data just after the release
 log "dropped; source says: $(tr '\n' ' ' <"$work/source.out")"
 
 # The check.
@@ -134,15 +153,8 @@ deadline=$((SECONDS + timeout_s))
 if [[ "$mode" == "app" ]]; then
   queue="$data/demo/queue.json"
   state=""
-  # One dropped file opens "Upload this file" with its name in the bucket: confirm it from the
-  # keyboard as a person may (Tab to the name field, Enter), focusing the window first.
-  sleep 1
-  xdotool windowactivate --sync "$wid" 2>/dev/null || xdotool windowfocus --sync "$wid" 2>/dev/null || true
-  xdotool key --window "$wid" ${E2E_CONFIRM_KEYS:-Tab Return}
-  [[ -n "${E2E_SHOT_AFTER_CONFIRM:-}" ]] && { sleep 1; screenshot; }
-  while ((SECONDS < deadline)); do
-    kill -0 "$app_pid" 2>/dev/null || fail "the app exited: $(cat "$work/app.log")"
-    state="$("$py" - "$queue" "$file" <<'PY' 2>/dev/null || true
+  job_state() {
+    "$py" - "$queue" "$file" <<'PY' 2>/dev/null || true
 import json, sys
 queue, path = sys.argv[1], sys.argv[2]
 with open(queue, encoding="utf-8") as f:
@@ -150,7 +162,27 @@ with open(queue, encoding="utf-8") as f:
 states = [j.get("state") for j in jobs if j.get("spec", {}).get("path") == path]
 print(states[-1] if states else "absent")
 PY
-)"
+  }
+  # One dropped file opens "Upload this file" with its name in the bucket, focused: confirm it
+  # from the keyboard as a person may. The question opens a frame or more after the drop, and
+  # keys sent before it are lost, so Enter is pressed until the job is in the queue file (which
+  # the engine writes within about a second of a change). Enter does nothing once the question
+  # is gone.
+  xdotool windowactivate --sync "$wid" 2>/dev/null || xdotool windowfocus --sync "$wid" 2>/dev/null || true
+  while ((SECONDS < deadline)); do
+    kill -0 "$app_pid" 2>/dev/null || fail "the app exited: $(cat "$work/app.log")"
+    xdotool key --window "$wid" ${E2E_CONFIRM_KEYS:-Return}
+    for _ in $(seq 30); do
+      state="$(job_state)"
+      [[ -n "$state" && "$state" != "absent" ]] && break
+      sleep 0.1
+    done
+    [[ -n "$state" && "$state" != "absent" ]] && break
+  done
+  [[ -n "${E2E_SHOT_AFTER_CONFIRM:-}" ]] && screenshot
+  while ((SECONDS < deadline)); do
+    kill -0 "$app_pid" 2>/dev/null || fail "the app exited: $(cat "$work/app.log")"
+    state="$(job_state)"
     [[ "$state" == "done" ]] && break
     [[ "$state" == "failed" ]] && fail "the upload failed: $(cat "$queue")"
     sleep 0.5
