@@ -767,7 +767,8 @@ pub fn write_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()>
     let tmp = tmp.into_inner().map_err(|e| e.into_error())?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    // The rename itself must reach the disk, or a power cut could bring back the old file.
+    super::checkpoint::sync_dir(dir)
 }
 
 #[cfg(test)]
