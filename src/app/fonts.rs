@@ -95,6 +95,14 @@ mod tests {
     }
 
     #[test]
+    fn every_region_name_has_glyphs_in_the_subset() {
+        let face = subset();
+        for region in crate::oss::regions::REGIONS {
+            assert_eq!(missing(&face, region.zh), "", "{}", region.id);
+        }
+    }
+
+    #[test]
     fn all_of_gb2312_level_one_is_in_the_subset() {
         // The 3755 most common hanzi, U+4E00.. in GB2312 order, sampled at both ends and the
         // middle: rare ones (鼢, 齄) fail first when a subset is cut from the wrong table.
