@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use crate::engine::job::{JobError, JobOutcome, JobSpec};
 use crate::engine::progress::ProgressSnapshot;
 use crate::oss::sign::Credentials;
+use crate::text::Text;
 
 /// Identifies a job for the lifetime of the queue (kept across restarts in the queue file).
 pub type JobId = u64;
@@ -145,7 +146,7 @@ pub enum Event {
     /// Something the user should know that does not stop the job.
     Notice {
         id: JobId,
-        message: String,
+        message: Text,
     },
     /// The job ran to an end: exactly one per run.
     Finished {

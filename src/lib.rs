@@ -1,7 +1,8 @@
 //! oss-uploader: resumable uploads to Alibaba Cloud OSS. The protocol layer (`oss`), the
 //! upload engine (`engine`), the desktop app's pieces (`app`), the command-line face (`cli`), a
 //! local OSS-compatible server (`local_server`) for tests, benchmarks and the demo mode, and
-//! the support both faces share: secrets (`secrets`) and log files (`logging`).
+//! the support both faces share: secrets (`secrets`), log files (`logging`) and messages in
+//! both languages (`text`).
 
 pub mod app;
 pub mod bridge;
@@ -11,3 +12,4 @@ pub mod local_server;
 pub mod logging;
 pub mod oss;
 pub mod secrets;
+pub mod text;

@@ -115,6 +115,14 @@ impl Harness {
             Arc::new(move |e| sink.lock().unwrap().push(e)),
         )
         .await;
+        // The window shows errors in Chinese too: every one the engine makes must have it.
+        if let JobOutcome::Failed(e) | JobOutcome::Interrupted(e) = &outcome {
+            assert!(
+                !e.message_zh.is_empty(),
+                "an error without Chinese: {}",
+                e.message
+            );
+        }
         let events = events.lock().unwrap().clone();
         (outcome, events)
     }
@@ -214,7 +222,10 @@ fn notices(events: &[JobEvent]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            JobEvent::Notice(n) => Some(n.clone()),
+            JobEvent::Notice(n) => {
+                assert!(!n.zh.is_empty(), "a notice without Chinese: {}", n.en);
+                Some(n.en.clone())
+            }
             _ => None,
         })
         .collect()

@@ -56,7 +56,7 @@ pub enum TestOutcome {
     Timeout,
     Certificate,
     /// Anything else, in the protocol layer's own plain words.
-    Other(String),
+    Other(crate::text::Text),
 }
 
 impl TestOutcome {
@@ -83,7 +83,7 @@ impl TestOutcome {
             ErrorClass::Retry {
                 clock_offset: Some(_),
             } => Self::ClockOff,
-            _ => Self::Other(e.user_message()),
+            _ => Self::Other(e.user_text()),
         }
     }
 }
@@ -240,7 +240,12 @@ impl Background {
 fn test_connection(settings: &AppSettings, credentials: Credentials) -> TestOutcome {
     let config = match settings.connection().client_config(credentials) {
         Ok(c) => c,
-        Err(e) => return TestOutcome::Other(e.to_string()),
+        Err(e) => {
+            return TestOutcome::Other(crate::text::Text::new(
+                e.to_string(),
+                format!("设置不正确：{e}"),
+            ));
+        }
     };
     let client = match Client::new(config) {
         Ok(c) => c,
@@ -251,7 +256,12 @@ fn test_connection(settings: &AppSettings, credentials: Credentials) -> TestOutc
         .build()
     {
         Ok(r) => r,
-        Err(e) => return TestOutcome::Other(e.to_string()),
+        Err(e) => {
+            return TestOutcome::Other(crate::text::Text::new(
+                format!("internal error: {e}"),
+                format!("内部错误：{e}"),
+            ));
+        }
     };
     let bucket = settings.bucket.clone();
     runtime.block_on(async move {

@@ -6,34 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// A language the window speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Lang {
-    En,
-    Zh,
-}
-
-impl Lang {
-    /// The system's language: Chinese for any `zh` locale, English otherwise.
-    pub fn from_system() -> Self {
-        // On Unix the variables win over sys-locale's answer, as every program there does.
-        let from_env = ["LC_ALL", "LC_MESSAGES", "LANG"]
-            .iter()
-            .filter_map(|v| std::env::var(v).ok())
-            .find(|v| !v.is_empty());
-        let locale = from_env.or_else(sys_locale::get_locale).unwrap_or_default();
-        Self::from_locale(&locale)
-    }
-
-    /// `zh_CN.UTF-8`, `zh-Hans` → Chinese; anything else → English.
-    pub fn from_locale(locale: &str) -> Self {
-        if locale.to_ascii_lowercase().starts_with("zh") {
-            Lang::Zh
-        } else {
-            Lang::En
-        }
-    }
-}
+pub use crate::text::Lang;
 
 /// The language setting as saved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +49,17 @@ impl Tr {
             .replace("{m}", &m.to_string())
             .replace("{ss}", &format!("{s:02}"))
             .replace("{s}", &s.to_string())
+    }
+}
+
+impl Tr {
+    /// The language of this table, for messages that come with both (the engine's errors).
+    pub fn lang(&self) -> Lang {
+        if std::ptr::eq(self, &ZH) {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
     }
 }
 

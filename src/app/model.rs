@@ -30,7 +30,7 @@ pub struct Row {
     pub eta: Option<Duration>,
     pub error: Option<JobError>,
     /// The last notice from the engine ("starting over because…").
-    pub notice: Option<String>,
+    pub notice: Option<crate::text::Text>,
     /// Set once the engine said the object's CRC-64 matched.
     pub verified: bool,
     removed: bool,

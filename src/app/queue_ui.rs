@@ -248,9 +248,9 @@ pub fn table_ui(
                     let label = ui
                         .label(RichText::new(state_text(t, row)).color(state_color(ui, row.state)));
                     if let Some(e) = &row.error {
-                        label.on_hover_text(&e.message);
+                        label.on_hover_text(e.message_in(t.lang()));
                     } else if let Some(n) = &row.notice {
-                        label.on_hover_text(n);
+                        label.on_hover_text(n.get(t.lang()));
                     }
                 });
                 table_row.col(|ui| {
@@ -332,7 +332,7 @@ pub fn details_ui(ui: &mut egui::Ui, t: &Tr, row: &Row) -> bool {
         ui.label(state_text(t, row));
         return false;
     };
-    ui.label(RichText::new(&e.message).strong());
+    ui.label(RichText::new(e.message_in(t.lang())).strong());
     ui.add_space(6.0);
     egui::Grid::new("error-details")
         .num_columns(2)

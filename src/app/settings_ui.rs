@@ -41,7 +41,7 @@ pub fn test_text(t: &Tr, outcome: &TestOutcome) -> String {
         TestOutcome::NoNetwork => t.test_no_network.to_owned(),
         TestOutcome::Timeout => t.test_timeout.to_owned(),
         TestOutcome::Certificate => t.test_certificate.to_owned(),
-        TestOutcome::Other(m) => m.clone(),
+        TestOutcome::Other(m) => m.get(t.lang()).to_owned(),
     }
 }
 

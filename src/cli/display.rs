@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn tails_and_clocks() {
-        let mut e = JobError::plain("x");
+        let mut e = JobError::plain(crate::text::Text::new("x", "x"));
         assert_eq!(error_tail(&e), "");
         e.code = Some("SignatureDoesNotMatch".into());
         e.request_id = Some("abc".into());

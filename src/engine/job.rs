@@ -30,6 +30,7 @@ use crate::oss::error::{Error, ErrorClass};
 use crate::oss::limits::InvalidInput;
 use crate::oss::sign::{Credentials, SignatureVersion};
 use crate::oss::xml::{CompletePart, PartSummary};
+use crate::text::{Lang, Text};
 
 /// Where the object goes and how to talk to it; stored in the checkpoint so `resume` needs
 /// nothing but the credentials.
@@ -135,8 +136,11 @@ pub enum Control {
 /// An error as the user sees it, with the details support needs one click away.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobError {
-    /// Plain words.
+    /// Plain words, in English (the command line and the logs).
     pub message: String,
+    /// The same in Chinese, for the window; empty in queue files from before it existed.
+    #[serde(default)]
+    pub message_zh: String,
     /// The technical description.
     pub detail: String,
     pub code: Option<String>,
@@ -145,11 +149,11 @@ pub struct JobError {
 }
 
 impl JobError {
-    pub fn plain(message: impl Into<String>) -> Self {
-        let message = message.into();
+    pub fn plain(text: Text) -> Self {
         Self {
-            detail: message.clone(),
-            message,
+            detail: text.en.clone(),
+            message: text.en,
+            message_zh: text.zh,
             code: None,
             ec: None,
             request_id: None,
@@ -161,8 +165,10 @@ impl JobError {
             Error::Service(s) if !s.ec.is_empty() => Some(s.ec.clone()),
             _ => None,
         };
+        let text = e.user_text();
         Self {
-            message: e.user_message(),
+            message: text.en,
+            message_zh: text.zh,
             detail: e.to_string(),
             code: e.code().map(str::to_owned),
             ec,
@@ -171,7 +177,28 @@ impl JobError {
     }
 
     fn checkpoint(e: &CheckpointError) -> Self {
-        Self::plain(e.to_string())
+        Self::plain(Text::new(e.to_string(), format!("续传记录出错：{e}")))
+    }
+
+    /// A setting or input the job cannot use (the detail is the English description).
+    pub fn invalid(e: impl std::fmt::Display) -> Self {
+        Self::plain(Text::new(e.to_string(), format!("设置不正确：{e}")))
+    }
+
+    /// Something that should not happen; the detail helps a bug report.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::plain(Text::new(
+            format!("internal error: {e}"),
+            format!("内部错误：{e}"),
+        ))
+    }
+
+    /// The message in the given language.
+    pub fn message_in(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh if !self.message_zh.is_empty() => &self.message_zh,
+            _ => &self.message,
+        }
     }
 }
 
@@ -185,7 +212,7 @@ pub enum JobEvent {
         resumed_bytes: u64,
     },
     /// Something the user should know that does not stop the job ("starting over because…").
-    Notice(String),
+    Notice(Text),
     /// Byte-level progress, at most about ten a second.
     Progress(ProgressSnapshot),
     /// A request failed and will be tried again after `delay`.
@@ -232,9 +259,10 @@ impl Stop {
         match self {
             Stop::Interrupted(e) => JobOutcome::Interrupted(e),
             Stop::Failed(e) => JobOutcome::Failed(e),
-            Stop::UploadGone => JobOutcome::Interrupted(JobError::plain(
+            Stop::UploadGone => JobOutcome::Interrupted(JobError::plain(Text::new(
                 "The server no longer knows this upload. Retry to start it again.",
-            )),
+                "服务器上已没有这次上传。请重试，从头开始上传。",
+            ))),
         }
     }
 }
@@ -375,9 +403,10 @@ async fn run(spec: &JobSpec, env: &JobEnv, emit: &Emit, starting: &Starting) -> 
     if let Ok(meta) = std::fs::metadata(&spec.path)
         && !meta.is_file()
     {
-        return JobOutcome::Failed(JobError::plain(format!(
-            "{} is not a regular file.",
-            spec.path.display()
+        let p = spec.path.display();
+        return JobOutcome::Failed(JobError::plain(Text::new(
+            format!("{p} is not a regular file."),
+            format!("{p} 不是普通文件。"),
         )));
     }
     let id = spec.checkpoint_id();
@@ -389,9 +418,10 @@ async fn run(spec: &JobSpec, env: &JobEnv, emit: &Emit, starting: &Starting) -> 
         match resume(spec, env, cp, emit, starting).await {
             Ok(outcome) => return outcome,
             Err(Stop::UploadGone) => {
-                emit(JobEvent::Notice(
-                    "The server no longer has the earlier upload of this file; starting again from the beginning.".into(),
-                ));
+                emit(JobEvent::Notice(Text::new(
+                    "The server no longer has the earlier upload of this file; starting again from the beginning.",
+                    "服务器上已没有这个文件之前的上传，将从头开始上传。",
+                )));
                 let _ = env.store.delete(&id);
             }
             Err(stop) => return stop.outcome(),
@@ -399,7 +429,7 @@ async fn run(spec: &JobSpec, env: &JobEnv, emit: &Emit, starting: &Starting) -> 
     }
     let plan = match UploadPlan::new(stamp.size, spec.part_size) {
         Ok(p) => p,
-        Err(e) => return JobOutcome::Failed(JobError::plain(e.to_string())),
+        Err(e) => return JobOutcome::Failed(JobError::invalid(e)),
     };
     if !plan.is_multipart() {
         return put_whole(spec, env, stamp, emit).await;
@@ -423,9 +453,12 @@ async fn load_usable_checkpoint(
             Ok(FileCheck::Unchanged) => Ok(Some(cp)),
             Ok(FileCheck::Changed { what }) => {
                 let why: Vec<String> = what.iter().map(ToString::to_string).collect();
-                emit(JobEvent::Notice(format!(
-                    "The file changed since its upload began ({}); starting again from the beginning.",
-                    why.join(", ")
+                emit(JobEvent::Notice(Text::new(
+                    format!(
+                        "The file changed since its upload began ({}); starting again from the beginning.",
+                        why.join(", ")
+                    ),
+                    "文件自开始上传后已被修改，将从头开始上传。",
                 )));
                 abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
                 env.store
@@ -433,16 +466,20 @@ async fn load_usable_checkpoint(
                     .map_err(|e| JobOutcome::Failed(JobError::checkpoint(&e)))?;
                 Ok(None)
             }
-            Ok(FileCheck::Missing) => Err(JobOutcome::Failed(JobError::plain(format!(
-                "The file {} is no longer there. Put it back to resume its upload.",
-                spec.path.display()
-            )))),
+            Ok(FileCheck::Missing) => {
+                let p = spec.path.display();
+                Err(JobOutcome::Failed(JobError::plain(Text::new(
+                    format!("The file {p} is no longer there. Put it back to resume its upload."),
+                    format!("文件 {p} 已不在原处。放回原处即可继续上传。"),
+                ))))
+            }
             Err(e) => Err(JobOutcome::Failed(JobError::checkpoint(&e))),
         },
         Err(CheckpointError::NotFound { .. }) => Ok(None),
         Err(e @ (CheckpointError::Damaged { .. } | CheckpointError::UnsupportedVersion { .. })) => {
-            emit(JobEvent::Notice(format!(
-                "{e} Starting again from the beginning."
+            emit(JobEvent::Notice(Text::new(
+                format!("{e} Starting again from the beginning."),
+                "续传记录已损坏或版本不受支持，将从头开始上传。",
             )));
             // The upload id may still be readable from a record whose checksum failed.
             if let Some(upload_id) = salvage_upload_id(&env.store.path_of(id)) {
@@ -545,9 +582,10 @@ async fn put_whole(spec: &JobSpec, env: &JobEnv, stamp: FileStamp, emit: &Emit) 
                 };
             }
             Ok(now) => {
-                emit(JobEvent::Notice(
-                    "The file changed while it was being uploaded; sending it again.".into(),
-                ));
+                emit(JobEvent::Notice(Text::new(
+                    "The file changed while it was being uploaded; sending it again.",
+                    "文件在上传过程中被修改，正在重新发送。",
+                )));
                 stamp = now;
                 if let Ok(mut p) = progress.lock() {
                     *p = JobProgress::new(stamp.size, Instant::now());
@@ -556,9 +594,10 @@ async fn put_whole(spec: &JobSpec, env: &JobEnv, stamp: FileStamp, emit: &Emit) 
             Err(e) => return file_error(spec, e),
         }
     }
-    JobOutcome::Failed(JobError::plain(
+    JobOutcome::Failed(JobError::plain(Text::new(
         "The file keeps changing while it is uploaded. Wait until the program writing it has finished, then retry.",
-    ))
+        "文件在上传过程中不断变化。请等写入它的程序完成后再重试。",
+    )))
 }
 
 /// Starts one attempt at sending part `number`: its bytes in flight restart at zero, and the
@@ -625,10 +664,12 @@ async fn start_multipart(
     starting: &Starting,
 ) -> Result<JobOutcome, Stop> {
     if let Some(from) = plan.raised_from() {
-        emit(JobEvent::Notice(format!(
-            "The part size was raised from {} to {} so the file fits in 10,000 parts.",
-            human_bytes(from),
-            human_bytes(plan.part_size())
+        let (from, to) = (human_bytes(from), human_bytes(plan.part_size()));
+        emit(JobEvent::Notice(Text::new(
+            format!(
+                "The part size was raised from {from} to {to} so the file fits in 10,000 parts."
+            ),
+            format!("分片大小已从 {from} 调大到 {to}，使文件不超过 10,000 个分片。"),
         )));
     }
     // Initiate and the first checkpoint run in a task of their own that pause and cancel do not
@@ -671,7 +712,7 @@ async fn start_multipart(
     };
     let cp = task
         .await
-        .map_err(|e| Stop::Failed(JobError::plain(format!("internal error: {e}"))))??;
+        .map_err(|e| Stop::Failed(JobError::internal(e)))??;
     send_and_complete(spec, env, cp, plan, emit, starting).await
 }
 
@@ -684,9 +725,7 @@ async fn resume(
     emit: &Emit,
     starting: &Starting,
 ) -> Result<JobOutcome, Stop> {
-    let plan = cp
-        .plan()
-        .map_err(|e| Stop::Failed(JobError::plain(e.to_string())))?;
+    let plan = cp.plan().map_err(|e| Stop::Failed(JobError::invalid(e)))?;
     let listed = with_retry(env, emit, || {
         env.client.list_parts(&cp.bucket, &cp.key, &cp.upload_id)
     })
@@ -738,15 +777,18 @@ async fn resume(
     // describes differently); only those still missing are sent again.
     let resent = recorded.iter().filter(|n| cp.part(**n).is_none()).count();
     if resent > 0 {
-        emit(JobEvent::Notice(format!(
-            "{resent} part(s) recorded as sent are not on the server as recorded; sending them again."
+        emit(JobEvent::Notice(Text::new(
+            format!(
+                "{resent} part(s) recorded as sent are not on the server as recorded; sending them again."
+            ),
+            format!("有 {resent} 个已记录的分片在服务器上与记录不符，正在重新发送。"),
         )));
     }
     if dropped > 0 || adopted > 0 {
         let (store, snapshot) = (env.store.clone(), cp.clone());
         tokio::task::spawn_blocking(move || store.save(&snapshot))
             .await
-            .map_err(|e| Stop::Failed(JobError::plain(format!("internal error: {e}"))))?
+            .map_err(|e| Stop::Failed(JobError::internal(e)))?
             .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
     }
     send_and_complete(spec, env, cp, plan, emit, starting).await
@@ -903,11 +945,12 @@ async fn send_part(
     upload_id: &str,
     emit: &Emit,
 ) -> Result<(), Stop> {
-    let _permit = env
-        .part_permits
-        .acquire()
-        .await
-        .map_err(|_| Stop::Interrupted(JobError::plain("The engine is shutting down.")))?;
+    let _permit = env.part_permits.acquire().await.map_err(|_| {
+        Stop::Interrupted(JobError::plain(Text::new(
+            "The engine is shutting down.",
+            "上传引擎正在关闭。",
+        )))
+    })?;
     let out = with_retry(env, emit, || {
         let transfer = attempt_transfer(env, progress, part.number, emit);
         let body = Body::File(FileRange {
@@ -1059,7 +1102,7 @@ impl Saver {
             Ok(())
         })
         .await
-        .map_err(|e| Stop::Failed(JobError::plain(format!("internal error: {e}"))))?
+        .map_err(|e| Stop::Failed(JobError::internal(e)))?
         .map_err(|e: CheckpointError| Stop::Failed(JobError::checkpoint(&e)))?;
         // A slow disk saves less often: at most a tenth of the time goes to saving.
         let took = started.elapsed();
@@ -1071,7 +1114,7 @@ impl Saver {
 }
 
 fn lock_poisoned() -> Stop {
-    Stop::Failed(JobError::plain("internal error: checkpoint lock"))
+    Stop::Failed(JobError::internal("checkpoint lock"))
 }
 
 async fn complete(
@@ -1086,9 +1129,10 @@ async fn complete(
         Ok(_) | Err(_) => {
             abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
             let _ = env.store.delete(&cp.id());
-            return Ok(JobOutcome::Failed(JobError::plain(
+            return Ok(JobOutcome::Failed(JobError::plain(Text::new(
                 "The file changed while it was being uploaded, so the upload was stopped to avoid storing a mix of old and new content. Retry to upload the file as it is now.",
-            )));
+                "文件在上传过程中被修改，为避免存入新旧混杂的内容，上传已停止。请重试，以上传文件的当前内容。",
+            ))));
         }
     }
     emit(JobEvent::Verifying);
@@ -1130,17 +1174,21 @@ async fn complete(
         None => match existing_object(env, emit, &cp.bucket, &cp.key).await? {
             Some(m) if m.content_length == cp.file_size => m.crc64,
             _ => {
-                return Ok(JobOutcome::Failed(JobError::plain(
+                return Ok(JobOutcome::Failed(JobError::plain(Text::new(
                     "After the upload was completed, the object in the bucket does not have the file's size. Retry the upload.",
-                )));
+                    "上传完成后，存储桶中对象的大小与文件不一致。请重试上传。",
+                ))));
             }
         },
     };
     if let Some(c) = server_crc
         && c != combined
     {
-        return Ok(JobOutcome::Failed(JobError::plain(format!(
-            "The stored object does not match the file (CRC-64 {c} instead of {combined}). Retry the upload."
+        return Ok(JobOutcome::Failed(JobError::plain(Text::new(
+            format!(
+                "The stored object does not match the file (CRC-64 {c} instead of {combined}). Retry the upload."
+            ),
+            format!("存储的对象与文件不一致（CRC-64 为 {c}，应为 {combined}）。请重试上传。"),
         ))));
     }
     env.store

@@ -22,6 +22,7 @@ use crate::bridge::{
 use crate::oss::client::Client;
 use crate::oss::error::ErrorClass;
 use crate::oss::sign::Credentials;
+use crate::text::Text;
 
 /// The queue file's name in the data dir.
 pub const QUEUE_FILE: &str = "queue.json";
@@ -451,26 +452,34 @@ impl Engine {
         }
     }
 
+    // Called once per job start: a large error type costs nothing worth boxing for.
+    #[allow(clippy::result_large_err)]
     fn client_for(&mut self, conn: &Connection) -> Result<Client, JobError> {
         if let Some(c) = self.clients.get(conn) {
             return Ok(c.clone());
         }
         let creds = self.credentials.clone().ok_or_else(|| {
-            JobError::plain("No AccessKey is set. Enter an AccessKey ID and secret in the settings (or set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET).")
+            JobError::plain(Text::new(
+                "No AccessKey is set. Enter an AccessKey ID and secret in the settings (or set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET).",
+                "尚未设置 AccessKey。请在设置中填写 AccessKey ID 和 Secret（或设置环境变量 OSS_ACCESS_KEY_ID 和 OSS_ACCESS_KEY_SECRET）。",
+            ))
         })?;
-        let cfg = conn
-            .client_config(creds)
-            .map_err(|e| JobError::plain(e.to_string()))?;
+        let cfg = conn.client_config(creds).map_err(JobError::invalid)?;
         let client = Client::new(cfg).map_err(|e| JobError::from_oss(&e))?;
         self.clients.insert(conn.clone(), client.clone());
         Ok(client)
     }
 
     /// What a job of this connection needs to run.
+    // Called once per job start: a large error type costs nothing worth boxing for.
+    #[allow(clippy::result_large_err)]
     fn make_env(&mut self, conn: &Connection) -> Result<JobEnv, JobError> {
         let client = self.client_for(conn)?;
         let store = self.store.clone().ok_or_else(|| {
-            JobError::plain("The folder for resume records cannot be used; see the message above.")
+            JobError::plain(Text::new(
+                "The folder for resume records cannot be used; see the message above.",
+                "无法使用存放续传记录的文件夹，详见上方的消息。",
+            ))
         })?;
         Ok(JobEnv {
             client,
@@ -665,12 +674,15 @@ async fn run_one(
                 "retrying: {}",
                 error.detail
             );
+            let secs = delay.as_secs_f64().ceil();
             events.send(Event::Notice {
                 id,
-                message: format!(
-                    "{} Trying again in {:.0} s.",
-                    error.message,
-                    delay.as_secs_f64().ceil()
+                message: Text::new(
+                    format!("{} Trying again in {secs:.0} s.", error.message),
+                    format!(
+                        "{} {secs:.0} 秒后重试。",
+                        error.message_in(crate::text::Lang::Zh)
+                    ),
                 ),
             })
         }
@@ -737,9 +749,10 @@ async fn free_key(
                     return Ok(Some(candidate));
                 }
             }
-            Err(JobOutcome::Failed(JobError::plain(
+            Err(JobOutcome::Failed(JobError::plain(Text::new(
                 "No free name was found for this file in the bucket.",
-            )))
+                "在存储桶中找不到可用的新文件名。",
+            ))))
         }
     }
 }
