@@ -161,7 +161,7 @@ pub enum Event {
         interrupted: Vec<JobId>,
     },
     /// The engine could not do something that is not tied to one job (queue file unwritable…).
-    Problem(String),
+    Problem(Text),
     /// The engine thread stopped (after `Command::Shutdown`).
     Stopped,
 }

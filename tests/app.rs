@@ -477,6 +477,33 @@ fn unfinished_uploads_are_offered_after_a_restart_and_finish() {
 }
 
 #[test]
+fn a_failure_shows_in_the_windows_language() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    rig.server.faults().add(
+        FaultRule::new(
+            Some(Op::InitiateMultipartUpload),
+            1,
+            FaultAction::error(403, "AccessDenied"),
+        )
+        .times(1),
+    );
+    let f = rig.file("拒绝.bin", 300_000);
+    let mut h = harness(rig.options(Lang::Zh, true));
+    h.step();
+    drop_files(&mut h, &[f]);
+    h.run_steps(2);
+    h.get_by_label("上传").click();
+    wait_until(&mut h, "failed", |app| {
+        state_of(app, 0) == Some(JobState::Failed)
+    });
+    h.get_by_label("详情").click();
+    h.run_steps(2);
+    h.get_by_label_contains("没有执行该操作的权限");
+    h.get_by_label("AccessDenied");
+}
+
+#[test]
 fn chinese_labels_render() {
     let rig = Rig::new();
     let mut h = harness(rig.options(Lang::Zh, false));

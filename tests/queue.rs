@@ -403,7 +403,7 @@ fn a_damaged_queue_file_is_set_aside_with_a_message() {
     let engine = rig.engine(EngineSettings::default());
     let mut seen = Vec::new();
     match wait_for(&engine, &mut seen, |e| matches!(e, Event::Problem(_))) {
-        Event::Problem(m) => assert!(m.contains("damaged"), "{m}"),
+        Event::Problem(m) => assert!(m.en.contains("damaged") && m.zh.contains("损坏"), "{m:?}"),
         _ => unreachable!(),
     }
     assert!(rig.data.path().join("queue.json.damaged").exists());

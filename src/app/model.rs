@@ -152,7 +152,7 @@ pub struct QueueModel {
     pub banner_dismissed: bool,
     pub selection: BTreeSet<JobId>,
     /// Problems the engine reported that belong to no single job.
-    pub problems: Vec<String>,
+    pub problems: Vec<crate::text::Text>,
 }
 
 impl QueueModel {

@@ -514,7 +514,7 @@ impl UploaderApp {
                         if ui.small_button("×").on_hover_text(t.dismiss).clicked() {
                             clear_problems = true;
                         }
-                        ui.colored_label(ui.visuals().error_fg_color, p);
+                        ui.colored_label(ui.visuals().error_fg_color, p.get(t.lang()));
                     });
                 }
                 if clear_problems {

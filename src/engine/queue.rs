@@ -137,7 +137,10 @@ impl Engine {
         let store = match CheckpointStore::open(&config.data_dir) {
             Ok(s) => Some(s),
             Err(e) => {
-                sink.send(Event::Problem(e.to_string()));
+                sink.send(Event::Problem(Text::new(
+                    e.to_string(),
+                    format!("无法使用存放续传记录的文件夹：{e}"),
+                )));
                 None
             }
         };
@@ -221,9 +224,10 @@ impl Engine {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
             Err(e) => {
-                self.sink.send(Event::Problem(format!(
-                    "The saved queue {} could not be read: {e}.",
-                    path.display()
+                let p = path.display();
+                self.sink.send(Event::Problem(Text::new(
+                    format!("The saved queue {p} could not be read: {e}."),
+                    format!("无法读取保存的上传队列 {p}：{e}。"),
                 )));
                 return;
             }
@@ -233,9 +237,10 @@ impl Engine {
             _ => {
                 let aside = path.with_extension("json.damaged");
                 let _ = std::fs::rename(&path, &aside);
-                self.sink.send(Event::Problem(format!(
-                    "The saved queue was damaged and could not be restored; it was kept as {}. Unfinished uploads can still be resumed from the command line (oss-uploader resume --all).",
-                    aside.display()
+                let a = aside.display();
+                self.sink.send(Event::Problem(Text::new(
+                    format!("The saved queue was damaged and could not be restored; it was kept as {a}. Unfinished uploads can still be resumed from the command line (oss-uploader resume --all)."),
+                    format!("保存的上传队列已损坏，无法恢复；已另存为 {a}。未完成的上传仍可在命令行中继续（oss-uploader resume --all）。"),
                 )));
                 return;
             }
@@ -301,10 +306,13 @@ impl Engine {
         };
         match write_atomic(&path, &queue) {
             Ok(()) => self.dirty = false,
-            Err(e) => self.sink.send(Event::Problem(format!(
-                "The queue could not be saved to {}: {e}. Uploads go on, but the list may not come back after a restart.",
-                path.display()
-            ))),
+            Err(e) => {
+                let p = path.display();
+                self.sink.send(Event::Problem(Text::new(
+                    format!("The queue could not be saved to {p}: {e}. Uploads go on, but the list may not come back after a restart."),
+                    format!("无法把上传队列保存到 {p}：{e}。上传会继续，但重启后列表可能无法恢复。"),
+                )))
+            }
         }
     }
 
