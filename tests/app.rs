@@ -13,13 +13,13 @@ use oss_uploader::app::i18n::Lang;
 use oss_uploader::app::settings::AppSettings;
 use oss_uploader::app::{AppOptions, UploaderApp};
 use oss_uploader::bridge::JobState;
-use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
-use oss_uploader::oss::sign::Credentials;
+use oss_uploader::local_server::{FaultAction, FaultRule, Op};
 
-const AK: &str = "app-ak";
-const SK: &str = "app-secret";
+mod common;
+use common::{AK, SK, TestServer, WAIT, data, object, write_file};
+
+/// The bucket the window uploads to: its name is in the snapshot images.
 const BUCKET: &str = "app-bucket";
-const WAIT: Duration = Duration::from_secs(60);
 
 /// A file as a window system hands it over on drop.
 #[derive(Debug)]
@@ -65,8 +65,7 @@ impl Desktop for FakeDesktop {
 
 struct Rig {
     rt: tokio::runtime::Runtime,
-    server: LocalServer,
-    _root: tempfile::TempDir,
+    server: TestServer,
     data: tempfile::TempDir,
     files: tempfile::TempDir,
     desktop: Arc<FakeDesktop>,
@@ -75,18 +74,10 @@ struct Rig {
 impl Rig {
     fn new() -> Self {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let root = tempfile::tempdir().unwrap();
-        let server = rt
-            .block_on(LocalServer::start(
-                ServerConfig::new(root.path())
-                    .with_credentials(Credentials::new(AK, SK))
-                    .with_bucket(BUCKET),
-            ))
-            .unwrap();
+        let server = rt.block_on(TestServer::start_with(|c| c.with_bucket(BUCKET)));
         Self {
             rt,
             server,
-            _root: root,
             data: tempfile::tempdir().unwrap(),
             files: tempfile::tempdir().unwrap(),
             desktop: Arc::default(),
@@ -112,13 +103,7 @@ impl Rig {
     }
 
     fn file(&self, name: &str, len: usize) -> PathBuf {
-        let p = self.files.path().join(name);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
-        std::fs::write(&p, data).unwrap();
-        p
+        write_file(self.files.path(), name, &data(len, 0))
     }
 
     fn options(&self, lang: Lang, credentials: bool) -> AppOptions {
@@ -126,7 +111,7 @@ impl Rig {
             data_dir: self.data.path().to_owned(),
             demo: false,
             language: Some(lang),
-            env_credentials: credentials.then(|| Credentials::new(AK, SK)),
+            env_credentials: credentials.then(common::credentials),
             add: Vec::new(),
             // No keychain, as on a headless machine: the window must ask where the secret goes.
             secrets: Some(std::sync::Arc::new(
@@ -140,27 +125,7 @@ impl Rig {
     }
 
     fn stored(&self, key: &str) -> Vec<u8> {
-        let client = oss_uploader::oss::client::Client::new(
-            oss_uploader::engine::job::Connection {
-                endpoint: self.server.endpoint(),
-                region: Some("cn-hangzhou".into()),
-                signature: oss_uploader::oss::sign::SignatureVersion::V4,
-                path_style: true,
-            }
-            .client_config(Credentials::new(AK, SK))
-            .unwrap(),
-        )
-        .unwrap();
-        self.rt.block_on(async {
-            client
-                .get_object(BUCKET, key, None)
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-                .to_vec()
-        })
+        self.rt.block_on(object(&self.server.client(), BUCKET, key))
     }
 }
 

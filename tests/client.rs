@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
+use oss_uploader::engine::job::Connection;
+use oss_uploader::local_server::{FaultAction, FaultRule, Op, ServerConfig};
 use oss_uploader::oss::client::{
     Body, CallbackOutcome, Client, ClientConfig, FileRange, ObjectOptions, Transfer,
 };
@@ -19,28 +20,19 @@ use oss_uploader::oss::sign::{Credentials, SignatureVersion};
 use oss_uploader::oss::xml::CompletePart;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const AK: &str = "test-ak";
-const SK: &str = "test-secret";
-const BUCKET: &str = "test-bucket";
+mod common;
+use common::{AK, BUCKET, SK, TestServer, credentials, data, object, write_file};
+
 const RETRY: ErrorClass = ErrorClass::Retry { clock_offset: None };
 
 struct Rig {
-    server: LocalServer,
-    _root: tempfile::TempDir,
+    server: TestServer,
     files: tempfile::TempDir,
 }
 
 async fn rig_with(config: impl FnOnce(ServerConfig) -> ServerConfig) -> Rig {
-    let root = tempfile::tempdir().unwrap();
-    let cfg = config(
-        ServerConfig::new(root.path())
-            .with_credentials(Credentials::new(AK, SK))
-            .with_bucket(BUCKET),
-    );
-    let server = LocalServer::start(cfg).await.unwrap();
     Rig {
-        server,
-        _root: root,
+        server: TestServer::start_with(config).await,
         files: tempfile::tempdir().unwrap(),
     }
 }
@@ -51,31 +43,20 @@ async fn rig() -> Rig {
 
 impl Rig {
     fn client_as(&self, creds: Credentials, sig: SignatureVersion) -> Client {
-        let endpoint = Endpoint::parse(&self.server.endpoint()).unwrap();
-        let mut cfg = ClientConfig::new(endpoint, Some("cn-hangzhou"), creds, sig).unwrap();
+        let conn = Connection {
+            signature: sig,
+            ..self.server.connection()
+        };
+        let mut cfg = conn.client_config(creds).unwrap();
         cfg.read_timeout = Duration::from_secs(2);
         Client::new(cfg).unwrap()
     }
     fn client(&self, sig: SignatureVersion) -> Client {
-        self.client_as(Credentials::new(AK, SK), sig)
+        self.client_as(credentials(), sig)
     }
     fn file(&self, name: &str, data: &[u8]) -> std::path::PathBuf {
-        let p = self.files.path().join(name);
-        std::fs::write(&p, data).unwrap();
-        p
+        write_file(self.files.path(), name, data)
     }
-}
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 fn whole(path: &Path, len: u64) -> Body {
@@ -84,16 +65,6 @@ fn whole(path: &Path, len: u64) -> Body {
         offset: 0,
         len,
     })
-}
-
-async fn get_all(c: &Client, key: &str) -> Vec<u8> {
-    c.get_object(BUCKET, key, None)
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec()
 }
 
 fn class(e: &Error) -> ErrorClass {
@@ -146,7 +117,7 @@ async fn object_calls(sig: SignatureVersion) {
         Some("alice")
     );
 
-    assert_eq!(get_all(&c, key).await, content);
+    assert_eq!(object(&c, BUCKET, key).await, content);
     let ranged = c
         .get_object(BUCKET, key, Some((10, Some(19))))
         .await
@@ -297,7 +268,7 @@ async fn multipart_calls(sig: SignatureVersion) {
     assert_eq!(done.crc64, Some(combined));
     assert_eq!(combined, crc64::checksum(&content));
     assert!(done.etag.ends_with("-4\""), "{}", done.etag);
-    assert_eq!(get_all(&c, key).await, content);
+    assert_eq!(object(&c, BUCKET, key).await, content);
     assert_eq!(
         c.head_object(BUCKET, key)
             .await
@@ -620,7 +591,7 @@ async fn denied_and_invalid_input() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("FileAlreadyExists"));
-    assert_eq!(get_all(&c, "keep").await, b"old");
+    assert_eq!(object(&c, BUCKET, "keep").await, b"old");
 
     // Local validation: bad part numbers and keys never reach the network.
     let err = c
@@ -705,7 +676,7 @@ async fn transient_failures_are_retryable() {
 
     // After all that the same call works and the object is whole.
     put(&c).await.unwrap();
-    assert_eq!(get_all(&c, "t").await, content);
+    assert_eq!(object(&c, BUCKET, "t").await, content);
 
     // Nobody listening: a connect error, worth retrying (the network may come back).
     let port = {
@@ -985,7 +956,7 @@ async fn callbacks_delivered_and_failed() {
         other => panic!("{other:?}"),
     }
     assert_eq!(done.crc64, Some(crc64::checksum(b"abc")));
-    assert_eq!(get_all(&c, "cb2").await, b"abc");
+    assert_eq!(object(&c, BUCKET, "cb2").await, b"abc");
 }
 
 #[tokio::test]
@@ -1036,7 +1007,7 @@ async fn pace_hook_splits_chunks_into_granted_pieces() {
     assert_eq!(granted.load(Ordering::Relaxed), content.len() as u64);
     assert_eq!(progressed.load(Ordering::Relaxed), content.len() as u64);
     assert_eq!(done.crc64, crc64::checksum(&content));
-    assert_eq!(get_all(&c, "paced").await, content);
+    assert_eq!(object(&c, BUCKET, "paced").await, content);
     // A traffic limit outside what OSS allows is refused before sending.
     let bad = Transfer {
         traffic_limit: Some(1),
