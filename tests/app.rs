@@ -175,6 +175,16 @@ fn wait_until(h: &mut Harness<'_, Shell>, what: &str, pred: impl Fn(&UploaderApp
     }
 }
 
+/// Steps the window until `label` shows; fails after a generous bound.
+fn wait_for_label(h: &mut Harness<'_, Shell>, label: &str) {
+    let deadline = Instant::now() + WAIT;
+    while h.query_by_label_contains(label).is_none() {
+        assert!(Instant::now() < deadline, "no {label:?} in {:#?}", h.root());
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
 fn state_of(app: &UploaderApp, i: usize) -> Option<JobState> {
     app.queue().rows().get(i).map(|r| r.state)
 }
@@ -186,6 +196,22 @@ fn drop_files(h: &mut Harness<'_, Shell>, paths: &[PathBuf]) {
             .push(Arc::new(Dropped(p.clone())));
     }
     h.step();
+}
+
+/// A window uploading `name`, a file of 1,500,000 bytes, under a bandwidth limit of `limit`
+/// bytes a second: slow enough that each click lands while the file is still uploading.
+fn uploading_slowly(rig: &Rig, name: &str, limit: u64) -> Harness<'static, Shell> {
+    rig.save_settings(Some(limit));
+    let big = rig.file(name, 1_500_000);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[big]);
+    h.run_steps(2);
+    h.get_by_label("Upload").click();
+    wait_until(&mut h, "uploading", |app| {
+        state_of(app, 0) == Some(JobState::Uploading)
+    });
+    h
 }
 
 #[test]
@@ -304,43 +330,16 @@ fn test_connection_names_the_wrong_secret_and_then_succeeds() {
     // The endpoint field appears and moves the button: lay out once before clicking.
     h.run_steps(2);
     h.get_by_label("Test connection").click();
-    let deadline = Instant::now() + WAIT;
-    while h
-        .query_by_label_contains("The AccessKey secret is wrong")
-        .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no answer from Test connection: {:#?}",
-            h.root()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        h.step();
-    }
+    wait_for_label(&mut h, "The AccessKey secret is wrong");
     h.state_mut().app.as_mut().unwrap().form_mut().secret = SK.into();
     h.get_by_label("Test connection").click();
-    let deadline = Instant::now() + WAIT;
-    while h.query_by_label_contains("Connected").is_none() {
-        assert!(Instant::now() < deadline, "no answer from Test connection");
-        std::thread::sleep(Duration::from_millis(20));
-        h.step();
-    }
+    wait_for_label(&mut h, "Connected");
 }
 
 #[test]
 fn pause_resume_cancel_and_retry_drive_a_real_upload() {
     let rig = Rig::new();
-    // Slow enough that each click lands while the file is still uploading.
-    rig.save_settings(Some(200 * 1024));
-    let big = rig.file("big.bin", 1_500_000);
-    let mut h = harness(rig.options(Lang::En, true));
-    h.step();
-    drop_files(&mut h, &[big]);
-    h.run_steps(2);
-    h.get_by_label("Upload").click();
-    wait_until(&mut h, "uploading", |app| {
-        state_of(app, 0) == Some(JobState::Uploading)
-    });
+    let mut h = uploading_slowly(&rig, "big.bin", 200 * 1024);
 
     h.get_by_label("Pause").click();
     wait_until(&mut h, "paused", |app| {
@@ -495,16 +494,7 @@ fn snapshots_of_the_main_screens() {
 #[test]
 fn keyboard_pauses_resumes_and_removes_the_selection_and_closing_asks_first() {
     let rig = Rig::new();
-    rig.save_settings(Some(150 * 1024));
-    let big = rig.file("keys.bin", 1_500_000);
-    let mut h = harness(rig.options(Lang::En, true));
-    h.step();
-    drop_files(&mut h, &[big]);
-    h.run_steps(2);
-    h.get_by_label("Upload").click();
-    wait_until(&mut h, "uploading", |app| {
-        state_of(app, 0) == Some(JobState::Uploading)
-    });
+    let mut h = uploading_slowly(&rig, "keys.bin", 150 * 1024);
 
     // Closing while an upload runs is held back with a question.
     h.input_mut()
@@ -548,16 +538,6 @@ fn keyboard_pauses_resumes_and_removes_the_selection_and_closing_asks_first() {
     wait_until(&mut h, "removed by Delete", |app| {
         app.queue().rows().is_empty()
     });
-}
-
-/// Steps the window until `label` shows; fails after a generous bound.
-fn wait_for_label(h: &mut Harness<'_, Shell>, label: &str) {
-    let deadline = Instant::now() + WAIT;
-    while h.query_by_label_contains(label).is_none() {
-        assert!(Instant::now() < deadline, "no {label:?} in {:#?}", h.root());
-        std::thread::sleep(Duration::from_millis(20));
-        h.step();
-    }
 }
 
 #[test]
