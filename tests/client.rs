@@ -11,7 +11,8 @@ use bytes::Bytes;
 use oss_uploader::engine::job::Connection;
 use oss_uploader::local_server::{FaultAction, FaultRule, Op, ServerConfig};
 use oss_uploader::oss::client::{
-    Body, CallbackOutcome, Client, ClientConfig, FileRange, ObjectOptions, Transfer,
+    Body, CallbackOutcome, Client, ClientConfig, FileRange, ObjectOptions, PutObjectOutput,
+    Transfer,
 };
 use oss_uploader::oss::crc64;
 use oss_uploader::oss::endpoint::Endpoint;
@@ -65,6 +66,24 @@ fn whole(path: &Path, len: u64) -> Body {
         offset: 0,
         len,
     })
+}
+
+/// Puts `content` as `bucket/key` in one request.
+async fn put_bytes(
+    c: &Client,
+    bucket: &str,
+    key: &str,
+    content: &'static [u8],
+    opts: &ObjectOptions,
+) -> Result<PutObjectOutput, Error> {
+    c.put_object(
+        bucket,
+        key,
+        Body::Bytes(Bytes::from_static(content)),
+        opts,
+        &Transfer::default(),
+    )
+    .await
 }
 
 fn class(e: &Error) -> ErrorClass {
@@ -139,15 +158,9 @@ async fn object_calls(sig: SignatureVersion) {
     assert_eq!(streamed, content);
 
     // Bytes bodies and empty objects.
-    c.put_object(
-        BUCKET,
-        "small",
-        Body::Bytes(Bytes::from_static(b"123456789")),
-        &ObjectOptions::default(),
-        &Transfer::default(),
-    )
-    .await
-    .unwrap();
+    put_bytes(&c, BUCKET, "small", b"123456789", &ObjectOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         c.head_object(BUCKET, "small").await.unwrap().crc64,
         Some(0x995DC9BBDF1939FA)
@@ -406,15 +419,9 @@ async fn put_bucket_and_missing_bucket() {
     c.put_bucket("new-bucket", Some("Standard"), None)
         .await
         .unwrap();
-    c.put_object(
-        "new-bucket",
-        "k",
-        Body::Bytes(Bytes::from_static(b"x")),
-        &ObjectOptions::default(),
-        &Transfer::default(),
-    )
-    .await
-    .unwrap();
+    put_bytes(&c, "new-bucket", "k", b"x", &ObjectOptions::default())
+        .await
+        .unwrap();
     // Invalid names never reach the network.
     let err = c.put_bucket("Bad_Name", None, None).await.unwrap_err();
     assert_eq!(class(&err), ErrorClass::InvalidInput);
@@ -455,15 +462,9 @@ async fn sts_token_is_required_and_checked() {
             Credentials::new(AK, SK).with_security_token("sts-token"),
             sig,
         );
-        good.put_object(
-            BUCKET,
-            "t",
-            Body::Bytes(Bytes::from_static(b"t")),
-            &ObjectOptions::default(),
-            &Transfer::default(),
-        )
-        .await
-        .unwrap();
+        put_bytes(&good, BUCKET, "t", b"t", &ObjectOptions::default())
+            .await
+            .unwrap();
         let bad = rig.client_as(Credentials::new(AK, SK).with_security_token("other"), sig);
         let err = bad.head_object(BUCKET, "t").await.unwrap_err();
         assert!(
@@ -567,27 +568,14 @@ async fn denied_and_invalid_input() {
     assert_eq!(err.code(), Some("InvalidPart"));
 
     // forbid-overwrite keeps the existing object.
-    c.put_object(
-        BUCKET,
-        "keep",
-        Body::Bytes(Bytes::from_static(b"old")),
-        &ObjectOptions::default(),
-        &Transfer::default(),
-    )
-    .await
-    .unwrap();
+    put_bytes(&c, BUCKET, "keep", b"old", &ObjectOptions::default())
+        .await
+        .unwrap();
     let no_overwrite = ObjectOptions {
         forbid_overwrite: true,
         ..Default::default()
     };
-    let err = c
-        .put_object(
-            BUCKET,
-            "keep",
-            Body::Bytes(Bytes::from_static(b"new")),
-            &no_overwrite,
-            &Transfer::default(),
-        )
+    let err = put_bytes(&c, BUCKET, "keep", b"new", &no_overwrite)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("FileAlreadyExists"));
@@ -895,16 +883,7 @@ async fn callbacks_delivered_and_failed() {
         callback_var: Some(serde_json::to_string(&vars).unwrap()),
         ..Default::default()
     };
-    let out = c
-        .put_object(
-            BUCKET,
-            "cb1",
-            Body::Bytes(Bytes::from_static(b"hello")),
-            &opts,
-            &Transfer::default(),
-        )
-        .await
-        .unwrap();
+    let out = put_bytes(&c, BUCKET, "cb1", b"hello", &opts).await.unwrap();
     assert_eq!(
         out.callback,
         Some(CallbackOutcome::Delivered("{\"Status\":\"OK\"}".into()))
