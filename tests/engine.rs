@@ -117,13 +117,15 @@ impl Harness {
         outcome
     }
 
-    /// Runs a job to its end and returns, with the outcome, a copy of its checkpoint as it was
-    /// once it held `parts` parts: what a crash just before Complete's cleanup leaves behind.
-    async fn run_keeping_checkpoint(
-        &self,
-        spec: &JobSpec,
-        parts: usize,
-    ) -> (JobOutcome, oss_uploader::engine::checkpoint::Checkpoint) {
+    /// Runs a job to a verified end, then puts back a copy of its checkpoint as it was once it
+    /// held `parts` parts: what a crash just before Complete's cleanup leaves behind.
+    async fn crash_after_complete(&self, spec: &JobSpec, parts: usize) {
+        // Complete is held back so the copy is surely taken before the cleanup.
+        self.server.faults().add(FaultRule::new(
+            Some(Op::CompleteMultipartUpload),
+            1,
+            FaultAction::Delay(Duration::from_millis(300)),
+        ));
         let id = spec.checkpoint_id();
         let store = self.env.store.clone();
         let copy = async {
@@ -137,7 +139,8 @@ impl Harness {
             }
         };
         let ((outcome, _), cp) = tokio::join!(self.run(spec), copy);
-        (outcome, cp)
+        verified_crc(&outcome);
+        self.env.store.save(&cp).unwrap();
     }
 
     async fn object(&self, key: &str) -> Vec<u8> {
@@ -544,15 +547,7 @@ async fn a_crash_after_complete_is_recognised_without_sending_again() {
     let h = Harness::new().await;
     let (path, content) = h.file("z.bin", PART as usize * 4, 16);
     let spec = h.spec(&path, "z.bin");
-    // Keep a copy of the last checkpoint written before Complete, as a crash would leave it.
-    h.server.faults().add(FaultRule::new(
-        Some(Op::CompleteMultipartUpload),
-        1,
-        FaultAction::Delay(Duration::from_millis(300)),
-    ));
-    let (outcome, cp) = h.run_keeping_checkpoint(&spec, 4).await;
-    verified_crc(&outcome);
-    h.env.store.save(&cp).unwrap();
+    h.crash_after_complete(&spec, 4).await;
     let sent = h.server.stats().body_bytes(Op::UploadPart);
     let (outcome, _) = h.run(&spec).await;
     assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
@@ -624,14 +619,7 @@ async fn a_crash_after_complete_survives_a_flaky_head() {
     let h = Harness::new().await;
     let (path, content) = h.file("y.bin", PART as usize * 3, 20);
     let spec = h.spec(&path, "y.bin");
-    h.server.faults().add(FaultRule::new(
-        Some(Op::CompleteMultipartUpload),
-        1,
-        FaultAction::Delay(Duration::from_millis(300)),
-    ));
-    let (outcome, cp) = h.run_keeping_checkpoint(&spec, 3).await;
-    verified_crc(&outcome);
-    h.env.store.save(&cp).unwrap();
+    h.crash_after_complete(&spec, 3).await;
     h.server.faults().add(
         FaultRule::new(
             Some(Op::HeadObject),
