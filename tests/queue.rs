@@ -79,6 +79,11 @@ fn added_id(e: &Event) -> JobId {
     }
 }
 
+/// Waits for the next job added to the queue and returns its id.
+fn next_added(engine: &EngineHandle, seen: &mut Vec<Event>) -> JobId {
+    added_id(&wait_for(engine, seen, |e| matches!(e, Event::Added(_))))
+}
+
 fn finished(id: JobId) -> impl Fn(&Event) -> bool {
     move |e| matches!(e, Event::Finished { id: i, .. } if *i == id)
 }
@@ -94,12 +99,8 @@ fn jobs_run_to_verified_and_clear() {
         rig.spec(&b, "b.txt"),
     ]));
     let mut seen = Vec::new();
-    let id_a = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
-    let id_b = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
+    let id_a = next_added(&engine, &mut seen);
+    let id_b = next_added(&engine, &mut seen);
     for id in [id_a, id_b] {
         // The small file may well finish first.
         let done = match seen.iter().find(|e| finished(id)(e)) {
@@ -147,9 +148,7 @@ fn the_queue_comes_back_after_the_engine_is_dropped_mid_upload() {
     let engine = rig.engine(EngineSettings::default());
     engine.send(Command::Add(vec![rig.spec(&big, "big.bin")]));
     let mut seen = Vec::new();
-    let id = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
+    let id = next_added(&engine, &mut seen);
     wait_until_blocking("4 parts", WAIT, || {
         rig.server.stats().requests(Op::UploadPart) >= 4
     });
@@ -203,12 +202,8 @@ fn pause_resume_cancel_and_remove() {
         rig.spec(&f, "p2.bin"),
     ]));
     let mut seen = Vec::new();
-    let first = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
-    let second = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
+    let first = next_added(&engine, &mut seen);
+    let second = next_added(&engine, &mut seen);
     wait_for(
         &engine,
         &mut seen,
@@ -269,9 +264,7 @@ fn existing_objects_are_skipped_or_kept_both() {
     let mut seen = Vec::new();
     let engine = rig.engine(EngineSettings::default());
     engine.send(Command::Add(vec![rig.spec(&f, "e.txt")]));
-    let id = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
+    let id = next_added(&engine, &mut seen);
     wait_for(&engine, &mut seen, finished(id));
 
     engine.send(Command::SetSettings(EngineSettings {
@@ -279,9 +272,7 @@ fn existing_objects_are_skipped_or_kept_both() {
         ..Default::default()
     }));
     engine.send(Command::Add(vec![rig.spec(&f, "e.txt")]));
-    let id = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
+    let id = next_added(&engine, &mut seen);
     wait_for(
         &engine,
         &mut seen,
@@ -293,9 +284,7 @@ fn existing_objects_are_skipped_or_kept_both() {
         ..Default::default()
     }));
     engine.send(Command::Add(vec![rig.spec(&f, "e.txt")]));
-    let id = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
+    let id = next_added(&engine, &mut seen);
     match wait_for(&engine, &mut seen, |e| matches!(e, Event::Renamed { .. })) {
         Event::Renamed { id: i, key } => assert_eq!((i, key.as_str()), (id, "e (1).txt")),
         _ => unreachable!(),
