@@ -88,6 +88,14 @@ fn finished(id: JobId) -> impl Fn(&Event) -> bool {
     move |e| matches!(e, Event::Finished { id: i, .. } if *i == id)
 }
 
+fn in_state(id: JobId, state: JobState) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::State { id: i, state: s, .. } if *i == id && *s == state)
+}
+
+fn removed(id: JobId) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::Removed { id: i } if *i == id)
+}
+
 #[test]
 fn jobs_run_to_verified_and_clear() {
     let rig = Rig::new();
@@ -118,25 +126,14 @@ fn jobs_run_to_verified_and_clear() {
             "{done:?}"
         );
     }
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, Event::State { id, state: JobState::Done, .. } if *id == id_a))
-    );
+    assert!(seen.iter().any(in_state(id_a, JobState::Done)));
     assert!(
         seen.iter()
             .any(|e| matches!(e, Event::Progress { id, .. } if *id == id_a))
     );
     engine.send(Command::ClearFinished);
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::Removed { id } if *id == id_a),
-    );
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::Removed { id } if *id == id_b),
-    );
+    wait_for(&engine, &mut seen, removed(id_a));
+    wait_for(&engine, &mut seen, removed(id_b));
     engine.shutdown();
 }
 
@@ -210,23 +207,11 @@ fn pause_resume_cancel_and_remove() {
         |e| matches!(e, Event::Progress { id, .. } if *id == first),
     );
     engine.send(Command::Pause(first));
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id, state: JobState::Paused, .. } if *id == first),
-    );
+    wait_for(&engine, &mut seen, in_state(first, JobState::Paused));
     // With the first paused, the second starts (one job at a time).
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id, state: JobState::Uploading, .. } if *id == second),
-    );
+    wait_for(&engine, &mut seen, in_state(second, JobState::Uploading));
     engine.send(Command::Cancel(second));
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id, state: JobState::Cancelled, .. } if *id == second),
-    );
+    wait_for(&engine, &mut seen, in_state(second, JobState::Cancelled));
     rig.server.faults().clear();
     engine.send(Command::Resume(first));
     match wait_for(
@@ -241,11 +226,7 @@ fn pause_resume_cancel_and_remove() {
         other => panic!("{other:?}"),
     }
     engine.send(Command::Remove(second));
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::Removed { id } if *id == second),
-    );
+    wait_for(&engine, &mut seen, removed(second));
     let uploads = rig.rt.block_on(async {
         let client = rig.server.client();
         client.list_multipart_uploads(BUCKET, "").await.unwrap()
@@ -273,11 +254,7 @@ fn existing_objects_are_skipped_or_kept_both() {
     }));
     engine.send(Command::Add(vec![rig.spec(&f, "e.txt")]));
     let id = next_added(&engine, &mut seen);
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id: i, state: JobState::Skipped, .. } if *i == id),
-    );
+    wait_for(&engine, &mut seen, in_state(id, JobState::Skipped));
 
     engine.send(Command::SetSettings(EngineSettings {
         existing: ExistingPolicy::KeepBoth,
@@ -289,11 +266,7 @@ fn existing_objects_are_skipped_or_kept_both() {
         Event::Renamed { id: i, key } => assert_eq!((i, key.as_str()), (id, "e (1).txt")),
         _ => unreachable!(),
     }
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id: i, state: JobState::Done, .. } if *i == id),
-    );
+    wait_for(&engine, &mut seen, in_state(id, JobState::Done));
     engine.shutdown();
 }
 
@@ -331,11 +304,7 @@ fn without_credentials_a_job_fails_with_a_clear_message() {
         other => panic!("{other:?}"),
     };
     engine.send(Command::Retry(id));
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id: i, state: JobState::Done, .. } if *i == id),
-    );
+    wait_for(&engine, &mut seen, in_state(id, JobState::Done));
     engine.shutdown();
 }
 
