@@ -13,13 +13,13 @@ use oss_uploader::app::i18n::Lang;
 use oss_uploader::app::settings::AppSettings;
 use oss_uploader::app::{AppOptions, UploaderApp};
 use oss_uploader::bridge::JobState;
-use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
-use oss_uploader::oss::sign::Credentials;
+use oss_uploader::local_server::{FaultAction, FaultRule, Op};
 
-const AK: &str = "app-ak";
-const SK: &str = "app-secret";
+mod common;
+use common::{AK, SK, TestServer, WAIT, data, object, write_file};
+
+/// The bucket the window uploads to: its name is in the snapshot images.
 const BUCKET: &str = "app-bucket";
-const WAIT: Duration = Duration::from_secs(60);
 
 /// A file as a window system hands it over on drop.
 #[derive(Debug)]
@@ -65,8 +65,7 @@ impl Desktop for FakeDesktop {
 
 struct Rig {
     rt: tokio::runtime::Runtime,
-    server: LocalServer,
-    _root: tempfile::TempDir,
+    server: TestServer,
     data: tempfile::TempDir,
     files: tempfile::TempDir,
     desktop: Arc<FakeDesktop>,
@@ -75,18 +74,10 @@ struct Rig {
 impl Rig {
     fn new() -> Self {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let root = tempfile::tempdir().unwrap();
-        let server = rt
-            .block_on(LocalServer::start(
-                ServerConfig::new(root.path())
-                    .with_credentials(Credentials::new(AK, SK))
-                    .with_bucket(BUCKET),
-            ))
-            .unwrap();
+        let server = rt.block_on(TestServer::start_with(|c| c.with_bucket(BUCKET)));
         Self {
             rt,
             server,
-            _root: root,
             data: tempfile::tempdir().unwrap(),
             files: tempfile::tempdir().unwrap(),
             desktop: Arc::default(),
@@ -112,13 +103,7 @@ impl Rig {
     }
 
     fn file(&self, name: &str, len: usize) -> PathBuf {
-        let p = self.files.path().join(name);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
-        std::fs::write(&p, data).unwrap();
-        p
+        write_file(self.files.path(), name, &data(len, 0))
     }
 
     fn options(&self, lang: Lang, credentials: bool) -> AppOptions {
@@ -126,7 +111,7 @@ impl Rig {
             data_dir: self.data.path().to_owned(),
             demo: false,
             language: Some(lang),
-            env_credentials: credentials.then(|| Credentials::new(AK, SK)),
+            env_credentials: credentials.then(common::credentials),
             add: Vec::new(),
             // No keychain, as on a headless machine: the window must ask where the secret goes.
             secrets: Some(std::sync::Arc::new(
@@ -140,27 +125,7 @@ impl Rig {
     }
 
     fn stored(&self, key: &str) -> Vec<u8> {
-        let client = oss_uploader::oss::client::Client::new(
-            oss_uploader::engine::job::Connection {
-                endpoint: self.server.endpoint(),
-                region: Some("cn-hangzhou".into()),
-                signature: oss_uploader::oss::sign::SignatureVersion::V4,
-                path_style: true,
-            }
-            .client_config(Credentials::new(AK, SK))
-            .unwrap(),
-        )
-        .unwrap();
-        self.rt.block_on(async {
-            client
-                .get_object(BUCKET, key, None)
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-                .to_vec()
-        })
+        self.rt.block_on(object(&self.server.client(), BUCKET, key))
     }
 }
 
@@ -210,6 +175,16 @@ fn wait_until(h: &mut Harness<'_, Shell>, what: &str, pred: impl Fn(&UploaderApp
     }
 }
 
+/// Steps the window until `label` shows; fails after a generous bound.
+fn wait_for_label(h: &mut Harness<'_, Shell>, label: &str) {
+    let deadline = Instant::now() + WAIT;
+    while h.query_by_label_contains(label).is_none() {
+        assert!(Instant::now() < deadline, "no {label:?} in {:#?}", h.root());
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
 fn state_of(app: &UploaderApp, i: usize) -> Option<JobState> {
     app.queue().rows().get(i).map(|r| r.state)
 }
@@ -221,6 +196,22 @@ fn drop_files(h: &mut Harness<'_, Shell>, paths: &[PathBuf]) {
             .push(Arc::new(Dropped(p.clone())));
     }
     h.step();
+}
+
+/// A window uploading `name`, a file of 1,500,000 bytes, under a bandwidth limit of `limit`
+/// bytes a second: slow enough that each click lands while the file is still uploading.
+fn uploading_slowly(rig: &Rig, name: &str, limit: u64) -> Harness<'static, Shell> {
+    rig.save_settings(Some(limit));
+    let big = rig.file(name, 1_500_000);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[big]);
+    h.run_steps(2);
+    h.get_by_label("Upload").click();
+    wait_until(&mut h, "uploading", |app| {
+        state_of(app, 0) == Some(JobState::Uploading)
+    });
+    h
 }
 
 #[test]
@@ -339,43 +330,16 @@ fn test_connection_names_the_wrong_secret_and_then_succeeds() {
     // The endpoint field appears and moves the button: lay out once before clicking.
     h.run_steps(2);
     h.get_by_label("Test connection").click();
-    let deadline = Instant::now() + WAIT;
-    while h
-        .query_by_label_contains("The AccessKey secret is wrong")
-        .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no answer from Test connection: {:#?}",
-            h.root()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        h.step();
-    }
+    wait_for_label(&mut h, "The AccessKey secret is wrong");
     h.state_mut().app.as_mut().unwrap().form_mut().secret = SK.into();
     h.get_by_label("Test connection").click();
-    let deadline = Instant::now() + WAIT;
-    while h.query_by_label_contains("Connected").is_none() {
-        assert!(Instant::now() < deadline, "no answer from Test connection");
-        std::thread::sleep(Duration::from_millis(20));
-        h.step();
-    }
+    wait_for_label(&mut h, "Connected");
 }
 
 #[test]
 fn pause_resume_cancel_and_retry_drive_a_real_upload() {
     let rig = Rig::new();
-    // Slow enough that each click lands while the file is still uploading.
-    rig.save_settings(Some(200 * 1024));
-    let big = rig.file("big.bin", 1_500_000);
-    let mut h = harness(rig.options(Lang::En, true));
-    h.step();
-    drop_files(&mut h, &[big]);
-    h.run_steps(2);
-    h.get_by_label("Upload").click();
-    wait_until(&mut h, "uploading", |app| {
-        state_of(app, 0) == Some(JobState::Uploading)
-    });
+    let mut h = uploading_slowly(&rig, "big.bin", 200 * 1024);
 
     h.get_by_label("Pause").click();
     wait_until(&mut h, "paused", |app| {
@@ -557,16 +521,7 @@ fn snapshots_of_the_main_screens() {
 #[test]
 fn keyboard_pauses_resumes_and_removes_the_selection_and_closing_asks_first() {
     let rig = Rig::new();
-    rig.save_settings(Some(150 * 1024));
-    let big = rig.file("keys.bin", 1_500_000);
-    let mut h = harness(rig.options(Lang::En, true));
-    h.step();
-    drop_files(&mut h, &[big]);
-    h.run_steps(2);
-    h.get_by_label("Upload").click();
-    wait_until(&mut h, "uploading", |app| {
-        state_of(app, 0) == Some(JobState::Uploading)
-    });
+    let mut h = uploading_slowly(&rig, "keys.bin", 150 * 1024);
 
     // Closing while an upload runs is held back with a question.
     h.input_mut()
@@ -610,16 +565,6 @@ fn keyboard_pauses_resumes_and_removes_the_selection_and_closing_asks_first() {
     wait_until(&mut h, "removed by Delete", |app| {
         app.queue().rows().is_empty()
     });
-}
-
-/// Steps the window until `label` shows; fails after a generous bound.
-fn wait_for_label(h: &mut Harness<'_, Shell>, label: &str) {
-    let deadline = Instant::now() + WAIT;
-    while h.query_by_label_contains(label).is_none() {
-        assert!(Instant::now() < deadline, "no {label:?} in {:#?}", h.root());
-        std::thread::sleep(Duration::from_millis(20));
-        h.step();
-    }
 }
 
 #[test]

@@ -7,39 +7,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
-use oss_uploader::oss::client::{Body, Client, ClientConfig, FileRange, ObjectOptions, Transfer};
+use oss_uploader::local_server::{FaultAction, FaultRule, Op};
+use oss_uploader::oss::client::{Body, Client, FileRange, ObjectOptions, Transfer};
 use oss_uploader::oss::crc64;
-use oss_uploader::oss::endpoint::Endpoint;
-use oss_uploader::oss::sign::{Credentials, SignatureVersion};
 
-const AK: &str = "cli-ak";
-const SK: &str = "cli-secret";
-const BUCKET: &str = "cli-bucket";
+mod common;
+use common::{AK, BUCKET, SK, TestServer, data, object, wait_until, write_file};
+
 const MIB: u64 = 1024 * 1024;
 
 struct Rig {
-    server: LocalServer,
-    _root: tempfile::TempDir,
+    server: TestServer,
     work: tempfile::TempDir,
     data_dir: PathBuf,
 }
 
 impl Rig {
     async fn new() -> Rig {
-        let root = tempfile::tempdir().unwrap();
-        let server = LocalServer::start(
-            ServerConfig::new(root.path())
-                .with_credentials(Credentials::new(AK, SK))
-                .with_bucket(BUCKET),
-        )
-        .await
-        .unwrap();
+        let server = TestServer::start().await;
         let work = tempfile::tempdir().unwrap();
         let data_dir = work.path().join("data");
         Rig {
             server,
-            _root: root,
             work,
             data_dir,
         }
@@ -75,35 +64,15 @@ impl Rig {
     }
 
     fn file(&self, name: &str, data: &[u8]) -> PathBuf {
-        let p = self.work.path().join(name);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(&p, data).unwrap();
-        p
+        write_file(self.work.path(), name, data)
     }
 
     fn client(&self) -> Client {
-        let endpoint = Endpoint::parse(&self.server.endpoint()).unwrap();
-        let cfg = ClientConfig::new(
-            endpoint,
-            Some("cn-hangzhou"),
-            Credentials::new(AK, SK),
-            SignatureVersion::V4,
-        )
-        .unwrap();
-        Client::new(cfg).unwrap()
+        self.server.client()
     }
 
     async fn object(&self, key: &str) -> Vec<u8> {
-        self.client()
-            .get_object(BUCKET, key, None)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec()
+        object(&self.client(), BUCKET, key).await
     }
 
     fn checkpoints(&self) -> Vec<PathBuf> {
@@ -149,18 +118,6 @@ impl std::fmt::Debug for Ran {
     }
 }
 
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(7);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_small_file_with_key_metadata_and_guessed_type() {
     let rig = Rig::new().await;
@@ -174,7 +131,7 @@ async fn single_small_file_with_key_metadata_and_guessed_type() {
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.stdout.contains("OK "), "{r:?}");
     assert!(
-        r.stdout.contains("oss://cli-bucket/docs/notes.txt"),
+        r.stdout.contains("oss://test-bucket/docs/notes.txt"),
         "{r:?}"
     );
     assert_eq!(rig.object("docs/notes.txt").await, content);
@@ -449,7 +406,7 @@ async fn list_and_resume_after_a_failure_and_damaged_records() {
     assert_eq!(r.code, Some(0), "{r:?}");
     let line = r.stdout.lines().next().unwrap();
     assert!(line.contains("movie.mp4"), "{line}");
-    assert!(line.contains("oss://cli-bucket/movie.mp4"), "{line}");
+    assert!(line.contains("oss://test-bucket/movie.mp4"), "{line}");
     assert!(line.contains("100 KiB of 439.5 KiB"), "{line}");
     assert!(line.contains("1/5 parts"), "{line}");
     assert!(line.contains("updated"), "{line}");
@@ -529,7 +486,7 @@ async fn an_interrupted_upload_says_how_to_resume_and_resume_finishes_it() {
         .spawn()
         .unwrap();
     let server = &rig.server;
-    wait_for("part 2", Duration::from_secs(20), || {
+    wait_until("part 2", Duration::from_secs(20), || {
         server.stats().requests(Op::UploadPart) >= 2
     })
     .await;
@@ -653,7 +610,7 @@ async fn clean_lists_then_aborts_leftover_uploads() {
     );
     assert!(
         r.stdout
-            .contains("3 unfinished upload(s) in oss://cli-bucket/old/, 393.0 KiB stored."),
+            .contains("3 unfinished upload(s) in oss://test-bucket/old/, 393.0 KiB stored."),
         "{r:?}"
     );
     assert!(
@@ -676,7 +633,7 @@ async fn clean_lists_then_aborts_leftover_uploads() {
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
         r.stdout
-            .contains("No unfinished uploads in oss://cli-bucket/old/."),
+            .contains("No unfinished uploads in oss://test-bucket/old/."),
         "{r:?}"
     );
 }
@@ -697,14 +654,6 @@ fn write_large_file(path: &Path, mib: u64) -> u64 {
     crc.value()
 }
 
-async fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ready() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_keeps_the_checkpoint_and_says_how_to_resume() {
@@ -721,7 +670,7 @@ async fn ctrl_c_stops_keeps_the_checkpoint_and_says_how_to_resume() {
         .spawn()
         .unwrap();
     let server = &rig.server;
-    wait_for("the stalled part", Duration::from_secs(20), || {
+    wait_until("the stalled part", Duration::from_secs(20), || {
         server.stats().requests(Op::UploadPart) >= 3
     })
     .await;
@@ -762,7 +711,7 @@ async fn kill_when(rig: &Rig, path: &Path, key: &str, moment: impl FnMut() -> bo
         .unwrap();
     let waited = tokio::time::timeout(
         Duration::from_secs(60),
-        wait_for(key, Duration::from_secs(60), moment),
+        wait_until(key, Duration::from_secs(60), moment),
     )
     .await;
     // SIGKILL on Unix: no handler runs, exactly like a crash or a power cut.

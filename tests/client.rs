@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
+use oss_uploader::engine::job::Connection;
+use oss_uploader::local_server::{FaultAction, FaultRule, Op, ServerConfig};
 use oss_uploader::oss::client::{
-    Body, CallbackOutcome, Client, ClientConfig, FileRange, ObjectOptions, Transfer,
+    Body, CallbackOutcome, Client, ClientConfig, FileRange, ObjectOptions, PutObjectOutput,
+    Transfer,
 };
 use oss_uploader::oss::crc64;
 use oss_uploader::oss::endpoint::Endpoint;
@@ -19,28 +21,19 @@ use oss_uploader::oss::sign::{Credentials, SignatureVersion};
 use oss_uploader::oss::xml::CompletePart;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const AK: &str = "test-ak";
-const SK: &str = "test-secret";
-const BUCKET: &str = "test-bucket";
+mod common;
+use common::{AK, BUCKET, SK, TestServer, credentials, data, object, write_file};
+
 const RETRY: ErrorClass = ErrorClass::Retry { clock_offset: None };
 
 struct Rig {
-    server: LocalServer,
-    _root: tempfile::TempDir,
+    server: TestServer,
     files: tempfile::TempDir,
 }
 
 async fn rig_with(config: impl FnOnce(ServerConfig) -> ServerConfig) -> Rig {
-    let root = tempfile::tempdir().unwrap();
-    let cfg = config(
-        ServerConfig::new(root.path())
-            .with_credentials(Credentials::new(AK, SK))
-            .with_bucket(BUCKET),
-    );
-    let server = LocalServer::start(cfg).await.unwrap();
     Rig {
-        server,
-        _root: root,
+        server: TestServer::start_with(config).await,
         files: tempfile::tempdir().unwrap(),
     }
 }
@@ -51,31 +44,20 @@ async fn rig() -> Rig {
 
 impl Rig {
     fn client_as(&self, creds: Credentials, sig: SignatureVersion) -> Client {
-        let endpoint = Endpoint::parse(&self.server.endpoint()).unwrap();
-        let mut cfg = ClientConfig::new(endpoint, Some("cn-hangzhou"), creds, sig).unwrap();
+        let conn = Connection {
+            signature: sig,
+            ..self.server.connection()
+        };
+        let mut cfg = conn.client_config(creds).unwrap();
         cfg.read_timeout = Duration::from_secs(2);
         Client::new(cfg).unwrap()
     }
     fn client(&self, sig: SignatureVersion) -> Client {
-        self.client_as(Credentials::new(AK, SK), sig)
+        self.client_as(credentials(), sig)
     }
     fn file(&self, name: &str, data: &[u8]) -> std::path::PathBuf {
-        let p = self.files.path().join(name);
-        std::fs::write(&p, data).unwrap();
-        p
+        write_file(self.files.path(), name, data)
     }
-}
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 fn whole(path: &Path, len: u64) -> Body {
@@ -86,14 +68,22 @@ fn whole(path: &Path, len: u64) -> Body {
     })
 }
 
-async fn get_all(c: &Client, key: &str) -> Vec<u8> {
-    c.get_object(BUCKET, key, None)
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec()
+/// Puts `content` as `bucket/key` in one request.
+async fn put_bytes(
+    c: &Client,
+    bucket: &str,
+    key: &str,
+    content: &'static [u8],
+    opts: &ObjectOptions,
+) -> Result<PutObjectOutput, Error> {
+    c.put_object(
+        bucket,
+        key,
+        Body::Bytes(Bytes::from_static(content)),
+        opts,
+        &Transfer::default(),
+    )
+    .await
 }
 
 fn class(e: &Error) -> ErrorClass {
@@ -146,7 +136,7 @@ async fn object_calls(sig: SignatureVersion) {
         Some("alice")
     );
 
-    assert_eq!(get_all(&c, key).await, content);
+    assert_eq!(object(&c, BUCKET, key).await, content);
     let ranged = c
         .get_object(BUCKET, key, Some((10, Some(19))))
         .await
@@ -168,15 +158,9 @@ async fn object_calls(sig: SignatureVersion) {
     assert_eq!(streamed, content);
 
     // Bytes bodies and empty objects.
-    c.put_object(
-        BUCKET,
-        "small",
-        Body::Bytes(Bytes::from_static(b"123456789")),
-        &ObjectOptions::default(),
-        &Transfer::default(),
-    )
-    .await
-    .unwrap();
+    put_bytes(&c, BUCKET, "small", b"123456789", &ObjectOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         c.head_object(BUCKET, "small").await.unwrap().crc64,
         Some(0x995DC9BBDF1939FA)
@@ -297,7 +281,7 @@ async fn multipart_calls(sig: SignatureVersion) {
     assert_eq!(done.crc64, Some(combined));
     assert_eq!(combined, crc64::checksum(&content));
     assert!(done.etag.ends_with("-4\""), "{}", done.etag);
-    assert_eq!(get_all(&c, key).await, content);
+    assert_eq!(object(&c, BUCKET, key).await, content);
     assert_eq!(
         c.head_object(BUCKET, key)
             .await
@@ -435,15 +419,9 @@ async fn put_bucket_and_missing_bucket() {
     c.put_bucket("new-bucket", Some("Standard"), None)
         .await
         .unwrap();
-    c.put_object(
-        "new-bucket",
-        "k",
-        Body::Bytes(Bytes::from_static(b"x")),
-        &ObjectOptions::default(),
-        &Transfer::default(),
-    )
-    .await
-    .unwrap();
+    put_bytes(&c, "new-bucket", "k", b"x", &ObjectOptions::default())
+        .await
+        .unwrap();
     // Invalid names never reach the network.
     let err = c.put_bucket("Bad_Name", None, None).await.unwrap_err();
     assert_eq!(class(&err), ErrorClass::InvalidInput);
@@ -484,15 +462,9 @@ async fn sts_token_is_required_and_checked() {
             Credentials::new(AK, SK).with_security_token("sts-token"),
             sig,
         );
-        good.put_object(
-            BUCKET,
-            "t",
-            Body::Bytes(Bytes::from_static(b"t")),
-            &ObjectOptions::default(),
-            &Transfer::default(),
-        )
-        .await
-        .unwrap();
+        put_bytes(&good, BUCKET, "t", b"t", &ObjectOptions::default())
+            .await
+            .unwrap();
         let bad = rig.client_as(Credentials::new(AK, SK).with_security_token("other"), sig);
         let err = bad.head_object(BUCKET, "t").await.unwrap_err();
         assert!(
@@ -596,31 +568,18 @@ async fn denied_and_invalid_input() {
     assert_eq!(err.code(), Some("InvalidPart"));
 
     // forbid-overwrite keeps the existing object.
-    c.put_object(
-        BUCKET,
-        "keep",
-        Body::Bytes(Bytes::from_static(b"old")),
-        &ObjectOptions::default(),
-        &Transfer::default(),
-    )
-    .await
-    .unwrap();
+    put_bytes(&c, BUCKET, "keep", b"old", &ObjectOptions::default())
+        .await
+        .unwrap();
     let no_overwrite = ObjectOptions {
         forbid_overwrite: true,
         ..Default::default()
     };
-    let err = c
-        .put_object(
-            BUCKET,
-            "keep",
-            Body::Bytes(Bytes::from_static(b"new")),
-            &no_overwrite,
-            &Transfer::default(),
-        )
+    let err = put_bytes(&c, BUCKET, "keep", b"new", &no_overwrite)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("FileAlreadyExists"));
-    assert_eq!(get_all(&c, "keep").await, b"old");
+    assert_eq!(object(&c, BUCKET, "keep").await, b"old");
 
     // Local validation: bad part numbers and keys never reach the network.
     let err = c
@@ -705,7 +664,7 @@ async fn transient_failures_are_retryable() {
 
     // After all that the same call works and the object is whole.
     put(&c).await.unwrap();
-    assert_eq!(get_all(&c, "t").await, content);
+    assert_eq!(object(&c, BUCKET, "t").await, content);
 
     // Nobody listening: a connect error, worth retrying (the network may come back).
     let port = {
@@ -924,16 +883,7 @@ async fn callbacks_delivered_and_failed() {
         callback_var: Some(serde_json::to_string(&vars).unwrap()),
         ..Default::default()
     };
-    let out = c
-        .put_object(
-            BUCKET,
-            "cb1",
-            Body::Bytes(Bytes::from_static(b"hello")),
-            &opts,
-            &Transfer::default(),
-        )
-        .await
-        .unwrap();
+    let out = put_bytes(&c, BUCKET, "cb1", b"hello", &opts).await.unwrap();
     assert_eq!(
         out.callback,
         Some(CallbackOutcome::Delivered("{\"Status\":\"OK\"}".into()))
@@ -985,7 +935,7 @@ async fn callbacks_delivered_and_failed() {
         other => panic!("{other:?}"),
     }
     assert_eq!(done.crc64, Some(crc64::checksum(b"abc")));
-    assert_eq!(get_all(&c, "cb2").await, b"abc");
+    assert_eq!(object(&c, BUCKET, "cb2").await, b"abc");
 }
 
 #[tokio::test]
@@ -1036,7 +986,7 @@ async fn pace_hook_splits_chunks_into_granted_pieces() {
     assert_eq!(granted.load(Ordering::Relaxed), content.len() as u64);
     assert_eq!(progressed.load(Ordering::Relaxed), content.len() as u64);
     assert_eq!(done.crc64, crc64::checksum(&content));
-    assert_eq!(get_all(&c, "paced").await, content);
+    assert_eq!(object(&c, BUCKET, "paced").await, content);
     // A traffic limit outside what OSS allows is refused before sending.
     let bad = Transfer {
         traffic_limit: Some(1),

@@ -6,25 +6,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oss_uploader::engine::checkpoint::{CheckpointStore, ObjectOptions};
-use oss_uploader::engine::job::{
-    Connection, Control, JobEnv, JobEvent, JobOutcome, JobSpec, run_job,
-};
+use oss_uploader::engine::job::{Control, JobEnv, JobEvent, JobOutcome, JobSpec, run_job};
 use oss_uploader::engine::retry::Backoff;
 use oss_uploader::engine::throttle::Throttle;
-use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
+use oss_uploader::local_server::{FaultAction, FaultRule, Op};
 use oss_uploader::oss::client::{Client, ObjectOptions as ClientOptions};
 use oss_uploader::oss::crc64;
-use oss_uploader::oss::sign::{Credentials, SignatureVersion};
+use oss_uploader::oss::sign::Credentials;
 use tokio::sync::{Semaphore, watch};
 
-const AK: &str = "engine-ak";
-const SK: &str = "engine-secret";
-const BUCKET: &str = "engine-bucket";
+mod common;
+use common::{AK, BUCKET, TestServer, WAIT, credentials, data, object, wait_until, write_file};
+
 const PART: u64 = 100 * 1024;
 
 struct Harness {
-    server: LocalServer,
-    _root: tempfile::TempDir,
+    server: TestServer,
     data: tempfile::TempDir,
     files: tempfile::TempDir,
     env: JobEnv,
@@ -42,21 +39,13 @@ fn fast_backoff(max_attempts: u32, max_elapsed: Duration) -> Backoff {
 
 impl Harness {
     async fn new() -> Self {
-        Self::with_creds(Credentials::new(AK, SK)).await
+        Self::with_creds(credentials()).await
     }
 
     async fn with_creds(client_creds: Credentials) -> Self {
-        let root = tempfile::tempdir().unwrap();
-        let server = LocalServer::start(
-            ServerConfig::new(root.path())
-                .with_credentials(Credentials::new(AK, SK))
-                .with_bucket(BUCKET),
-        )
-        .await
-        .unwrap();
+        let server = TestServer::start().await;
         let data = tempfile::tempdir().unwrap();
-        let conn = connection(&server);
-        let mut cfg = conn.client_config(client_creds).unwrap();
+        let mut cfg = server.connection().client_config(client_creds).unwrap();
         cfg.read_timeout = Duration::from_secs(2);
         let env = JobEnv {
             client: Client::new(cfg).unwrap(),
@@ -67,7 +56,6 @@ impl Harness {
         };
         Self {
             server,
-            _root: root,
             data,
             files: tempfile::tempdir().unwrap(),
             env,
@@ -75,24 +63,19 @@ impl Harness {
     }
 
     fn file(&self, name: &str, len: usize, seed: u32) -> (PathBuf, Vec<u8>) {
-        let content = bytes(len, seed);
-        let p = self.files.path().join(name);
-        std::fs::write(&p, &content).unwrap();
-        (p, content)
+        let content = data(len, seed);
+        (write_file(self.files.path(), name, &content), content)
     }
 
     fn spec(&self, path: &Path, key: &str) -> JobSpec {
         JobSpec {
-            path: path.to_owned(),
-            connection: connection(&self.server),
-            bucket: BUCKET.into(),
-            key: key.into(),
             part_size: PART,
             threads: 3,
             options: ObjectOptions {
                 content_type: Some("application/octet-stream".into()),
                 ..Default::default()
             },
+            ..self.server.spec(path, key)
         }
     }
 
@@ -132,22 +115,25 @@ impl Harness {
         let (tx, rx) = watch::channel(Control::Run);
         let server = &self.server;
         let controller = async {
-            while server.stats().requests(op) < n {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+            wait_until(&format!("{n} {op:?} requests"), WAIT, || {
+                server.stats().requests(op) >= n
+            })
+            .await;
             tx.send(control).unwrap();
         };
         let ((outcome, _), ()) = tokio::join!(self.run_with(spec, rx), controller);
         outcome
     }
 
-    /// Runs a job to its end and returns, with the outcome, a copy of its checkpoint as it was
-    /// once it held `parts` parts: what a crash just before Complete's cleanup leaves behind.
-    async fn run_keeping_checkpoint(
-        &self,
-        spec: &JobSpec,
-        parts: usize,
-    ) -> (JobOutcome, oss_uploader::engine::checkpoint::Checkpoint) {
+    /// Runs a job to a verified end, then puts back a copy of its checkpoint as it was once it
+    /// held `parts` parts: what a crash just before Complete's cleanup leaves behind.
+    async fn crash_after_complete(&self, spec: &JobSpec, parts: usize) {
+        // Complete is held back so the copy is surely taken before the cleanup.
+        self.server.faults().add(FaultRule::new(
+            Some(Op::CompleteMultipartUpload),
+            1,
+            FaultAction::Delay(Duration::from_millis(300)),
+        ));
         let id = spec.checkpoint_id();
         let store = self.env.store.clone();
         let copy = async {
@@ -161,19 +147,12 @@ impl Harness {
             }
         };
         let ((outcome, _), cp) = tokio::join!(self.run(spec), copy);
-        (outcome, cp)
+        verified_crc(&outcome);
+        self.env.store.save(&cp).unwrap();
     }
 
     async fn object(&self, key: &str) -> Vec<u8> {
-        self.env
-            .client
-            .get_object(BUCKET, key, None)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec()
+        object(&self.env.client, BUCKET, key).await
     }
 
     async fn open_uploads(&self) -> usize {
@@ -188,27 +167,6 @@ impl Harness {
     fn checkpoints(&self) -> usize {
         self.env.store.list().unwrap().len()
     }
-}
-
-fn connection(server: &LocalServer) -> Connection {
-    Connection {
-        endpoint: server.endpoint(),
-        region: Some("cn-hangzhou".into()),
-        signature: SignatureVersion::V4,
-        path_style: true,
-    }
-}
-
-fn bytes(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2654435761) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 fn verified_crc(outcome: &JobOutcome) -> u64 {
@@ -399,14 +357,7 @@ async fn pause_keeps_the_checkpoint_and_resume_sends_the_rest() {
         ..h.spec(&path, "p.bin")
     };
     // Slow parts down so the pause lands mid-upload.
-    h.server.faults().add(
-        FaultRule::new(
-            Some(Op::UploadPart),
-            1,
-            FaultAction::Delay(Duration::from_millis(50)),
-        )
-        .times(1000),
-    );
+    h.server.slow_parts(Duration::from_millis(50));
     let outcome = h.run_until(&spec, Op::UploadPart, 4, Control::Pause).await;
     assert_eq!(outcome, JobOutcome::Paused);
     assert_eq!(h.checkpoints(), 1);
@@ -425,14 +376,7 @@ async fn cancel_aborts_the_server_upload_and_deletes_the_checkpoint() {
         threads: 1,
         ..h.spec(&path, "x.bin")
     };
-    h.server.faults().add(
-        FaultRule::new(
-            Some(Op::UploadPart),
-            1,
-            FaultAction::Delay(Duration::from_millis(50)),
-        )
-        .times(1000),
-    );
+    h.server.slow_parts(Duration::from_millis(50));
     let outcome = h.run_until(&spec, Op::UploadPart, 2, Control::Cancel).await;
     assert_eq!(outcome, JobOutcome::Cancelled);
     assert_eq!(h.checkpoints(), 0);
@@ -504,7 +448,7 @@ async fn a_file_changed_between_runs_starts_over() {
         ..h.spec(&path, "c.bin")
     };
     leave_checkpoint(&mut h, &spec, 2).await;
-    let new_content = bytes(PART as usize * 5 + 3, 11);
+    let new_content = data(PART as usize * 5 + 3, 11);
     std::fs::write(&path, &new_content).unwrap();
     let (outcome, events) = h.run(&spec).await;
     assert_eq!(verified_crc(&outcome), crc64::checksum(&new_content));
@@ -524,23 +468,17 @@ async fn a_file_changed_during_the_upload_never_becomes_a_mixed_object() {
         threads: 1,
         ..h.spec(&path, "m.bin")
     };
-    h.server.faults().add(
-        FaultRule::new(
-            Some(Op::UploadPart),
-            1,
-            FaultAction::Delay(Duration::from_millis(30)),
-        )
-        .times(1000),
-    );
+    h.server.slow_parts(Duration::from_millis(30));
     let server = &h.server;
     let p2 = path.clone();
     let writer = async move {
-        while server.stats().requests(Op::UploadPart) < 3 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until("3 parts", WAIT, || {
+            server.stats().requests(Op::UploadPart) >= 3
+        })
+        .await;
         // Same size, new content and a new modification time.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        std::fs::write(&p2, bytes(PART as usize * 8, 13)).unwrap();
+        std::fs::write(&p2, data(PART as usize * 8, 13)).unwrap();
     };
     let ((outcome, _), ()) = tokio::join!(h.run(&spec), writer);
     match outcome {
@@ -620,15 +558,7 @@ async fn a_crash_after_complete_is_recognised_without_sending_again() {
     let h = Harness::new().await;
     let (path, content) = h.file("z.bin", PART as usize * 4, 16);
     let spec = h.spec(&path, "z.bin");
-    // Keep a copy of the last checkpoint written before Complete, as a crash would leave it.
-    h.server.faults().add(FaultRule::new(
-        Some(Op::CompleteMultipartUpload),
-        1,
-        FaultAction::Delay(Duration::from_millis(300)),
-    ));
-    let (outcome, cp) = h.run_keeping_checkpoint(&spec, 4).await;
-    verified_crc(&outcome);
-    h.env.store.save(&cp).unwrap();
+    h.crash_after_complete(&spec, 4).await;
     let sent = h.server.stats().body_bytes(Op::UploadPart);
     let (outcome, _) = h.run(&spec).await;
     assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
@@ -700,14 +630,7 @@ async fn a_crash_after_complete_survives_a_flaky_head() {
     let h = Harness::new().await;
     let (path, content) = h.file("y.bin", PART as usize * 3, 20);
     let spec = h.spec(&path, "y.bin");
-    h.server.faults().add(FaultRule::new(
-        Some(Op::CompleteMultipartUpload),
-        1,
-        FaultAction::Delay(Duration::from_millis(300)),
-    ));
-    let (outcome, cp) = h.run_keeping_checkpoint(&spec, 3).await;
-    verified_crc(&outcome);
-    h.env.store.save(&cp).unwrap();
+    h.crash_after_complete(&spec, 3).await;
     h.server.faults().add(
         FaultRule::new(
             Some(Op::HeadObject),

@@ -22,7 +22,9 @@ use oss_uploader::oss::xml::{
     ListMultipartUploadsResult, ListPartsResult, from_xml, to_xml,
 };
 
-const BUCKET: &str = "test-bucket";
+mod common;
+use common::{BUCKET, data};
+
 const KIB: usize = 1024;
 
 /// reqwest is built without a TLS provider; even plain-http clients need one installed.
@@ -267,12 +269,6 @@ impl Client {
         q.extend_from_slice(extra);
         self.call("GET", Some(key), &q, &[], Vec::new()).await
     }
-}
-
-fn data(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
 }
 
 fn md5_upper(b: &[u8]) -> String {

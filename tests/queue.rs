@@ -8,19 +8,15 @@ use std::time::{Duration, Instant};
 use oss_uploader::bridge::{
     Command, EngineConfig, EngineHandle, EngineSettings, Event, ExistingPolicy, JobId, JobState,
 };
-use oss_uploader::engine::checkpoint::ObjectOptions;
-use oss_uploader::engine::job::{Connection, JobOutcome, JobSpec};
+use oss_uploader::engine::job::{JobOutcome, JobSpec};
 use oss_uploader::engine::queue;
-use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
-use oss_uploader::oss::sign::{Credentials, SignatureVersion};
+use oss_uploader::local_server::Op;
 
-const AK: &str = "q-ak";
-const SK: &str = "q-secret";
-const BUCKET: &str = "queue-bucket";
+mod common;
+use common::{BUCKET, TestServer, WAIT, credentials, data, wait_until_blocking, write_file};
 
 struct Rig {
-    server: LocalServer,
-    _root: tempfile::TempDir,
+    server: TestServer,
     data: tempfile::TempDir,
     files: tempfile::TempDir,
     rt: tokio::runtime::Runtime,
@@ -29,17 +25,9 @@ struct Rig {
 impl Rig {
     fn new() -> Self {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let root = tempfile::tempdir().unwrap();
-        let server = rt
-            .block_on(LocalServer::start(
-                ServerConfig::new(root.path())
-                    .with_credentials(Credentials::new(AK, SK))
-                    .with_bucket(BUCKET),
-            ))
-            .unwrap();
+        let server = rt.block_on(TestServer::start());
         Self {
             server,
-            _root: root,
             data: tempfile::tempdir().unwrap(),
             files: tempfile::tempdir().unwrap(),
             rt,
@@ -50,7 +38,7 @@ impl Rig {
         queue::start(
             EngineConfig {
                 data_dir: self.data.path().to_owned(),
-                credentials: Some(Credentials::new(AK, SK)),
+                credentials: Some(credentials()),
                 settings,
                 persist_queue: true,
             },
@@ -60,33 +48,17 @@ impl Rig {
     }
 
     fn file(&self, name: &str, len: usize) -> PathBuf {
-        let p = self.files.path().join(name);
-        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
-        std::fs::write(&p, data).unwrap();
-        p
+        write_file(self.files.path(), name, &data(len, 0))
     }
 
     fn spec(&self, path: &Path, key: &str) -> JobSpec {
-        JobSpec {
-            path: path.to_owned(),
-            connection: Connection {
-                endpoint: self.server.endpoint(),
-                region: Some("cn-hangzhou".into()),
-                signature: SignatureVersion::V4,
-                path_style: true,
-            },
-            bucket: BUCKET.into(),
-            key: key.into(),
-            part_size: 100 * 1024,
-            threads: 2,
-            options: ObjectOptions::default(),
-        }
+        self.server.spec(path, key)
     }
 }
 
 /// Collects events until `pred` holds for one, or fails after a generous bound.
 fn wait_for(engine: &EngineHandle, seen: &mut Vec<Event>, pred: impl Fn(&Event) -> bool) -> Event {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let e = engine
@@ -107,8 +79,21 @@ fn added_id(e: &Event) -> JobId {
     }
 }
 
+/// Waits for the next job added to the queue and returns its id.
+fn next_added(engine: &EngineHandle, seen: &mut Vec<Event>) -> JobId {
+    added_id(&wait_for(engine, seen, |e| matches!(e, Event::Added(_))))
+}
+
 fn finished(id: JobId) -> impl Fn(&Event) -> bool {
     move |e| matches!(e, Event::Finished { id: i, .. } if *i == id)
+}
+
+fn in_state(id: JobId, state: JobState) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::State { id: i, state: s, .. } if *i == id && *s == state)
+}
+
+fn removed(id: JobId) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::Removed { id: i } if *i == id)
 }
 
 #[test]
@@ -122,12 +107,8 @@ fn jobs_run_to_verified_and_clear() {
         rig.spec(&b, "b.txt"),
     ]));
     let mut seen = Vec::new();
-    let id_a = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
-    let id_b = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
+    let id_a = next_added(&engine, &mut seen);
+    let id_b = next_added(&engine, &mut seen);
     for id in [id_a, id_b] {
         // The small file may well finish first.
         let done = match seen.iter().find(|e| finished(id)(e)) {
@@ -145,49 +126,29 @@ fn jobs_run_to_verified_and_clear() {
             "{done:?}"
         );
     }
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, Event::State { id, state: JobState::Done, .. } if *id == id_a))
-    );
+    assert!(seen.iter().any(in_state(id_a, JobState::Done)));
     assert!(
         seen.iter()
             .any(|e| matches!(e, Event::Progress { id, .. } if *id == id_a))
     );
     engine.send(Command::ClearFinished);
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::Removed { id } if *id == id_a),
-    );
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::Removed { id } if *id == id_b),
-    );
+    wait_for(&engine, &mut seen, removed(id_a));
+    wait_for(&engine, &mut seen, removed(id_b));
     engine.shutdown();
 }
 
 #[test]
 fn the_queue_comes_back_after_the_engine_is_dropped_mid_upload() {
     let rig = Rig::new();
-    rig.server.faults().add(
-        FaultRule::new(
-            Some(Op::UploadPart),
-            1,
-            FaultAction::Delay(Duration::from_millis(40)),
-        )
-        .times(10_000),
-    );
+    rig.server.slow_parts(Duration::from_millis(40));
     let big = rig.file("big.bin", 100 * 1024 * 20);
     let engine = rig.engine(EngineSettings::default());
     engine.send(Command::Add(vec![rig.spec(&big, "big.bin")]));
     let mut seen = Vec::new();
-    let id = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
-    while rig.server.stats().requests(Op::UploadPart) < 4 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let id = next_added(&engine, &mut seen);
+    wait_until_blocking("4 parts", WAIT, || {
+        rig.server.stats().requests(Op::UploadPart) >= 4
+    });
     // The window goes away without a word (as if killed): the queue file already has the job.
     drop(engine);
     std::thread::sleep(Duration::from_millis(1200));
@@ -227,14 +188,7 @@ fn the_queue_comes_back_after_the_engine_is_dropped_mid_upload() {
 #[test]
 fn pause_resume_cancel_and_remove() {
     let rig = Rig::new();
-    rig.server.faults().add(
-        FaultRule::new(
-            Some(Op::UploadPart),
-            1,
-            FaultAction::Delay(Duration::from_millis(40)),
-        )
-        .times(10_000),
-    );
+    rig.server.slow_parts(Duration::from_millis(40));
     let f = rig.file("p.bin", 100 * 1024 * 15);
     let engine = rig.engine(EngineSettings {
         jobs: 1,
@@ -245,35 +199,19 @@ fn pause_resume_cancel_and_remove() {
         rig.spec(&f, "p2.bin"),
     ]));
     let mut seen = Vec::new();
-    let first = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
-    let second = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
+    let first = next_added(&engine, &mut seen);
+    let second = next_added(&engine, &mut seen);
     wait_for(
         &engine,
         &mut seen,
         |e| matches!(e, Event::Progress { id, .. } if *id == first),
     );
     engine.send(Command::Pause(first));
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id, state: JobState::Paused, .. } if *id == first),
-    );
+    wait_for(&engine, &mut seen, in_state(first, JobState::Paused));
     // With the first paused, the second starts (one job at a time).
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id, state: JobState::Uploading, .. } if *id == second),
-    );
+    wait_for(&engine, &mut seen, in_state(second, JobState::Uploading));
     engine.send(Command::Cancel(second));
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id, state: JobState::Cancelled, .. } if *id == second),
-    );
+    wait_for(&engine, &mut seen, in_state(second, JobState::Cancelled));
     rig.server.faults().clear();
     engine.send(Command::Resume(first));
     match wait_for(
@@ -288,17 +226,9 @@ fn pause_resume_cancel_and_remove() {
         other => panic!("{other:?}"),
     }
     engine.send(Command::Remove(second));
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::Removed { id } if *id == second),
-    );
+    wait_for(&engine, &mut seen, removed(second));
     let uploads = rig.rt.block_on(async {
-        let conn = rig.spec(&f, "x").connection;
-        let client = oss_uploader::oss::client::Client::new(
-            conn.client_config(Credentials::new(AK, SK)).unwrap(),
-        )
-        .unwrap();
+        let client = rig.server.client();
         client.list_multipart_uploads(BUCKET, "").await.unwrap()
     });
     assert!(
@@ -315,9 +245,7 @@ fn existing_objects_are_skipped_or_kept_both() {
     let mut seen = Vec::new();
     let engine = rig.engine(EngineSettings::default());
     engine.send(Command::Add(vec![rig.spec(&f, "e.txt")]));
-    let id = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
+    let id = next_added(&engine, &mut seen);
     wait_for(&engine, &mut seen, finished(id));
 
     engine.send(Command::SetSettings(EngineSettings {
@@ -325,32 +253,20 @@ fn existing_objects_are_skipped_or_kept_both() {
         ..Default::default()
     }));
     engine.send(Command::Add(vec![rig.spec(&f, "e.txt")]));
-    let id = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id: i, state: JobState::Skipped, .. } if *i == id),
-    );
+    let id = next_added(&engine, &mut seen);
+    wait_for(&engine, &mut seen, in_state(id, JobState::Skipped));
 
     engine.send(Command::SetSettings(EngineSettings {
         existing: ExistingPolicy::KeepBoth,
         ..Default::default()
     }));
     engine.send(Command::Add(vec![rig.spec(&f, "e.txt")]));
-    let id = added_id(&wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(_))
-    }));
+    let id = next_added(&engine, &mut seen);
     match wait_for(&engine, &mut seen, |e| matches!(e, Event::Renamed { .. })) {
         Event::Renamed { id: i, key } => assert_eq!((i, key.as_str()), (id, "e (1).txt")),
         _ => unreachable!(),
     }
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id: i, state: JobState::Done, .. } if *i == id),
-    );
+    wait_for(&engine, &mut seen, in_state(id, JobState::Done));
     engine.shutdown();
 }
 
@@ -382,17 +298,13 @@ fn without_credentials_a_job_fails_with_a_clear_message() {
         Event::State { error: Some(e), .. } => assert!(e.message.contains("AccessKey"), "{e:?}"),
         other => panic!("{other:?}"),
     }
-    engine.send(Command::SetCredentials(Credentials::new(AK, SK)));
+    engine.send(Command::SetCredentials(credentials()));
     let id = match &seen[0] {
         Event::Added(info) => info.id,
         other => panic!("{other:?}"),
     };
     engine.send(Command::Retry(id));
-    wait_for(
-        &engine,
-        &mut seen,
-        |e| matches!(e, Event::State { id: i, state: JobState::Done, .. } if *i == id),
-    );
+    wait_for(&engine, &mut seen, in_state(id, JobState::Done));
     engine.shutdown();
 }
 
