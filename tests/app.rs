@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use oss_uploader::app::background::{Desktop, Pick, Picked};
-use oss_uploader::app::i18n::Lang;
+use oss_uploader::app::i18n::{Lang, tr};
 use oss_uploader::app::settings::AppSettings;
 use oss_uploader::app::{AppOptions, UploaderApp};
 use oss_uploader::bridge::JobState;
@@ -365,9 +365,9 @@ fn pause_resume_cancel_and_retry_drive_a_real_upload() {
     assert_eq!(rig.stored("in/big.bin").len(), 1_500_000);
 }
 
-#[test]
-fn a_failure_shows_plain_words_and_details() {
-    let rig = Rig::new();
+/// A window in `lang` whose one upload (of `name`) has failed: the server refuses it once
+/// with AccessDenied, so a retry succeeds.
+fn a_denied_upload(rig: &Rig, lang: Lang, name: &str) -> Harness<'static, Shell> {
     rig.save_settings(None);
     rig.server.faults().add(
         FaultRule::new(
@@ -377,15 +377,22 @@ fn a_failure_shows_plain_words_and_details() {
         )
         .times(1),
     );
-    let f = rig.file("denied.bin", 300_000);
-    let mut h = harness(rig.options(Lang::En, true));
+    let f = rig.file(name, 300_000);
+    let mut h = harness(rig.options(lang, true));
     h.step();
     drop_files(&mut h, &[f]);
     h.run_steps(2);
-    h.get_by_label("Upload").click();
+    h.get_by_label(tr(lang).upload).click();
     wait_until(&mut h, "failed", |app| {
         state_of(app, 0) == Some(JobState::Failed)
     });
+    h
+}
+
+#[test]
+fn a_failure_shows_plain_words_and_details() {
+    let rig = Rig::new();
+    let mut h = a_denied_upload(&rig, Lang::En, "denied.bin");
     h.get_by_label("Failed");
     h.get_by_label("Details").click();
     h.run_steps(2);
@@ -443,24 +450,7 @@ fn unfinished_uploads_are_offered_after_a_restart_and_finish() {
 #[test]
 fn a_failure_shows_in_the_windows_language() {
     let rig = Rig::new();
-    rig.save_settings(None);
-    rig.server.faults().add(
-        FaultRule::new(
-            Some(Op::InitiateMultipartUpload),
-            1,
-            FaultAction::error(403, "AccessDenied"),
-        )
-        .times(1),
-    );
-    let f = rig.file("拒绝.bin", 300_000);
-    let mut h = harness(rig.options(Lang::Zh, true));
-    h.step();
-    drop_files(&mut h, &[f]);
-    h.run_steps(2);
-    h.get_by_label("上传").click();
-    wait_until(&mut h, "failed", |app| {
-        state_of(app, 0) == Some(JobState::Failed)
-    });
+    let mut h = a_denied_upload(&rig, Lang::Zh, "拒绝.bin");
     h.get_by_label("详情").click();
     h.run_steps(2);
     h.get_by_label_contains("没有执行该操作的权限");
