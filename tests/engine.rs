@@ -125,6 +125,18 @@ impl Harness {
         outcome
     }
 
+    /// Runs the job again and checks that it ends verified without sending any part again.
+    async fn resume_sending_nothing(&self, spec: &JobSpec, content: &[u8]) {
+        let sent = self.server.stats().body_bytes(Op::UploadPart);
+        let (outcome, _) = self.run(spec).await;
+        assert_eq!(verified_crc(&outcome), crc64::checksum(content));
+        assert_eq!(
+            self.server.stats().body_bytes(Op::UploadPart),
+            sent,
+            "nothing sent again"
+        );
+    }
+
     /// Runs a job to a verified end, then puts back a copy of its checkpoint as it was once it
     /// held `parts` parts: what a crash just before Complete's cleanup leaves behind.
     async fn crash_after_complete(&self, spec: &JobSpec, parts: usize) {
@@ -559,14 +571,7 @@ async fn a_crash_after_complete_is_recognised_without_sending_again() {
     let (path, content) = h.file("z.bin", PART as usize * 4, 16);
     let spec = h.spec(&path, "z.bin");
     h.crash_after_complete(&spec, 4).await;
-    let sent = h.server.stats().body_bytes(Op::UploadPart);
-    let (outcome, _) = h.run(&spec).await;
-    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
-    assert_eq!(
-        h.server.stats().body_bytes(Op::UploadPart),
-        sent,
-        "nothing sent again"
-    );
+    h.resume_sending_nothing(&spec, &content).await;
     assert_eq!(h.checkpoints(), 0);
 }
 
@@ -639,14 +644,7 @@ async fn a_crash_after_complete_survives_a_flaky_head() {
         )
         .times(2),
     );
-    let sent = h.server.stats().body_bytes(Op::UploadPart);
-    let (outcome, _) = h.run(&spec).await;
-    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
-    assert_eq!(
-        h.server.stats().body_bytes(Op::UploadPart),
-        sent,
-        "nothing sent again"
-    );
+    h.resume_sending_nothing(&spec, &content).await;
 }
 
 #[tokio::test]
