@@ -5,6 +5,10 @@
 //! Policy on the server-side upload: it is aborted only when its checkpoint is discarded (the
 //! file changed, the record is damaged) or the user cancels. Network and server trouble never
 //! discard work: the job ends *interrupted* and resumes from the checkpoint.
+//!
+//! The checkpoint is saved as parts finish, at most every [`SAVE_EVERY`], and always before
+//! Complete and when sending stops. A part that finished after the last save is not lost: on
+//! resume, a part the server lists with the plan's size and the file's CRC-64 is kept.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
