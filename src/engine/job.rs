@@ -6,7 +6,7 @@
 //! file changed, the record is damaged) or the user cancels. Network and server trouble never
 //! discard work: the job ends *interrupted* and resumes from the checkpoint.
 //!
-//! The checkpoint is saved as parts finish, at most every [`SAVE_EVERY`], and always before
+//! The checkpoint is saved as parts finish, at most every `SAVE_EVERY`, and always before
 //! Complete and when sending stops. A part that finished after the last save is not lost: on
 //! resume, a part the server lists with the plan's size and the file's CRC-64 is kept.
 
