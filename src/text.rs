@@ -51,10 +51,16 @@ impl Text {
     }
 
     pub fn get(&self, lang: Lang) -> &str {
-        match lang {
-            Lang::Zh if !self.zh.is_empty() => &self.zh,
-            _ => &self.en,
-        }
+        pick(lang, &self.en, &self.zh)
+    }
+}
+
+/// The text for `lang` of an English and a Chinese version; an empty Chinese one (a record
+/// written before messages were translated) falls back to the English.
+pub fn pick<'a>(lang: Lang, en: &'a str, zh: &'a str) -> &'a str {
+    match lang {
+        Lang::Zh if !zh.is_empty() => zh,
+        _ => en,
     }
 }
 

@@ -199,10 +199,7 @@ impl JobError {
 
     /// The message in the given language.
     pub fn message_in(&self, lang: Lang) -> &str {
-        match lang {
-            Lang::Zh if !self.message_zh.is_empty() => &self.message_zh,
-            _ => &self.message,
-        }
+        crate::text::pick(lang, &self.message, &self.message_zh)
     }
 }
 
@@ -789,11 +786,7 @@ async fn resume(
         )));
     }
     if dropped > 0 || adopted > 0 {
-        let (store, snapshot) = (env.store.clone(), cp.clone());
-        tokio::task::spawn_blocking(move || store.save(&snapshot))
-            .await
-            .map_err(|e| Stop::Failed(JobError::internal(e)))?
-            .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+        save_off_thread(&env.store, cp.clone(), None).await?;
     }
     send_and_complete(spec, env, cp, plan, emit, starting).await
 }
@@ -1097,17 +1090,10 @@ impl Saver {
             }
             cp.clone()
         };
-        let (store, saved) = (self.store.clone(), self.saved_parts.clone());
+        let parts = snapshot.parts.len();
         let started = tokio::time::Instant::now();
-        tokio::task::spawn_blocking(move || {
-            let _one_at_a_time = guard;
-            store.save(&snapshot)?;
-            saved.fetch_max(snapshot.parts.len(), Ordering::AcqRel);
-            Ok(())
-        })
-        .await
-        .map_err(|e| Stop::Failed(JobError::internal(e)))?
-        .map_err(|e: CheckpointError| Stop::Failed(JobError::checkpoint(&e)))?;
+        save_off_thread(&self.store, snapshot, Some(guard)).await?;
+        self.saved_parts.fetch_max(parts, Ordering::AcqRel);
         // A slow disk saves less often: at most a tenth of the time goes to saving.
         let took = started.elapsed();
         if let Ok(mut next) = self.next_save.lock() {
@@ -1115,6 +1101,24 @@ impl Saver {
         }
         Ok(())
     }
+}
+
+/// Writes a checkpoint on the blocking pool (two fsyncs must not stall the async threads). The
+/// write finishes even if the caller is dropped meanwhile, holding `hold` until it is done.
+async fn save_off_thread(
+    store: &CheckpointStore,
+    cp: Checkpoint,
+    hold: Option<tokio::sync::OwnedMutexGuard<()>>,
+) -> Result<(), Stop> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let _held = hold;
+        store.save(&cp)
+    })
+    .await
+    .map_err(|e| Stop::Failed(JobError::internal(e)))?
+    .map(drop)
+    .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))
 }
 
 fn lock_poisoned() -> Stop {
