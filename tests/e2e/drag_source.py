@@ -16,7 +16,9 @@ import gi
 
 gi.require_version("Gtk", "3.0")
 gi.require_version("Gdk", "3.0")
-from gi.repository import Gdk, GLib, Gtk  # noqa: E402
+from gi.repository import Gdk, Gtk  # noqa: E402
+
+from gtk_ready import show_and_run  # noqa: E402
 
 
 def main():
@@ -51,19 +53,7 @@ def main():
     box.connect("drag-end", on_end)
     win.add(box)
 
-    def on_map(_w, _e):
-        # Report where the window really is once the X server has it.
-        def report():
-            ox, oy = win.get_window().get_origin()[1:]
-            w, h = win.get_size()
-            print("ready", ox, oy, w, h, flush=True)
-            return False
-
-        GLib.timeout_add(200, report)
-
-    win.connect("map-event", on_map)
-    win.show_all()
-    Gtk.main()
+    show_and_run(win)
 
 
 if __name__ == "__main__":
