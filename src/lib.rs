@@ -5,7 +5,7 @@
 //! both languages (`text`).
 
 pub mod app;
-pub mod bridge;
+pub mod atomic_file;
 pub mod cli;
 pub mod engine;
 pub mod local_server;
@@ -13,3 +13,4 @@ pub mod logging;
 pub mod oss;
 pub mod secrets;
 pub mod text;
+pub mod units;

@@ -41,6 +41,22 @@ pub fn logs_dir(data_dir: &Path) -> PathBuf {
     data_dir.join(LOGS_DIR)
 }
 
+/// Logs to stderr only (the command line, or the window when its log folder cannot be used):
+/// warnings, or more with `-v`/`-vv`; `RUST_LOG` overrides.
+pub fn init_stderr(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// Starts logging for the whole process: the daily file always, stderr too when `verbose` is
 /// above 0 (1: info, 2: debug, 3: everything). Fails when the log folder cannot be made or
 /// when logging was already started.

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -385,11 +384,9 @@ impl Secrets {
             }
             StoreChoice::File => {
                 let path = self.file_path(access_key_id);
-                write_private(&self.dir, &path, &record).map_err(|source| {
-                    SecretError::FileWrite {
-                        path: path.clone(),
-                        source,
-                    }
+                write_private(&path, &record).map_err(|source| SecretError::FileWrite {
+                    path: path.clone(),
+                    source,
                 })?;
                 SecretLocation::File(path)
             }
@@ -448,38 +445,13 @@ impl Secrets {
 
 /// Writes `value` as JSON to `path` so that no other user can read it at any moment: the
 /// folder is made 0700, the temporary file is created 0600, then renamed over the old one.
-fn write_private(dir: &Path, path: &Path, value: &Record) -> std::io::Result<()> {
-    create_private_dir(dir)?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".secret");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        builder.permissions(std::fs::Permissions::from_mode(0o600));
-    }
-    // Elsewhere the file inherits the ACL of the user's own data folder.
-    let mut tmp = builder.tempfile_in(dir)?;
-    serde_json::to_writer(&mut tmp, value).map_err(std::io::Error::other)?;
-    tmp.flush()?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    // An older or hand-made folder may be wider than 0700.
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
+fn write_private(path: &Path, value: &Record) -> std::io::Result<()> {
+    let write = crate::atomic_file::AtomicWrite {
+        prefix: ".secret",
+        suffix: "",
+        private: true,
+    };
+    write.write_json(path, value)
 }
 
 #[cfg(test)]

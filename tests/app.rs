@@ -12,7 +12,7 @@ use oss_uploader::app::background::{Desktop, Pick, Picked};
 use oss_uploader::app::i18n::{Lang, tr};
 use oss_uploader::app::settings::AppSettings;
 use oss_uploader::app::{AppOptions, UploaderApp};
-use oss_uploader::bridge::JobState;
+use oss_uploader::engine::JobState;
 use oss_uploader::local_server::{FaultAction, FaultRule, Op};
 
 mod common;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use oss_uploader::engine::job::Connection;
+use oss_uploader::engine::Connection;
 use oss_uploader::local_server::{FaultAction, FaultRule, Op, ServerConfig};
 use oss_uploader::oss::client::{
     Body, CallbackOutcome, Client, ClientConfig, FileRange, ObjectOptions, PutObjectOutput,

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oss_uploader::engine::checkpoint::{CheckpointStore, ObjectOptions};
-use oss_uploader::engine::job::{Control, JobEnv, JobEvent, JobOutcome, JobSpec, run_job};
 use oss_uploader::engine::retry::Backoff;
 use oss_uploader::engine::throttle::Throttle;
+use oss_uploader::engine::upload::{Control, JobEnv, JobEvent, run_job};
+use oss_uploader::engine::{JobOutcome, JobSpec};
 use oss_uploader::local_server::{FaultAction, FaultRule, Op};
 use oss_uploader::oss::client::{Client, ObjectOptions as ClientOptions};
 use oss_uploader::oss::crc64;

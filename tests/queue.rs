@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use oss_uploader::bridge::{
+use oss_uploader::engine::{
     Command, EngineConfig, EngineHandle, EngineSettings, Event, ExistingPolicy, JobId, JobState,
 };
-use oss_uploader::engine::job::{JobOutcome, JobSpec};
-use oss_uploader::engine::queue;
+use oss_uploader::engine::{JobOutcome, JobSpec};
 use oss_uploader::local_server::Op;
 
 mod common;
@@ -35,7 +34,7 @@ impl Rig {
     }
 
     fn engine(&self, settings: EngineSettings) -> EngineHandle {
-        queue::start(
+        oss_uploader::engine::spawn(
             EngineConfig {
                 data_dir: self.data.path().to_owned(),
                 credentials: Some(credentials()),
@@ -273,7 +272,7 @@ fn existing_objects_are_skipped_or_kept_both() {
 #[test]
 fn without_credentials_a_job_fails_with_a_clear_message() {
     let rig = Rig::new();
-    let engine = queue::start(
+    let engine = oss_uploader::engine::spawn(
         EngineConfig {
             data_dir: rig.data.path().to_owned(),
             credentials: None,
@@ -311,7 +310,13 @@ fn without_credentials_a_job_fails_with_a_clear_message() {
 #[test]
 fn a_damaged_queue_file_is_set_aside_with_a_message() {
     let rig = Rig::new();
-    std::fs::write(rig.data.path().join(queue::QUEUE_FILE), b"{not json").unwrap();
+    std::fs::write(
+        rig.data
+            .path()
+            .join(oss_uploader::engine::paths::QUEUE_FILE),
+        b"{not json",
+    )
+    .unwrap();
     let engine = rig.engine(EngineSettings::default());
     let mut seen = Vec::new();
     match wait_for(&engine, &mut seen, |e| matches!(e, Event::Problem(_))) {

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::bridge::{Command, CommandSender};
-use crate::engine::job::JobSpec;
+use crate::engine::JobSpec;
+use crate::engine::walk::{FolderName, KeyRule, Problem, WalkReport};
+use crate::engine::{Command, CommandSender};
 use crate::oss::client::Client;
 use crate::oss::error::{Error, ErrorClass, TransportKind};
 use crate::oss::sign::Credentials;
@@ -292,83 +293,41 @@ fn open_folder(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The key for `path` found under the dropped `root` (a folder keeps its own name in the key).
-pub fn key_for(prefix: &str, root: &Path, path: &Path) -> String {
-    let base = root.parent().unwrap_or(root);
-    let relative = path.strip_prefix(base).unwrap_or(path);
-    let parts: Vec<String> = relative
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect();
-    format!("{prefix}{}", parts.join("/"))
-}
-
-/// Walks `paths`, handing batches of jobs to `emit(batch, found so far, unreadable, finished)`.
-/// Symbolic links to folders are not followed, so a link loop cannot walk forever.
+/// Walks `paths` with the one walker (a dropped folder keeps its own name in the keys), handing
+/// batches of jobs to `emit(batch, found so far, unreadable, finished)`.
 pub fn walk(
     paths: &[PathBuf],
     settings: &AppSettings,
     emit: &mut dyn FnMut(Vec<JobSpec>, usize, usize, bool),
 ) {
-    let prefix = settings.key_prefix();
+    let rule = KeyRule::new(&settings.prefix, FolderName::Keep);
     let mut batch = Vec::with_capacity(ADD_BATCH);
-    let mut found = 0;
-    let mut unreadable = 0;
-    for root in paths {
-        let mut stack = vec![root.clone()];
-        while let Some(path) = stack.pop() {
-            let meta = match std::fs::symlink_metadata(&path) {
-                Ok(m) => m,
-                Err(_) => {
-                    unreadable += 1;
-                    continue;
-                }
-            };
-            let is_file = meta.is_file()
-                || (meta.file_type().is_symlink()
-                    && std::fs::metadata(&path).is_ok_and(|m| m.is_file()));
-            if meta.is_dir() {
-                match std::fs::read_dir(&path) {
-                    Ok(entries) => {
-                        let mut children: Vec<PathBuf> =
-                            entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-                        // Reversed so the stack yields them in name order.
-                        children.sort_unstable_by(|a, b| b.cmp(a));
-                        stack.extend(children);
-                    }
-                    Err(_) => unreadable += 1,
-                }
-            } else if is_file {
-                found += 1;
-                batch.push(settings.spec(path.clone(), key_for(&prefix, root, &path)));
-                if batch.len() >= ADD_BATCH {
-                    emit(std::mem::take(&mut batch), found, unreadable, false);
-                }
-            }
+    let report = crate::engine::walk::walk(paths, &rule, &mut |found, so_far| {
+        batch.push(settings.spec(found.path, found.key));
+        if batch.len() >= ADD_BATCH {
+            emit(
+                std::mem::take(&mut batch),
+                so_far.found,
+                unreadable(so_far),
+                false,
+            );
         }
-    }
-    emit(batch, found, unreadable, true);
+    });
+    emit(batch, report.found, unreadable(&report), true);
+}
+
+/// Paths the walk could not read or that were not there.
+fn unreadable(report: &WalkReport) -> usize {
+    report
+        .problems
+        .iter()
+        .filter(|p| matches!(p, Problem::Missing(_) | Problem::Unreadable(..)))
+        .count()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_keep_the_dropped_folder_and_use_forward_slashes() {
-        let root = Path::new("/home/u/photos");
-        assert_eq!(
-            key_for("up/", root, Path::new("/home/u/photos/2024/a.jpg")),
-            "up/photos/2024/a.jpg"
-        );
-        assert_eq!(
-            key_for("", Path::new("/home/u/a.txt"), Path::new("/home/u/a.txt")),
-            "a.txt"
-        );
-    }
 
     #[test]
     fn walking_a_folder_batches_every_file() {

@@ -17,6 +17,62 @@ pub use window::{AppOptions, UploaderApp};
 
 use std::sync::Arc;
 
+/// What the command line gives the window: `oss-uploader [--demo] [-v] [FILE]...`.
+#[derive(Clone, Debug, Default)]
+pub struct WindowArgs {
+    pub demo: bool,
+    /// Files and folders to queue (as from a file manager's "Open with").
+    pub paths: Vec<std::path::PathBuf>,
+    pub verbose: u8,
+}
+
+/// Opens the window on this (the main) thread, as some platforms allow windows nowhere else,
+/// with logs in the data folder; runs until it closes.
+pub fn open_window(args: WindowArgs) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let data_dir = match crate::engine::paths::DataDir::resolve(None) {
+        Ok(d) => d.root().to_owned(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The window logs to daily files in the data dir ("Open log folder" shows them); the guard
+    // flushes them when the window closes.
+    let _log = match crate::logging::init(&data_dir, args.verbose) {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            crate::logging::init_stderr(args.verbose);
+            tracing::warn!("logging to files is off: {e:#}");
+            None
+        }
+    };
+    let options = AppOptions {
+        data_dir,
+        demo: args.demo,
+        language: None,
+        env_credentials: if args.demo {
+            None
+        } else {
+            crate::oss::sign::Credentials::from_env()
+        },
+        add: args
+            .paths
+            .into_iter()
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
+            .collect(),
+        secrets: None,
+        desktop: None,
+    };
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the window could not open: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Opens the window and runs until it closes.
 pub fn run(options: AppOptions) -> Result<(), String> {
     let native = eframe::NativeOptions {

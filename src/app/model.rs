@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::bridge::{Event, JobId, JobInfo, JobState};
-use crate::engine::job::{JobError, JobOutcome};
+use crate::engine::{Event, JobId, JobInfo, JobState};
+use crate::engine::{JobError, JobOutcome};
 use crate::oss::endpoint::Endpoint;
 
 /// One job as the table shows it.
@@ -225,6 +225,14 @@ impl QueueModel {
                     r.notice = Some(message);
                 }
             }
+            Event::Retrying {
+                id, delay, error, ..
+            } => {
+                if let Some(r) = self.get_mut(id) {
+                    r.notice = Some(error.retry_notice(delay));
+                }
+            }
+            Event::Started { .. } => {}
             Event::Finished { id, outcome } => {
                 if let Some(r) = self.get_mut(id) {
                     r.bytes_per_second = None;
@@ -236,7 +244,7 @@ impl QueueModel {
                             r.done = size;
                         }
                         JobOutcome::Failed(e) | JobOutcome::Interrupted(e) => r.error = Some(e),
-                        JobOutcome::Paused | JobOutcome::Cancelled => {}
+                        JobOutcome::Skipped | JobOutcome::Paused | JobOutcome::Cancelled => {}
                     }
                 }
             }
@@ -321,8 +329,8 @@ impl QueueModel {
 mod tests {
     use super::*;
     use crate::engine::checkpoint::ObjectOptions;
-    use crate::engine::job::{Connection, JobSpec};
     use crate::engine::progress::ProgressSnapshot;
+    use crate::engine::{Connection, JobSpec};
     use crate::oss::sign::SignatureVersion;
 
     fn info(id: JobId, size: u64) -> Box<JobInfo> {

@@ -9,8 +9,8 @@ use super::background::Pick;
 use super::i18n::Tr;
 use super::model::{QueueModel, Row, Totals};
 use super::settings::AppSettings;
-use crate::bridge::{Command, JobId, JobState};
-use crate::engine::job::human_bytes;
+use crate::engine::{Command, JobId, JobState};
+use crate::units::human_bytes;
 
 /// What the user asked for in the queue screen.
 #[derive(Debug)]

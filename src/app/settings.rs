@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::i18n::{Lang, LanguageChoice, Tr};
-use crate::bridge::{DEFAULT_JOBS, DEFAULT_THREADS, EngineSettings, ExistingPolicy, MAX_THREADS};
-use crate::cli::size::parse_size;
 use crate::engine::checkpoint::ObjectOptions;
-use crate::engine::job::{Connection, JobSpec, human_bytes};
+use crate::engine::walk::normalise_prefix;
+use crate::engine::{Connection, JobSpec};
+use crate::engine::{DEFAULT_JOBS, DEFAULT_THREADS, EngineSettings, ExistingPolicy, MAX_THREADS};
 use crate::oss::limits::{self, DEFAULT_PART_SIZE, InvalidInput};
 use crate::oss::regions::REGIONS;
 use crate::oss::sign::{Credentials, SignatureVersion};
+use crate::units::{human_bytes, parse_size};
 
 /// The settings file's name in the data dir.
 pub const SETTINGS_FILE: &str = "settings.json";
@@ -84,7 +85,7 @@ impl AppSettings {
     }
 
     pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
-        crate::engine::queue::write_atomic(&data_dir.join(SETTINGS_FILE), self)
+        crate::atomic_file::write_json(&data_dir.join(SETTINGS_FILE), self)
     }
 
     pub fn endpoint(&self) -> String {
@@ -110,6 +111,7 @@ impl AppSettings {
     pub fn engine_settings(&self) -> EngineSettings {
         EngineSettings {
             jobs: self.jobs,
+            threads: self.threads,
             bandwidth_limit: self.bandwidth_limit,
             existing: self.existing,
         }
@@ -130,20 +132,7 @@ impl AppSettings {
 
     /// The prefix as keys start with it: no leading slash, one trailing slash when not empty.
     pub fn key_prefix(&self) -> String {
-        normalize_prefix(&self.prefix)
-    }
-}
-
-/// `/photos//2024` → `photos/2024/`.
-pub fn normalize_prefix(prefix: &str) -> String {
-    let parts: Vec<&str> = prefix
-        .split(['/', '\\'])
-        .filter(|p| !p.is_empty())
-        .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("{}/", parts.join("/"))
+        normalise_prefix(&self.prefix)
     }
 }
 
@@ -336,9 +325,9 @@ mod tests {
 
     #[test]
     fn prefixes_are_normalised() {
-        assert_eq!(normalize_prefix(""), "");
-        assert_eq!(normalize_prefix("/photos//2024"), "photos/2024/");
-        assert_eq!(normalize_prefix("a\\b/"), "a/b/");
+        assert_eq!(normalise_prefix(""), "");
+        assert_eq!(normalise_prefix("/photos//2024"), "photos/2024/");
+        assert_eq!(normalise_prefix("a\\b/"), "a/b/");
     }
 
     #[test]

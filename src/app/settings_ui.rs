@@ -7,7 +7,7 @@ use egui::{RichText, TextEdit};
 use super::background::TestOutcome;
 use super::i18n::{Lang, LanguageChoice, Tr};
 use super::settings::{Field, SettingsForm};
-use crate::bridge::ExistingPolicy;
+use crate::engine::ExistingPolicy;
 use crate::oss::regions::REGIONS;
 
 /// What the user pressed on the form.

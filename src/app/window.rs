@@ -14,8 +14,7 @@ use super::model::{QueueModel, Totals};
 use super::queue_ui::{self, QueueAction};
 use super::settings::{AppSettings, Field, SecretPlace, SettingsForm};
 use super::settings_ui::{self, FormAction, TestState};
-use crate::bridge::{Command, EngineConfig, EngineHandle, JobId};
-use crate::engine::queue;
+use crate::engine::{Command, EngineConfig, EngineHandle, JobId};
 use crate::oss::sign::Credentials;
 
 /// How the window starts.
@@ -146,7 +145,7 @@ impl UploaderApp {
             .map(|d| d.engine_dir().to_owned())
             .unwrap_or_else(|| data_dir.clone());
         let wake_ctx = ctx.clone();
-        let engine = queue::start(
+        let engine = crate::engine::spawn(
             EngineConfig {
                 data_dir: engine_dir,
                 credentials: credentials.clone(),

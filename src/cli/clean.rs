@@ -10,10 +10,11 @@ use super::list::age;
 use super::{
     CliError, CliResult, ConnectionArgs, EXIT_FAILED, EXIT_OK, client_for, credentials, open_store,
 };
+use crate::engine::JobError;
 use crate::engine::checkpoint::{CheckpointId, CheckpointStore};
-use crate::engine::job::{JobError, human_bytes};
 use crate::oss::error::parse_iso8601;
 use crate::oss::limits;
+use crate::units::human_bytes;
 
 #[derive(Debug, Args)]
 pub struct CleanArgs {

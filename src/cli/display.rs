@@ -2,14 +2,18 @@
 //! and plain one-line records otherwise (logs, scripts, CI), where a bar would be noise.
 
 use std::io::{IsTerminal as _, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::job::{JobError, JobEvent, JobOutcome, human_bytes};
 use crate::engine::plan::UploadPlan;
+use crate::engine::progress::ProgressSnapshot;
+use crate::engine::{JobError, JobOutcome};
 use crate::oss::client::CallbackOutcome;
+use crate::text::Text;
+use crate::units::human_bytes;
 
 /// The output of one run of `upload` or `resume`, shared by its jobs.
 #[derive(Clone)]
@@ -67,6 +71,7 @@ impl Display {
             label,
             target,
             bar: Mutex::new(None),
+            started: AtomicBool::new(false),
         }
     }
 }
@@ -79,6 +84,8 @@ pub struct JobView {
     /// `oss://bucket/key`.
     target: String,
     bar: Mutex<Option<ProgressBar>>,
+    /// A run began (a job paused before it started has nothing to report).
+    started: AtomicBool,
 }
 
 fn bar_style() -> ProgressStyle {
@@ -124,44 +131,59 @@ impl JobView {
         }
     }
 
-    /// Shows one event of the job.
-    pub fn event(&self, event: JobEvent) {
-        match event {
-            JobEvent::Started {
-                plan,
-                resumed_parts,
-                resumed_bytes,
-            } => self.started(plan, resumed_parts, resumed_bytes),
-            JobEvent::Notice(text) => self.display.line(&format!("NOTE {}: {text}", self.label)),
-            JobEvent::Progress(snap) => self.with_bar(|b| {
-                b.set_length(snap.total);
-                b.set_position(snap.done);
-                let speed = snap
-                    .bytes_per_second
-                    .map(|s| format!("{}/s", human_bytes(s)))
-                    .unwrap_or_default();
-                let eta = snap
-                    .eta
-                    .map(|d| format!(", {} left", clock(d)))
-                    .unwrap_or_default();
-                b.set_message(format!("{speed}{eta}"));
-            }),
-            JobEvent::Retrying {
-                attempt,
-                delay,
-                error,
-            } => self.display.line(&format!(
-                "RETRY {}: {} (attempt {attempt}, next try in {:.1} s){}",
-                self.label,
-                error.message,
-                delay.as_secs_f64(),
-                error_tail(&error)
-            )),
-            JobEvent::Verifying => self.with_bar(|b| b.set_message("checking the stored file…")),
-        }
+    /// Something the user should know that does not stop the job.
+    pub fn notice(&self, text: &Text) {
+        self.display.line(&format!("NOTE {}: {text}", self.label));
     }
 
-    fn started(&self, plan: UploadPlan, resumed_parts: u32, resumed_bytes: u64) {
+    /// The name was taken and the file goes up under another.
+    pub fn renamed(&mut self, key: &str) {
+        let bucket_end = self
+            .target
+            .strip_prefix("oss://")
+            .and_then(|rest| rest.find('/'))
+            .map_or(self.target.len(), |i| "oss://".len() + i + 1);
+        self.target.truncate(bucket_end);
+        self.target.push_str(key);
+        self.display.line(&format!(
+            "NOTE {}: the name was taken; storing it as {}",
+            self.label, self.target
+        ));
+    }
+
+    pub fn progress(&self, snap: &ProgressSnapshot) {
+        self.with_bar(|b| {
+            b.set_length(snap.total);
+            b.set_position(snap.done);
+            let speed = snap
+                .bytes_per_second
+                .map(|s| format!("{}/s", human_bytes(s)))
+                .unwrap_or_default();
+            let eta = snap
+                .eta
+                .map(|d| format!(", {} left", clock(d)))
+                .unwrap_or_default();
+            b.set_message(format!("{speed}{eta}"));
+        })
+    }
+
+    pub fn retrying(&self, attempt: u32, delay: Duration, error: &JobError) {
+        self.display.line(&format!(
+            "RETRY {}: {} (attempt {attempt}, next try in {:.1} s){}",
+            self.label,
+            error.message,
+            delay.as_secs_f64(),
+            error_tail(error)
+        ))
+    }
+
+    pub fn verifying(&self) {
+        self.with_bar(|b| b.set_message("checking the stored file…"))
+    }
+
+    /// The run fixed its plan: a bar, or a `START` line.
+    pub fn started(&self, plan: UploadPlan, resumed_parts: u32, resumed_bytes: u64) {
+        self.started.store(true, Ordering::Relaxed);
         let size = plan.size();
         let shape = if plan.is_multipart() {
             format!(
@@ -246,8 +268,17 @@ impl JobView {
                 ));
                 false
             }
+            JobOutcome::Skipped => {
+                self.display.line(&format!(
+                    "SKIP {} -> {} (an object with this name exists)",
+                    self.label, self.target
+                ));
+                true
+            }
             JobOutcome::Paused => {
-                self.display.line(&format!("STOPPED {}", self.label));
+                if self.started.load(Ordering::Relaxed) {
+                    self.display.line(&format!("STOPPED {}", self.label));
+                }
                 false
             }
             JobOutcome::Cancelled => {

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::{CliResult, EXIT_OK, open_store};
 use crate::engine::checkpoint::{Checkpoint, unix_ms};
-use crate::engine::job::human_bytes;
+use crate::units::human_bytes;
 
 #[derive(Debug, Args)]
 pub struct ListArgs {

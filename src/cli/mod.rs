@@ -1,5 +1,5 @@
-//! The command-line face: argument parsing, logging setup, exit codes and the dispatch to the
-//! subcommands, each in its own file. What every subcommand shares (credentials, connection
+//! The command-line face: argument parsing (the binary's whole command line, including what
+//! the window takes), exit codes and the dispatch to the subcommands, each in its own file. What every subcommand shares (credentials, connection
 //! flags, the data folder) lives here so all of them treat it alike.
 
 mod clean;
@@ -7,7 +7,6 @@ mod display;
 mod list;
 mod run;
 mod serve;
-pub mod size;
 mod upload;
 
 use std::path::{Path, PathBuf};
@@ -16,8 +15,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::engine::Connection;
 use crate::engine::checkpoint::CheckpointStore;
-use crate::engine::job::Connection;
 use crate::engine::paths::DataDir;
 use crate::oss::client::Client;
 use crate::oss::sign::{Credentials, SignatureVersion};
@@ -196,68 +195,11 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// Runs the window on this (the main) thread; some platforms allow windows nowhere else.
-fn open_window(demo: bool, add: Vec<PathBuf>, verbose: u8) -> ExitCode {
-    let data_dir = match DataDir::resolve(None) {
-        Ok(d) => d.root().to_owned(),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    // The window logs to daily files in the data dir ("Open log folder" shows them); the guard
-    // flushes them when the window closes.
-    let _log = match crate::logging::init(&data_dir, verbose) {
-        Ok(guard) => Some(guard),
-        Err(e) => {
-            init_logging(verbose);
-            tracing::warn!("logging to files is off: {e:#}");
-            None
-        }
-    };
-    let options = crate::app::AppOptions {
-        data_dir,
-        demo,
-        language: None,
-        env_credentials: if demo { None } else { Credentials::from_env() },
-        add: add
-            .into_iter()
-            .map(|p| std::path::absolute(&p).unwrap_or(p))
-            .collect(),
-        secrets: None,
-        desktop: None,
-    };
-    match crate::app::run(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: the window could not open: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
-    }
-}
-
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-/// Runs the command line; the binary's `main` calls this.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let Some(command) = cli.command else {
-        return open_window(cli.demo, cli.paths, cli.verbose);
-    };
-    init_logging(cli.verbose);
-    if cli.demo {
+/// Runs one command; the binary's `main` calls this when the command line names one (without
+/// a command the window opens, which is the app's, not ours).
+pub fn run(command: Command, demo: bool, verbose: u8) -> ExitCode {
+    crate::logging::init_stderr(verbose);
+    if demo {
         eprintln!("error: --demo opens the window; leave out the command");
         return ExitCode::from(EXIT_USAGE);
     }

@@ -2,21 +2,41 @@
 //! every check a user can fix done before the first byte is sent.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use clap::Args;
-
-use crate::bridge::{DEFAULT_JOBS, DEFAULT_THREADS, MAX_THREADS};
+use clap::{Args, ValueEnum};
 
 use super::run::{Item, Settings, run_batch};
-use super::size::parse_size;
-use super::{
-    CliError, CliResult, ConnectionArgs, EXIT_FAILED, EXIT_OK, client_for, credentials, open_store,
-};
+use super::{CliError, CliResult, ConnectionArgs, EXIT_FAILED, EXIT_OK, credentials, open_store};
 use crate::engine::checkpoint::{CheckpointError, CheckpointId, ObjectOptions};
-use crate::engine::job::{Connection, JobSpec, human_bytes};
-use crate::oss::client::Client;
+use crate::engine::walk::{FolderName, KeyRule, walk};
+use crate::engine::{
+    Connection, DEFAULT_JOBS, DEFAULT_THREADS, EngineSettings, ExistingPolicy, JobSpec, MAX_THREADS,
+};
 use crate::oss::limits::{self, MAX_PART_SIZE, MIN_PART_SIZE};
+use crate::units::{human_bytes, parse_size};
+
+/// What to do when an object with the file's name already exists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum IfExists {
+    /// Replace it (as a plain upload does).
+    #[default]
+    Overwrite,
+    /// Leave it and the file alone; the file counts as done.
+    Skip,
+    /// Upload under a free numbered name: `name (1).ext`, `name (2).ext`, …
+    KeepBoth,
+}
+
+impl From<IfExists> for ExistingPolicy {
+    fn from(i: IfExists) -> Self {
+        match i {
+            IfExists::Overwrite => ExistingPolicy::Overwrite,
+            IfExists::Skip => ExistingPolicy::Skip,
+            IfExists::KeepBoth => ExistingPolicy::KeepBoth,
+        }
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {
@@ -55,7 +75,11 @@ pub struct UploadArgs {
     /// Upload callback: its JSON, as OSS documents it (or that JSON already base64-encoded).
     #[arg(long, value_name = "C")]
     pub callback: Option<String>,
-    /// Fail instead of replacing an object that already exists.
+    /// What to do when an object with the same name exists: overwrite, skip or keep-both.
+    #[arg(long, value_enum, default_value = "overwrite", value_name = "WHAT")]
+    pub if_exists: IfExists,
+    /// Have OSS refuse to replace an object that already exists (x-oss-forbid-overwrite): the
+    /// file fails instead of overwriting, even if the object appears while it uploads.
     #[arg(long)]
     pub no_overwrite: bool,
     /// Bandwidth limit for all files together, in bytes per second, e.g. 10MiB.
@@ -152,77 +176,42 @@ pub struct Planned {
     pub key: String,
 }
 
-fn normalise_prefix(prefix: Option<&str>) -> String {
-    let p = prefix.unwrap_or("").trim_start_matches('/');
-    if p.is_empty() || p.ends_with('/') {
-        p.to_owned()
-    } else {
-        format!("{p}/")
-    }
-}
-
 /// Every file under `paths` with its key: a file gets `--key` or prefix + its name, a folder's
-/// files get prefix + their path inside the folder, with forward slashes on every system.
+/// files get prefix + their path inside the folder (the folder's own name left out). Anything
+/// that cannot be uploaded is refused here, before the first byte is sent.
 pub fn plan_files(
     paths: &[PathBuf],
     key: Option<&str>,
     prefix: Option<&str>,
 ) -> Result<Vec<Planned>, CliError> {
-    let prefix = normalise_prefix(prefix);
+    if key.is_some()
+        && let Some(dir) = paths.iter().find(|p| p.is_dir())
+    {
+        return Err(CliError::Usage(format!(
+            "--key names one object, but {} is a folder; use --prefix for folders",
+            dir.display()
+        )));
+    }
+    let rule = KeyRule::new(prefix.unwrap_or(""), FolderName::Drop);
     let mut out = Vec::new();
-    for path in paths {
-        let meta = std::fs::metadata(path).map_err(|e| {
-            CliError::Usage(match e.kind() {
-                std::io::ErrorKind::NotFound => format!("{} does not exist", path.display()),
-                _ => format!("cannot read {}: {e}", path.display()),
-            })
-        })?;
-        if meta.is_dir() {
-            if key.is_some() {
-                return Err(CliError::Usage(format!(
-                    "--key names one object, but {} is a folder; use --prefix for folders",
-                    path.display()
-                )));
-            }
-            let mut files = Vec::new();
-            walk(path, Path::new(""), &mut files)?;
-            files.sort();
-            for rel in files {
-                let rel_key: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push(Planned {
-                    path: path.join(&rel),
-                    label: path.join(&rel).display().to_string(),
-                    key: format!("{prefix}{}", rel_key.join("/")),
-                });
-            }
-        } else if meta.is_file() {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            out.push(Planned {
-                path: path.clone(),
-                label: path.display().to_string(),
-                key: match key {
-                    Some(k) => k.to_owned(),
-                    None => format!("{prefix}{name}"),
-                },
-            });
-        } else {
-            return Err(CliError::Usage(format!(
-                "{} is neither a file nor a folder",
-                path.display()
-            )));
-        }
+    let report = walk(paths, &rule, &mut |found, _| {
+        out.push(Planned {
+            label: found.path.display().to_string(),
+            path: found.path,
+            key: found.key,
+        })
+    });
+    if let Some(problem) = report.problems.first() {
+        return Err(CliError::Usage(problem.describe()));
     }
     if key.is_some() && out.len() != 1 {
         return Err(CliError::Usage(
             "--key names one object, so it works with one file only; use --prefix for several"
                 .into(),
         ));
+    }
+    if let (Some(k), Some(only)) = (key, out.first_mut()) {
+        k.clone_into(&mut only.key);
     }
     let mut seen: HashMap<&str, &Planned> = HashMap::new();
     for p in &out {
@@ -235,32 +224,6 @@ pub fn plan_files(
         }
     }
     Ok(out)
-}
-
-/// Collects the files under `root/rel`. Links to folders are not followed (they can loop);
-/// links to files are uploaded as the file they point to.
-fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
-    let dir = root.join(rel);
-    let entries = std::fs::read_dir(&dir)
-        .map_err(|e| CliError::Usage(format!("cannot read the folder {}: {e}", dir.display())))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| {
-            CliError::Usage(format!("cannot read the folder {}: {e}", dir.display()))
-        })?;
-        let child = rel.join(entry.file_name());
-        let kind = entry.file_type().map_err(|e| {
-            CliError::Usage(format!("cannot read {}: {e}", root.join(&child).display()))
-        })?;
-        if kind.is_dir() {
-            walk(root, &child, out)?;
-        } else if kind.is_file()
-            || (kind.is_symlink()
-                && std::fs::metadata(root.join(&child)).is_ok_and(|m| m.is_file()))
-        {
-            out.push(child);
-        }
-    }
-    Ok(())
 }
 
 fn options(args: &UploadArgs) -> ObjectOptions {
@@ -298,8 +261,9 @@ pub async fn upload(args: UploadArgs) -> CliResult {
     }
     let files = plan_files(&args.paths, args.key.as_deref(), args.prefix.as_deref())?;
     let connection = args.connection.connection()?;
-    let client = client_for(&connection, credentials()?)?;
-    let (_dir, store) = open_store(args.data_dir.as_deref())?;
+    let credentials = credentials()?;
+    check_connection(&connection, &credentials)?;
+    let (dir, _store) = open_store(args.data_dir.as_deref())?;
     if files.is_empty() {
         println!("Nothing to upload: the folders given are empty.");
         return Ok(std::process::ExitCode::from(EXIT_OK));
@@ -318,17 +282,34 @@ pub async fn upload(args: UploadArgs) -> CliResult {
                 part_size,
                 threads,
             },
-            client: client.clone(),
             label: f.label,
         });
     }
     let settings = Settings {
-        jobs,
-        limit_rate,
+        data_root: dir.root().to_owned(),
+        credentials,
+        engine: EngineSettings {
+            jobs,
+            threads,
+            bandwidth_limit: limit_rate,
+            existing: args.if_exists.into(),
+        },
         data_dir: args.data_dir.clone(),
         from_upload: true,
     };
-    Ok(run_batch(items, store, settings).await)
+    Ok(run_batch(items, settings).await)
+}
+
+/// Refuses, before anything is sent, a connection no client can be made for (a bad endpoint, a
+/// missing region): the user's to fix.
+fn check_connection(
+    connection: &Connection,
+    credentials: &crate::oss::sign::Credentials,
+) -> Result<(), CliError> {
+    connection
+        .client_config(credentials.clone())
+        .map(drop)
+        .map_err(|e| CliError::Usage(format!("{e}")))
 }
 
 /// The checkpoint ids `wanted` names: each must match exactly one id, or be the beginning of one.
@@ -407,32 +388,33 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
         }
         return Ok(std::process::ExitCode::from(EXIT_FAILED));
     }
-    let creds = credentials()?;
-    let mut clients: Vec<(Connection, Client)> = Vec::new();
+    let credentials = credentials()?;
+    let mut checked: Vec<Connection> = Vec::new();
     let mut items = Vec::with_capacity(checkpoints.len());
     for cp in &checkpoints {
         let spec = JobSpec::from_checkpoint(cp, threads);
-        let client = match clients.iter().find(|(c, _)| *c == spec.connection) {
-            Some((_, client)) => client.clone(),
-            None => {
-                let client = client_for(&spec.connection, creds.clone())?;
-                clients.push((spec.connection.clone(), client.clone()));
-                client
-            }
-        };
+        if !checked.contains(&spec.connection) {
+            check_connection(&spec.connection, &credentials)?;
+            checked.push(spec.connection.clone());
+        }
         items.push(Item {
             label: spec.path.display().to_string(),
             spec,
-            client,
         });
     }
     let settings = Settings {
-        jobs,
-        limit_rate,
+        data_root: dir.root().to_owned(),
+        credentials,
+        engine: EngineSettings {
+            jobs,
+            threads,
+            bandwidth_limit: limit_rate,
+            existing: ExistingPolicy::Overwrite,
+        },
         data_dir: args.data_dir.clone(),
         from_upload: false,
     };
-    let code = run_batch(items, store, settings).await;
+    let code = run_batch(items, settings).await;
     if damaged > 0 && code == std::process::ExitCode::from(EXIT_OK) {
         return Ok(std::process::ExitCode::from(EXIT_FAILED));
     }
@@ -442,15 +424,6 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefixes_get_one_trailing_slash() {
-        assert_eq!(normalise_prefix(None), "");
-        assert_eq!(normalise_prefix(Some("")), "");
-        assert_eq!(normalise_prefix(Some("a")), "a/");
-        assert_eq!(normalise_prefix(Some("a/b/")), "a/b/");
-        assert_eq!(normalise_prefix(Some("/a")), "a/");
-    }
 
     #[test]
     fn folders_map_to_prefix_and_relative_path() {

@@ -24,7 +24,9 @@
 //! file, but the last rename wins.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
+
+use crate::atomic_file::{AtomicWrite, sync_dir};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -390,20 +392,14 @@ impl CheckpointStore {
             source,
         };
         let bytes = encode(checkpoint).map_err(io_err)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .suffix(TEMP_SUFFIX)
-            .tempfile_in(&self.dir)
+        let write = AtomicWrite {
+            prefix: TEMP_PREFIX,
+            suffix: TEMP_SUFFIX,
+            private: false,
+        };
+        write
+            .write(&path, |out| out.write_all(&bytes))
             .map_err(io_err)?;
-        tmp.write_all(&bytes).map_err(io_err)?;
-        // Data must be on disk before the rename makes it the record, or a power cut could leave
-        // a renamed but empty file.
-        tmp.as_file().sync_all().map_err(io_err)?;
-        tmp.persist(&path).map_err(|e| io_err(e.error))?;
-        sync_dir(&self.dir).map_err(|source| CheckpointError::Io {
-            path: self.dir.clone(),
-            source,
-        })?;
         Ok(id)
     }
 
@@ -545,17 +541,6 @@ fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, CheckpointError> {
     }
     checkpoint.validate().map_err(damaged)?;
     Ok(checkpoint)
-}
-
-#[cfg(unix)]
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
-/// Windows cannot open a folder as a file to flush it; NTFS journals the rename itself.
-#[cfg(not(unix))]
-pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 fn hex_lower(bytes: &[u8]) -> String {

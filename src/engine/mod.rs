@@ -1,13 +1,29 @@
-//! The upload engine's building blocks that need little or no I/O: part planning, the
-//! checkpoint store that makes uploads resumable across crashes, where our data lives on disk,
-//! byte-level progress, retry backoff and the shared bandwidth limit. The job and queue logic
-//! that drives the OSS client is built on these.
+//! The upload engine, one for both faces. [`api`] is its only door: a face spawns the engine,
+//! sends [`Command`]s and reads [`Event`]s. Inside: the queue (`queue`: which jobs run, the
+//! queue file), one job's run (`upload`: single PUT, multipart send, resume, checkpoint saves,
+//! complete and verify), and the building blocks that need little or no I/O: part planning,
+//! the checkpoint store, where our data lives, byte-level progress, retry backoff, the shared
+//! bandwidth limit and the folder walker that turns dropped paths into object keys.
+//!
+//! The engine imports no face: `app` and `cli` sit above it.
 
+pub mod api;
 pub mod checkpoint;
-pub mod job;
+pub mod outcome;
 pub mod paths;
 pub mod plan;
 pub mod progress;
-pub mod queue;
+mod queue;
 pub mod retry;
+pub mod spec;
 pub mod throttle;
+pub mod upload;
+pub mod walk;
+
+pub use api::{
+    Command, CommandSender, DEFAULT_JOBS, DEFAULT_THREADS, EngineConfig, EngineHandle,
+    EngineSettings, Event, ExistingPolicy, GLOBAL_PART_CAP, JobId, JobInfo, JobState, MAX_THREADS,
+    Wake, spawn,
+};
+pub use outcome::{JobError, JobOutcome};
+pub use spec::{Connection, JobSpec};

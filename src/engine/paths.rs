@@ -18,6 +18,8 @@ pub const DATA_DIR_ENV: &str = "OSS_UPLOADER_DATA_DIR";
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 /// The subfolder holding log files.
 pub const LOGS_DIR: &str = "logs";
+/// The window's queue, kept so a killed app loses nothing.
+pub const QUEUE_FILE: &str = "queue.json";
 
 /// Why the data folder cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -11,9 +11,12 @@
 //! stuck upload is better served by a clear failure they can retry than by an endless wait (a
 //! common complaint about the official tools).
 //!
-//! The randomness is passed in, so tests can pin it.
+//! The randomness is passed in, so tests can pin it. [`with_retry`] is the one loop that
+//! applies the policy to a call.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::oss::error::{Error, ErrorClass};
 
 /// The first wait, before jitter.
 pub const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(200);
@@ -72,6 +75,38 @@ impl Backoff {
     pub fn ceiling(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.max(1) - 1);
         self.base_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// Calls `f` until it succeeds or fails in a way waiting cannot fix, sleeping between attempts as
+/// `backoff` says; `on_retry(attempt, delay, error)` hears of each wait. On failure gives the
+/// last error and whether the retries ran out (`true`) rather than the error being final.
+pub async fn with_retry<T, F, Fut>(
+    backoff: &Backoff,
+    mut on_retry: impl FnMut(u32, Duration, &Error),
+    mut f: F,
+) -> Result<T, (Error, bool)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let started = Instant::now();
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                if !matches!(e.class(), ErrorClass::Retry { .. }) {
+                    return Err((e, false));
+                }
+                attempt += 1;
+                let Some(delay) = backoff.next_delay(attempt, started.elapsed()) else {
+                    return Err((e, true));
+                };
+                on_retry(attempt, delay, &e);
+                tokio::time::sleep(delay).await;
+            }
+        }
     }
 }
 

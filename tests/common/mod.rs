@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use oss_uploader::engine::checkpoint::ObjectOptions;
-use oss_uploader::engine::job::{Connection, JobSpec};
+use oss_uploader::engine::{Connection, JobSpec};
 use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
 use oss_uploader::oss::client::Client;
 use oss_uploader::oss::sign::{Credentials, SignatureVersion};

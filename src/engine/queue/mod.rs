@@ -1,32 +1,32 @@
 //! The queue: owns every job, runs up to `jobs` of them at once under one global cap on parts in
-//! flight, turns commands into job controls and job events into bridge events, and keeps the
-//! queue file so that killing the program at any moment loses nothing.
+//! flight, turns commands into job controls and job events into API events, and keeps the
+//! queue file (`persist`) so that killing the program at any moment loses nothing. How one run
+//! of a job is started and reported lives in `run`.
+
+mod persist;
+mod run;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc as tmpsc, watch};
 
 use super::checkpoint::CheckpointStore;
-use super::job::{Connection, Control, JobEnv, JobError, JobEvent, JobOutcome, JobSpec, run_job};
+use super::outcome::{JobError, JobOutcome};
 use super::retry::Backoff;
+use super::spec::{Connection, JobSpec};
 use super::throttle::Throttle;
-use crate::bridge::{
-    Command, EngineConfig, EngineHandle, EngineSettings, Event, ExistingPolicy, GLOBAL_PART_CAP,
-    JobId, JobInfo, JobState, Wake,
+use super::upload::{Control, JobEnv, cancel_server_side};
+use crate::engine::api::{
+    Command, EngineConfig, EngineHandle, EngineSettings, Event, JobId, JobInfo, JobState, Wake,
 };
 use crate::oss::client::Client;
-use crate::oss::error::ErrorClass;
 use crate::oss::sign::Credentials;
 use crate::text::Text;
 
-/// The queue file's name in the data dir.
-pub const QUEUE_FILE: &str = "queue.json";
-const QUEUE_VERSION: u32 = 1;
 /// The queue file is written at most this often while jobs change (and always at shutdown).
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
 
@@ -34,8 +34,11 @@ const PERSIST_EVERY: Duration = Duration::from_secs(1);
 pub fn start(config: EngineConfig, wake: Wake) -> std::io::Result<EngineHandle> {
     let (commands_tx, commands_rx) = tmpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::channel();
+    // Two threads keep a laptop's other work responsive; more help only when many parts are
+    // CRC-checked at once on a fast link.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(threads)
         .thread_name("oss-engine")
         .enable_all()
         .build()?;
@@ -114,25 +117,9 @@ struct Engine {
     shutting_down: bool,
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredQueue {
-    version: u32,
-    next_id: JobId,
-    jobs: Vec<StoredJob>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredJob {
-    id: JobId,
-    spec: JobSpec,
-    size: u64,
-    state: JobState,
-    #[serde(default)]
-    error: Option<JobError>,
-}
-
 impl Engine {
     fn new(config: EngineConfig, sink: Sink) -> Self {
+        let part_cap = config.settings.part_cap();
         let (done_tx, done_rx) = tmpsc::unbounded_channel();
         let store = match CheckpointStore::open(&config.data_dir) {
             Ok(s) => Some(s),
@@ -152,14 +139,14 @@ impl Engine {
             credentials: config.credentials,
             clients: HashMap::new(),
             store,
-            part_permits: Arc::new(Semaphore::new(GLOBAL_PART_CAP)),
+            part_permits: Arc::new(Semaphore::new(part_cap)),
             running: 0,
             sink,
             done_tx,
             done_rx: Some(done_rx),
             queue_file: config
                 .persist_queue
-                .then(|| config.data_dir.join(QUEUE_FILE)),
+                .then(|| config.data_dir.join(persist::QUEUE_FILE)),
             dirty: false,
             next_persist: Instant::now(),
             scan_from: 0,
@@ -211,108 +198,6 @@ impl Engine {
             state: job.state,
             confirmed: job.confirmed,
             error: job.error.clone(),
-        }
-    }
-
-    /// Brings back the queue of an earlier session. Jobs that were running or waiting come
-    /// back as interrupted: the user chooses when they go on.
-    fn restore(&mut self) {
-        let Some(path) = self.queue_file.clone() else {
-            return;
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-            Err(e) => {
-                let p = path.display();
-                self.sink.send(Event::Problem(Text::new(
-                    format!("The saved queue {p} could not be read: {e}."),
-                    format!("无法读取保存的上传队列 {p}：{e}。"),
-                )));
-                return;
-            }
-        };
-        let stored: StoredQueue = match serde_json::from_str(&text) {
-            Ok(q) if q_version_ok(&q) => q,
-            _ => {
-                let aside = path.with_extension("json.damaged");
-                let _ = std::fs::rename(&path, &aside);
-                let a = aside.display();
-                self.sink.send(Event::Problem(Text::new(
-                    format!("The saved queue was damaged and could not be restored; it was kept as {a}. Unfinished uploads can still be resumed from the command line (oss-uploader resume --all)."),
-                    format!("保存的上传队列已损坏，无法恢复；已另存为 {a}。未完成的上传仍可在命令行中继续（oss-uploader resume --all）。"),
-                )));
-                return;
-            }
-        };
-        self.next_id = stored.next_id.max(1);
-        let mut interrupted = Vec::new();
-        for j in stored.jobs {
-            let state = match j.state {
-                JobState::Queued
-                | JobState::Uploading
-                | JobState::Verifying
-                | JobState::Interrupted => {
-                    interrupted.push(j.id);
-                    JobState::Interrupted
-                }
-                other => other,
-            };
-            let confirmed = match (&self.store, state) {
-                (_, JobState::Done) => j.size,
-                (Some(store), _) => store
-                    .load(&j.spec.checkpoint_id())
-                    .map(|cp| cp.bytes_done())
-                    .unwrap_or(0),
-                _ => 0,
-            };
-            self.next_id = self.next_id.max(j.id + 1);
-            let job = Job {
-                spec: j.spec,
-                size: j.size,
-                state,
-                confirmed,
-                error: j.error,
-                control: None,
-                remove_after: false,
-            };
-            self.sink
-                .send(Event::Added(Box::new(self.info(j.id, &job))));
-            self.jobs.insert(j.id, job);
-        }
-        if !interrupted.is_empty() {
-            self.sink.send(Event::Restored { interrupted });
-        }
-    }
-
-    fn persist(&mut self) {
-        let Some(path) = self.queue_file.clone() else {
-            return;
-        };
-        let queue = StoredQueue {
-            version: QUEUE_VERSION,
-            next_id: self.next_id,
-            jobs: self
-                .jobs
-                .iter()
-                .map(|(id, j)| StoredJob {
-                    id: *id,
-                    spec: j.spec.clone(),
-                    size: j.size,
-                    state: j.state,
-                    error: j.error.clone(),
-                })
-                .collect(),
-        };
-        match write_atomic(&path, &queue) {
-            Ok(()) => self.dirty = false,
-            Err(e) => {
-                let p = path.display();
-                self.sink.send(Event::Problem(Text::new(
-                    format!("The queue could not be saved to {p}: {e}. Uploads go on, but the list may not come back after a restart."),
-                    format!("无法把上传队列保存到 {p}：{e}。上传会继续，但重启后列表可能无法恢复。"),
-                )))
-            }
         }
     }
 
@@ -385,6 +270,7 @@ impl Engine {
             }
             Command::SetSettings(s) => {
                 self.throttle.set_limit(s.bandwidth_limit);
+                self.resize_part_cap(self.settings.part_cap(), s.part_cap());
                 self.settings = s;
             }
             Command::SetCredentials(c) => {
@@ -403,9 +289,15 @@ impl Engine {
             (Some(c), _) => {
                 let _ = c.send(Control::Pause);
             }
-            (None, JobState::Queued | JobState::Interrupted) => {
-                self.set_state(id, JobState::Paused, None)
+            (None, JobState::Queued) => {
+                self.set_state(id, JobState::Paused, None);
+                // A job waiting for its run ends that wait here: the one terminal event.
+                self.sink.send(Event::Finished {
+                    id,
+                    outcome: JobOutcome::Paused,
+                });
             }
+            (None, JobState::Interrupted) => self.set_state(id, JobState::Paused, None),
             _ => {}
         }
     }
@@ -438,9 +330,10 @@ impl Engine {
             job.state,
             JobState::Done | JobState::Skipped | JobState::Cancelled
         );
+        let was_queued = job.state == JobState::Queued;
         let spec = job.spec.clone();
         if needs_abort && let Ok(env) = self.make_env(&spec.connection) {
-            tokio::spawn(async move { super::job::cancel_server_side(&spec, &env).await });
+            tokio::spawn(async move { cancel_server_side(&spec, &env).await });
         }
         if remove {
             self.jobs.remove(&id);
@@ -448,6 +341,28 @@ impl Engine {
             self.sink.send(Event::Removed { id });
         } else if needs_abort {
             self.set_state(id, JobState::Cancelled, None);
+            if was_queued {
+                self.sink.send(Event::Finished {
+                    id,
+                    outcome: JobOutcome::Cancelled,
+                });
+            }
+        }
+    }
+
+    /// Moves the cap on parts in flight from `old` to `new`. Lowering it takes permits out of
+    /// circulation as parts in flight give them back, so no running part is cut.
+    fn resize_part_cap(&self, old: usize, new: usize) {
+        if new > old {
+            self.part_permits.add_permits(new - old);
+        } else if new < old {
+            let permits = self.part_permits.clone();
+            let fewer = u32::try_from(old - new).unwrap_or(u32::MAX);
+            tokio::spawn(async move {
+                if let Ok(taken) = permits.acquire_many_owned(fewer).await {
+                    taken.forget();
+                }
+            });
         }
     }
 
@@ -524,7 +439,12 @@ impl Engine {
         let env = match self.make_env(&spec.connection) {
             Ok(env) => env,
             Err(e) => {
-                self.set_state(id, JobState::Failed, Some(e));
+                tracing::warn!(job = id, key = %spec.key, "cannot start: {}", e.detail);
+                self.set_state(id, JobState::Failed, Some(e.clone()));
+                self.sink.send(Event::Finished {
+                    id,
+                    outcome: JobOutcome::Failed(e),
+                });
                 return;
             }
         };
@@ -545,7 +465,7 @@ impl Engine {
         let done = self.done_tx.clone();
         let existing = self.settings.existing;
         tokio::spawn(async move {
-            let end = run_one(id, spec, env, existing, control_rx, sink).await;
+            let end = run::run_one(id, spec, env, existing, control_rx, sink).await;
             let _ = done.send((id, end));
         });
     }
@@ -557,9 +477,9 @@ impl Engine {
         };
         job.control = None;
         let remove = job.remove_after;
-        log_end(id, &job.spec, &end);
+        run::log_end(id, &job.spec, &end);
         let (state, error, outcome) = match end {
-            TaskEnd::Skipped => (JobState::Skipped, None, None),
+            TaskEnd::Skipped => (JobState::Skipped, None, Some(JobOutcome::Skipped)),
             TaskEnd::Cancelled => (JobState::Cancelled, None, Some(JobOutcome::Cancelled)),
             TaskEnd::Ran(outcome) => {
                 let (state, error) = match &outcome {
@@ -567,6 +487,7 @@ impl Engine {
                         job.confirmed = *size;
                         (JobState::Done, None)
                     }
+                    JobOutcome::Skipped => (JobState::Skipped, None),
                     JobOutcome::Paused if self.shutting_down => (JobState::Interrupted, None),
                     JobOutcome::Paused => (JobState::Paused, None),
                     JobOutcome::Cancelled => (JobState::Cancelled, None),
@@ -584,223 +505,5 @@ impl Engine {
             self.jobs.remove(&id);
             self.sink.send(Event::Removed { id });
         }
-    }
-}
-
-/// One log line per finished run: what a support request needs (key, size, verified CRC, the
-/// error and its request id), never credentials.
-fn log_end(id: JobId, spec: &JobSpec, end: &TaskEnd) {
-    let key = spec.key.as_str();
-    match end {
-        TaskEnd::Skipped => tracing::info!(job = id, key, "skipped: the object exists"),
-        TaskEnd::Cancelled | TaskEnd::Ran(JobOutcome::Cancelled) => {
-            tracing::info!(job = id, key, "cancelled")
-        }
-        TaskEnd::Ran(JobOutcome::Paused) => tracing::info!(job = id, key, "paused"),
-        TaskEnd::Ran(JobOutcome::Verified {
-            size, crc64, etag, ..
-        }) => tracing::info!(
-            job = id,
-            bucket = %spec.bucket,
-            key,
-            size,
-            crc64 = %format_args!("{crc64:016x}"),
-            etag = %etag,
-            "upload done, CRC-64 verified"
-        ),
-        TaskEnd::Ran(JobOutcome::Interrupted(e)) => tracing::warn!(
-            job = id,
-            key,
-            code = e.code.as_deref().unwrap_or(""),
-            request_id = e.request_id.as_deref().unwrap_or(""),
-            "interrupted (resumable): {}",
-            e.detail
-        ),
-        TaskEnd::Ran(JobOutcome::Failed(e)) => tracing::warn!(
-            job = id,
-            key,
-            code = e.code.as_deref().unwrap_or(""),
-            request_id = e.request_id.as_deref().unwrap_or(""),
-            "failed: {}",
-            e.detail
-        ),
-    }
-}
-
-fn q_version_ok(q: &StoredQueue) -> bool {
-    q.version == QUEUE_VERSION
-}
-
-/// One run of a job, with the existing-object policy applied first.
-async fn run_one(
-    id: JobId,
-    mut spec: JobSpec,
-    env: JobEnv,
-    existing: ExistingPolicy,
-    control: watch::Receiver<Control>,
-    sink: Sink,
-) -> TaskEnd {
-    // A job with a checkpoint is resuming its own upload: the object is ours to finish.
-    let resuming = env.store.load(&spec.checkpoint_id()).is_ok();
-    if existing != ExistingPolicy::Overwrite && !resuming {
-        match free_key(&env.client, &spec, existing).await {
-            Ok(None) => return TaskEnd::Skipped,
-            Ok(Some(key)) if key != spec.key => {
-                sink.send(Event::Renamed {
-                    id,
-                    key: key.clone(),
-                });
-                spec.key = key;
-            }
-            Ok(Some(_)) => {}
-            Err(e) => return TaskEnd::Ran(e),
-        }
-        if *control.borrow() == Control::Cancel {
-            return TaskEnd::Cancelled;
-        }
-    }
-    let events = sink.clone();
-    let emit = Arc::new(move |e: JobEvent| match e {
-        JobEvent::Progress(progress) => events.send(Event::Progress { id, progress }),
-        JobEvent::Notice(message) => events.send(Event::Notice { id, message }),
-        JobEvent::Verifying => events.send(Event::State {
-            id,
-            state: JobState::Verifying,
-            error: None,
-        }),
-        JobEvent::Retrying {
-            error,
-            delay,
-            attempt,
-        } => {
-            tracing::warn!(
-                job = id,
-                attempt,
-                delay_ms = delay.as_millis() as u64,
-                code = error.code.as_deref().unwrap_or(""),
-                request_id = error.request_id.as_deref().unwrap_or(""),
-                "retrying: {}",
-                error.detail
-            );
-            let secs = delay.as_secs_f64().ceil();
-            events.send(Event::Notice {
-                id,
-                message: Text::new(
-                    format!("{} Trying again in {secs:.0} s.", error.message),
-                    format!(
-                        "{} {secs:.0} 秒后重试。",
-                        error.message_in(crate::text::Lang::Zh)
-                    ),
-                ),
-            })
-        }
-        JobEvent::Started {
-            plan,
-            resumed_parts,
-            resumed_bytes,
-        } => {
-            if resumed_parts > 0 {
-                tracing::info!(
-                    job = id,
-                    size = plan.size(),
-                    parts = plan.part_count(),
-                    part_size = plan.part_size(),
-                    resumed_parts,
-                    resumed_bytes,
-                    "upload resumed"
-                );
-            } else {
-                tracing::info!(
-                    job = id,
-                    size = plan.size(),
-                    parts = plan.part_count(),
-                    part_size = plan.part_size(),
-                    "upload planned"
-                );
-            }
-        }
-    });
-    TaskEnd::Ran(run_job(&spec, &env, control, emit).await)
-}
-
-/// The key to upload under: the job's own when free (or when overwriting), a numbered variant
-/// for keep-both, `None` for skip when the key exists.
-async fn free_key(
-    client: &Client,
-    spec: &JobSpec,
-    policy: ExistingPolicy,
-) -> Result<Option<String>, JobOutcome> {
-    let exists = |key: String| async move {
-        match client.head_object(&spec.bucket, &key).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some("NoSuchKey") => Ok(false),
-            Err(e) => {
-                let je = JobError::from_oss(&e);
-                Err(if matches!(e.class(), ErrorClass::Retry { .. }) {
-                    JobOutcome::Interrupted(je)
-                } else {
-                    JobOutcome::Failed(je)
-                })
-            }
-        }
-    };
-    if !exists(spec.key.clone()).await? {
-        return Ok(Some(spec.key.clone()));
-    }
-    match policy {
-        ExistingPolicy::Overwrite => Ok(Some(spec.key.clone())),
-        ExistingPolicy::Skip => Ok(None),
-        ExistingPolicy::KeepBoth => {
-            for n in 1..10_000 {
-                let candidate = numbered_key(&spec.key, n);
-                if !exists(candidate.clone()).await? {
-                    return Ok(Some(candidate));
-                }
-            }
-            Err(JobOutcome::Failed(JobError::plain(Text::new(
-                "No free name was found for this file in the bucket.",
-                "在存储桶中找不到可用的新文件名。",
-            ))))
-        }
-    }
-}
-
-/// `dir/name.ext` → `dir/name (n).ext`.
-pub fn numbered_key(key: &str, n: u32) -> String {
-    let (dir, file) = match key.rfind('/') {
-        Some(i) => key.split_at(i + 1),
-        None => ("", key),
-    };
-    match file.rfind('.') {
-        Some(i) if i > 0 => format!("{dir}{} ({n}){}", &file[..i], &file[i..]),
-        _ => format!("{dir}{file} ({n})"),
-    }
-}
-
-/// Writes JSON atomically: a temporary file in the same folder, synced, renamed over the old.
-pub fn write_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    // Buffered: serde_json writes each token on its own, and a queue of 100,000 jobs was
-    // millions of write calls (11 s to close the window) instead of a few thousand (0.1 s).
-    let mut tmp = std::io::BufWriter::new(tempfile::NamedTempFile::new_in(dir)?);
-    serde_json::to_writer(&mut tmp, value).map_err(std::io::Error::other)?;
-    let tmp = tmp.into_inner().map_err(|e| e.into_error())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    // The rename itself must reach the disk, or a power cut could bring back the old file.
-    super::checkpoint::sync_dir(dir)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbered_keys() {
-        assert_eq!(numbered_key("a/b/photo.jpg", 1), "a/b/photo (1).jpg");
-        assert_eq!(numbered_key("notes", 2), "notes (2)");
-        assert_eq!(numbered_key("dir/.hidden", 3), "dir/.hidden (3)");
-        assert_eq!(numbered_key("x.tar.gz", 1), "x.tar (1).gz");
     }
 }

@@ -1,13 +1,18 @@
-//! The bridge between the faces (the window, the CLI) and the engine: commands go in, events
-//! come out, and the engine runs on its own thread with its own tokio runtime so a face never
-//! blocks on I/O. The window wakes on each batch of events through the `wake` callback.
+//! The engine's one public API, used by both faces (the window and the command line):
+//! [`spawn`] starts the engine on its own thread with its own tokio runtime and gives an
+//! [`EngineHandle`]; [`Command`]s go in, [`Event`]s come out, so a face never blocks on I/O.
+//! The face is woken after each batch of events through the `wake` callback (the window
+//! repaints, the CLI reads its channel).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
+use std::time::Duration;
 
-use crate::engine::job::{JobError, JobOutcome, JobSpec};
-use crate::engine::progress::ProgressSnapshot;
+use super::outcome::{JobError, JobOutcome};
+use super::plan::UploadPlan;
+use super::progress::ProgressSnapshot;
+use super::spec::JobSpec;
 use crate::oss::sign::Credentials;
 use crate::text::Text;
 
@@ -32,6 +37,8 @@ pub enum ExistingPolicy {
 pub struct EngineSettings {
     /// Files uploading at once.
     pub jobs: usize,
+    /// Parts of one file in flight (the default for jobs whose spec does not say).
+    pub threads: usize,
     /// Bytes per second for all uploads together; `None` is unlimited.
     pub bandwidth_limit: Option<u64>,
     pub existing: ExistingPolicy,
@@ -41,9 +48,21 @@ impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             jobs: DEFAULT_JOBS,
+            threads: DEFAULT_THREADS,
             bandwidth_limit: None,
             existing: ExistingPolicy::Overwrite,
         }
+    }
+}
+
+impl EngineSettings {
+    /// The cap on parts in flight across all jobs: as many as the running jobs may send at
+    /// once, and never more than [`GLOBAL_PART_CAP`]. Both faces get it from here.
+    pub fn part_cap(&self) -> usize {
+        self.jobs
+            .max(1)
+            .saturating_mul(self.threads.max(1))
+            .min(GLOBAL_PART_CAP)
     }
 }
 
@@ -139,16 +158,32 @@ pub enum Event {
         state: JobState,
         error: Option<JobError>,
     },
+    /// A run fixed its plan: how many parts, and what an earlier run already sent.
+    Started {
+        id: JobId,
+        plan: UploadPlan,
+        resumed_parts: u32,
+        resumed_bytes: u64,
+    },
     Progress {
         id: JobId,
         progress: ProgressSnapshot,
+    },
+    /// A request failed and will be tried again after `delay`; the job goes on.
+    Retrying {
+        id: JobId,
+        attempt: u32,
+        delay: Duration,
+        error: JobError,
     },
     /// Something the user should know that does not stop the job.
     Notice {
         id: JobId,
         message: Text,
     },
-    /// The job ran to an end: exactly one per run.
+    /// The job ran to an end: exactly one per run. A queued job that leaves the queue without
+    /// a run (paused or cancelled while waiting, or unable to start) gets one too, so a face
+    /// that added N jobs knows the batch is over after N of these.
     Finished {
         id: JobId,
         outcome: JobOutcome,
@@ -179,6 +214,11 @@ pub struct EngineConfig {
 
 /// Called after events were sent, so a window can repaint.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// Starts the engine on its own thread with its own runtime.
+pub fn spawn(config: EngineConfig, wake: Wake) -> std::io::Result<EngineHandle> {
+    super::queue::start(config, wake)
+}
 
 /// What a face holds: send commands, read events.
 pub struct EngineHandle {

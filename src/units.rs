@@ -1,4 +1,6 @@
-//! Byte sizes as people type them on the command line: `8MiB`, `100KB`, `1.5 GiB`, `65536`.
+//! Byte sizes as people type them and read them, for every face: parsing `8MiB`, `100KB`,
+//! `1.5 GiB`, `65536` (flags, settings fields) and formatting `8 MiB`, `1.5 GiB` (bars, the
+//! queue table, messages).
 //!
 //! Units: `KiB`, `MiB`, `GiB`, `TiB` are powers of 1024; `KB`, `MB`, `GB`, `TB` are powers of
 //! 1000, as on disk labels and in the SI; the single letters `K`, `M`, `G`, `T` are powers of 1024,
@@ -76,9 +78,35 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     Ok(bytes)
 }
 
+/// `8 MiB`, `1.5 GiB`: sizes as people read them (powers of 1024, one decimal at most).
+pub fn human_bytes(n: u64) -> String {
+    const NAMES: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < NAMES.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else if v.fract() == 0.0 {
+        format!("{v:.0} {}", NAMES[unit])
+    } else {
+        format!("{v:.1} {}", NAMES[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(8 * 1024 * 1024), "8 MiB");
+        assert_eq!(human_bytes(1536 * 1024 * 1024), "1.5 GiB");
+    }
 
     #[test]
     fn units() {

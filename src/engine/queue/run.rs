@@ -1,0 +1,148 @@
+//! One run of a job as the queue starts it: the name-taken policy first, then the upload, with
+//! the job's own events turned into the engine's [`Event`]s and one log line per finished run.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::{Sink, TaskEnd};
+use crate::engine::api::{Event, ExistingPolicy, JobId, JobState};
+use crate::engine::outcome::JobOutcome;
+use crate::engine::spec::JobSpec;
+use crate::engine::upload::existing::free_key;
+use crate::engine::upload::{Control, JobEnv, JobEvent, run_job};
+
+/// One run of a job, with the existing-object policy applied first.
+pub(super) async fn run_one(
+    id: JobId,
+    mut spec: JobSpec,
+    env: JobEnv,
+    existing: ExistingPolicy,
+    control: watch::Receiver<Control>,
+    sink: Sink,
+) -> TaskEnd {
+    // A job with a checkpoint is resuming its own upload: the object is ours to finish.
+    let resuming = env.store.load(&spec.checkpoint_id()).is_ok();
+    if existing != ExistingPolicy::Overwrite && !resuming {
+        match free_key(&env.client, &spec, existing).await {
+            Ok(None) => return TaskEnd::Skipped,
+            Ok(Some(key)) if key != spec.key => {
+                sink.send(Event::Renamed {
+                    id,
+                    key: key.clone(),
+                });
+                spec.key = key;
+            }
+            Ok(Some(_)) => {}
+            Err(e) => return TaskEnd::Ran(e),
+        }
+        if *control.borrow() == Control::Cancel {
+            return TaskEnd::Cancelled;
+        }
+    }
+    let events = sink.clone();
+    let emit = Arc::new(move |e: JobEvent| match e {
+        JobEvent::Progress(progress) => events.send(Event::Progress { id, progress }),
+        JobEvent::Notice(message) => events.send(Event::Notice { id, message }),
+        JobEvent::Verifying => events.send(Event::State {
+            id,
+            state: JobState::Verifying,
+            error: None,
+        }),
+        JobEvent::Retrying {
+            error,
+            delay,
+            attempt,
+        } => {
+            tracing::warn!(
+                job = id,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                code = error.code.as_deref().unwrap_or(""),
+                request_id = error.request_id.as_deref().unwrap_or(""),
+                "retrying: {}",
+                error.detail
+            );
+            events.send(Event::Retrying {
+                id,
+                attempt,
+                delay,
+                error,
+            })
+        }
+        JobEvent::Started {
+            plan,
+            resumed_parts,
+            resumed_bytes,
+        } => {
+            if resumed_parts > 0 {
+                tracing::info!(
+                    job = id,
+                    size = plan.size(),
+                    parts = plan.part_count(),
+                    part_size = plan.part_size(),
+                    resumed_parts,
+                    resumed_bytes,
+                    "upload resumed"
+                );
+            } else {
+                tracing::info!(
+                    job = id,
+                    size = plan.size(),
+                    parts = plan.part_count(),
+                    part_size = plan.part_size(),
+                    "upload planned"
+                );
+            }
+            events.send(Event::Started {
+                id,
+                plan,
+                resumed_parts,
+                resumed_bytes,
+            })
+        }
+    });
+    TaskEnd::Ran(run_job(&spec, &env, control, emit).await)
+}
+
+/// One log line per finished run: what a support request needs (key, size, verified CRC, the
+/// error and its request id), never credentials.
+pub(super) fn log_end(id: JobId, spec: &JobSpec, end: &TaskEnd) {
+    let key = spec.key.as_str();
+    match end {
+        TaskEnd::Skipped | TaskEnd::Ran(JobOutcome::Skipped) => {
+            tracing::info!(job = id, key, "skipped: the object exists")
+        }
+        TaskEnd::Cancelled | TaskEnd::Ran(JobOutcome::Cancelled) => {
+            tracing::info!(job = id, key, "cancelled")
+        }
+        TaskEnd::Ran(JobOutcome::Paused) => tracing::info!(job = id, key, "paused"),
+        TaskEnd::Ran(JobOutcome::Verified {
+            size, crc64, etag, ..
+        }) => tracing::info!(
+            job = id,
+            bucket = %spec.bucket,
+            key,
+            size,
+            crc64 = %format_args!("{crc64:016x}"),
+            etag = %etag,
+            "upload done, CRC-64 verified"
+        ),
+        TaskEnd::Ran(JobOutcome::Interrupted(e)) => tracing::warn!(
+            job = id,
+            key,
+            code = e.code.as_deref().unwrap_or(""),
+            request_id = e.request_id.as_deref().unwrap_or(""),
+            "interrupted (resumable): {}",
+            e.detail
+        ),
+        TaskEnd::Ran(JobOutcome::Failed(e)) => tracing::warn!(
+            job = id,
+            key,
+            code = e.code.as_deref().unwrap_or(""),
+            request_id = e.request_id.as_deref().unwrap_or(""),
+            "failed: {}",
+            e.detail
+        ),
+    }
+}

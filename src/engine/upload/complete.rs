@@ -1,0 +1,114 @@
+//! The end of a multipart upload: the file checked once more, Complete (a lost answer
+//! recognised), and the object's CRC-64 compared with the one combined from the parts.
+
+use super::{Ctx, JobEvent, Stop, abort_quietly, stop_of};
+use crate::engine::checkpoint::{Checkpoint, FileCheck, FinishedPart};
+use crate::engine::outcome::{JobError, JobOutcome};
+use crate::oss::crc64;
+use crate::oss::xml::CompletePart;
+use crate::text::Text;
+
+pub(super) async fn complete(cx: &Ctx<'_>, cp: Checkpoint) -> Result<JobOutcome, Stop> {
+    let Ctx {
+        spec, env, emit, ..
+    } = *cx;
+    // A file changed during the upload must never become a mixed object.
+    match cp.file_matches(&spec.path) {
+        Ok(FileCheck::Unchanged) => {}
+        Ok(_) | Err(_) => {
+            abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
+            let _ = env.store.delete(&cp.id());
+            return Ok(JobOutcome::Failed(JobError::plain(Text::new(
+                "The file changed while it was being uploaded, so the upload was stopped to avoid storing a mix of old and new content. Retry to upload the file as it is now.",
+                "文件在上传过程中被修改，为避免存入新旧混杂的内容，上传已停止。请重试，以上传文件的当前内容。",
+            ))));
+        }
+    }
+    emit(JobEvent::Verifying);
+    let combined = combined_crc(&cp.parts);
+    let parts: Vec<CompletePart> = cp
+        .parts
+        .iter()
+        .map(|p| CompletePart {
+            part_number: p.number,
+            etag: p.etag.clone(),
+        })
+        .collect();
+    let mut attempts = 0;
+    let result = cx
+        .retry(|| {
+            attempts += 1;
+            env.client.complete_multipart_upload(
+                &cp.bucket,
+                &cp.key,
+                &cp.upload_id,
+                &parts,
+                &cp.options,
+            )
+        })
+        .await;
+    let (etag, server_crc, callback) = match result {
+        Ok(out) => (out.etag, out.crc64, out.callback),
+        // An earlier attempt completed but its answer was lost: the object tells.
+        Err((e, _)) if e.is_no_such_upload() && attempts > 1 => {
+            match existing_object(cx, &cp.bucket, &cp.key).await? {
+                Some(meta) if meta.content_length == cp.file_size => (meta.etag, meta.crc64, None),
+                _ => return Err(Stop::UploadGone),
+            }
+        }
+        Err(e) => return Err(stop_of(e)),
+    };
+    let server_crc = match server_crc {
+        Some(c) => Some(c),
+        // Complete gave no CRC: ask the object. A server that keeps none is judged by size.
+        None => match existing_object(cx, &cp.bucket, &cp.key).await? {
+            Some(m) if m.content_length == cp.file_size => m.crc64,
+            _ => {
+                return Ok(JobOutcome::Failed(JobError::plain(Text::new(
+                    "After the upload was completed, the object in the bucket does not have the file's size. Retry the upload.",
+                    "上传完成后，存储桶中对象的大小与文件不一致。请重试上传。",
+                ))));
+            }
+        },
+    };
+    if let Some(c) = server_crc
+        && c != combined
+    {
+        return Ok(JobOutcome::Failed(JobError::plain(Text::new(
+            format!(
+                "The stored object does not match the file (CRC-64 {c} instead of {combined}). Retry the upload."
+            ),
+            format!("存储的对象与文件不一致（CRC-64 为 {c}，应为 {combined}）。请重试上传。"),
+        ))));
+    }
+    env.store
+        .delete(&cp.id())
+        .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+    Ok(JobOutcome::Verified {
+        size: cp.file_size,
+        crc64: combined,
+        etag,
+        callback,
+    })
+}
+
+/// The object's metadata, `None` when it does not exist; temporary failures are retried.
+pub(super) async fn existing_object(
+    cx: &Ctx<'_>,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<crate::oss::client::ObjectMeta>, Stop> {
+    match cx.retry(|| cx.env.client.head_object(bucket, key)).await {
+        Ok(meta) => Ok(Some(meta)),
+        Err((e, _)) if e.code() == Some("NoSuchKey") => Ok(None),
+        Err(e) => Err(stop_of(e)),
+    }
+}
+
+pub(super) fn combined_crc(parts: &[FinishedPart]) -> u64 {
+    let mut sorted: Vec<&FinishedPart> = parts.iter().collect();
+    sorted.sort_by_key(|p| p.number);
+    sorted
+        .iter()
+        .fold(0, |acc, p| crc64::combine(acc, p.crc64, p.size))
+}

@@ -1,0 +1,297 @@
+//! One upload job, from start to a single outcome: plan the parts, start a new multipart upload
+//! or resume the one in the checkpoint, send the missing parts (streamed, retried, CRC-checked),
+//! make sure the file did not change, complete, and verify the whole object's CRC-64. One file
+//! per step, as aws-s3-transfer-manager-rs lays out an operation: `single` (files smaller than a
+//! part: one PutObject), `multipart` (initiate and send the parts), `resume` (the checkpoint
+//! checked against the file and reconciled with ListParts), `record` (saving the checkpoint as
+//! parts finish), `complete` (Complete and the whole-object check), `existing` (what to do when
+//! the name is taken). What every step works with travels in a [`Ctx`].
+//!
+//! Policy on the server-side upload: it is aborted only when its checkpoint is discarded (the
+//! file changed, the record is damaged) or the user cancels. Network and server trouble never
+//! discard work: the job ends *interrupted* and resumes from the checkpoint.
+//!
+//! The checkpoint is saved as parts finish, at most every `SAVE_EVERY`, and always before
+//! Complete and when sending stops. A part that finished after the last save is not lost: on
+//! resume, a part the server lists with the plan's size and the file's CRC-64 is kept.
+
+mod complete;
+pub mod existing;
+mod multipart;
+mod record;
+mod resume;
+mod single;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+
+use super::checkpoint::{CheckpointStore, FileStamp};
+use super::outcome::{JobError, JobOutcome};
+use super::plan::UploadPlan;
+use super::progress::ProgressSnapshot;
+use super::retry::{Backoff, with_retry};
+use super::spec::{JobSpec, guess_content_type};
+use super::throttle::Throttle;
+use crate::oss::client::Client;
+use crate::oss::error::{Error, ErrorClass};
+use crate::text::Text;
+
+/// What a job shares with the other jobs of the engine.
+#[derive(Clone)]
+pub struct JobEnv {
+    pub client: Client,
+    pub store: CheckpointStore,
+    pub throttle: Throttle,
+    /// The global cap on parts in flight across all jobs.
+    pub part_permits: Arc<Semaphore>,
+    pub backoff: Backoff,
+}
+
+/// What the user wants a running job to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Run,
+    /// Stop sending, keep the checkpoint.
+    Pause,
+    /// Stop sending, abort the server upload, delete the checkpoint.
+    Cancel,
+}
+
+/// What happens during a job, for the UI and the CLI.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobEvent {
+    /// The plan is fixed: how many parts, and what an earlier run already sent.
+    Started {
+        plan: UploadPlan,
+        resumed_parts: u32,
+        resumed_bytes: u64,
+    },
+    /// Something the user should know that does not stop the job ("starting over because…").
+    Notice(Text),
+    /// Byte-level progress, at most about ten a second.
+    Progress(ProgressSnapshot),
+    /// A request failed and will be tried again after `delay`.
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+        error: JobError,
+    },
+    /// All bytes are sent; completing and checking the object.
+    Verifying,
+}
+
+/// Why the sending phase stopped early.
+#[derive(Debug)]
+pub(super) enum Stop {
+    /// Retries ran out on a temporary problem: keep everything, resume later.
+    Interrupted(JobError),
+    /// A problem retrying cannot fix.
+    Failed(JobError),
+    /// The server forgot the upload (`NoSuchUpload`): only this starts a new upload.
+    UploadGone,
+}
+
+impl Stop {
+    pub(super) fn outcome(self) -> JobOutcome {
+        match self {
+            Stop::Interrupted(e) => JobOutcome::Interrupted(e),
+            Stop::Failed(e) => JobOutcome::Failed(e),
+            Stop::UploadGone => JobOutcome::Interrupted(JobError::plain(Text::new(
+                "The server no longer knows this upload. Retry to start it again.",
+                "服务器上已没有这次上传。请重试，从头开始上传。",
+            ))),
+        }
+    }
+}
+
+pub type Emit = Arc<dyn Fn(JobEvent) + Send + Sync>;
+
+/// Held while a new upload is being initiated and recorded.
+pub(super) type Starting = Arc<tokio::sync::Mutex<()>>;
+
+/// What every step of one run works with, passed down instead of the same four arguments.
+#[derive(Clone, Copy)]
+pub(super) struct Ctx<'a> {
+    pub spec: &'a JobSpec,
+    pub env: &'a JobEnv,
+    pub emit: &'a Emit,
+    /// Held while a new upload is initiated and recorded, and while a checkpoint save writes.
+    pub starting: &'a Starting,
+}
+
+impl Ctx<'_> {
+    /// Calls `f` until it succeeds, retrying temporary failures within the job's backoff and
+    /// telling the face about each wait.
+    pub async fn retry<T, F, Fut>(&self, f: F) -> Result<T, (Error, bool)>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        with_retry(&self.env.backoff, retry_notice(self.emit), f).await
+    }
+}
+
+/// Turns each retry into a [`JobEvent::Retrying`].
+pub(super) fn retry_notice(emit: &Emit) -> impl FnMut(u32, Duration, &Error) + '_ {
+    move |attempt, delay, e| {
+        emit(JobEvent::Retrying {
+            attempt,
+            delay,
+            error: JobError::from_oss(e),
+        })
+    }
+}
+
+/// Runs a job until it ends or `control` says pause or cancel.
+pub async fn run_job(
+    spec: &JobSpec,
+    env: &JobEnv,
+    mut control: watch::Receiver<Control>,
+    emit: Emit,
+) -> JobOutcome {
+    let stop = async {
+        loop {
+            let c = *control.borrow_and_update();
+            if c != Control::Run {
+                return c;
+            }
+            if control.changed().await.is_err() {
+                // Nobody can tell us to stop any more: run to the end.
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let guessed;
+    let spec = if spec.options.content_type.is_none() {
+        let mut s = spec.clone();
+        s.options.content_type = guess_content_type(&s.path);
+        guessed = s;
+        &guessed
+    } else {
+        spec
+    };
+    let starting = Starting::default();
+    let cx = Ctx {
+        spec,
+        env,
+        emit: &emit,
+        starting: &starting,
+    };
+    tokio::select! {
+        biased;
+        c = stop => {
+            // A checkpoint save already writing finishes first (it holds `starting`): a cancel
+            // must not have its delete undone by it, and a later run must not load the record
+            // and then see an older one land on top.
+            let _started = starting.lock().await;
+            if c == Control::Cancel {
+                cancel_server_side(spec, env).await;
+                JobOutcome::Cancelled
+            } else {
+                JobOutcome::Paused
+            }
+        }
+        outcome = run(&cx) => outcome,
+    }
+}
+
+/// On cancel: abort the server upload of the checkpoint, if any, and delete the checkpoint.
+pub async fn cancel_server_side(spec: &JobSpec, env: &JobEnv) {
+    let id = spec.checkpoint_id();
+    if let Ok(cp) = env.store.load(&id) {
+        abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
+    }
+    let _ = env.store.delete(&id);
+}
+
+pub(super) async fn abort_quietly(env: &JobEnv, bucket: &str, key: &str, upload_id: &str) {
+    for _ in 0..3 {
+        match env
+            .client
+            .abort_multipart_upload(bucket, key, upload_id)
+            .await
+        {
+            Ok(()) => return,
+            Err(e) if e.is_no_such_upload() => return,
+            Err(e) if matches!(e.class(), ErrorClass::Retry { .. }) => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => {
+                tracing::warn!(bucket, key, "could not abort an unused upload: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// A retry result as a stop reason: exhausted retries interrupt, anything else fails.
+pub(super) fn stop_of((e, exhausted): (Error, bool)) -> Stop {
+    if e.is_no_such_upload() {
+        Stop::UploadGone
+    } else if exhausted {
+        Stop::Interrupted(JobError::from_oss(&e))
+    } else {
+        Stop::Failed(JobError::from_oss(&e))
+    }
+}
+
+pub(super) fn file_error(spec: &JobSpec, e: std::io::Error) -> JobOutcome {
+    JobOutcome::Failed(JobError::from_oss(&Error::Io {
+        path: spec.path.clone(),
+        source: e,
+    }))
+}
+
+pub(super) fn lock_poisoned() -> Stop {
+    Stop::Failed(JobError::internal("checkpoint lock"))
+}
+
+async fn run(cx: &Ctx<'_>) -> JobOutcome {
+    let Ctx {
+        spec, env, emit, ..
+    } = *cx;
+    let stamp = match FileStamp::of(&spec.path) {
+        Ok(s) => s,
+        Err(e) => return file_error(spec, e),
+    };
+    if let Ok(meta) = std::fs::metadata(&spec.path)
+        && !meta.is_file()
+    {
+        let p = spec.path.display();
+        return JobOutcome::Failed(JobError::plain(Text::new(
+            format!("{p} is not a regular file."),
+            format!("{p} 不是普通文件。"),
+        )));
+    }
+    let id = spec.checkpoint_id();
+    let resumable = match resume::load_usable_checkpoint(cx, &id).await {
+        Ok(cp) => cp,
+        Err(outcome) => return outcome,
+    };
+    if let Some(cp) = resumable {
+        match resume::resume(cx, cp).await {
+            Ok(outcome) => return outcome,
+            Err(Stop::UploadGone) => {
+                emit(JobEvent::Notice(Text::new(
+                    "The server no longer has the earlier upload of this file; starting again from the beginning.",
+                    "服务器上已没有这个文件之前的上传，将从头开始上传。",
+                )));
+                let _ = env.store.delete(&id);
+            }
+            Err(stop) => return stop.outcome(),
+        }
+    }
+    let plan = match UploadPlan::new(stamp.size, spec.part_size) {
+        Ok(p) => p,
+        Err(e) => return JobOutcome::Failed(JobError::invalid(e)),
+    };
+    if !plan.is_multipart() {
+        return single::put_whole(cx, stamp).await;
+    }
+    match multipart::start_multipart(cx, stamp, plan).await {
+        Ok(outcome) => outcome,
+        Err(stop) => stop.outcome(),
+    }
+}

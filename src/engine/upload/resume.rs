@@ -1,0 +1,216 @@
+//! Resuming from a checkpoint: the record checked against the file (a changed file or a
+//! damaged record starts over, aborting the old server upload), then reconciled with what the
+//! server lists (ListParts), adopting parts the record missed when their CRC-64 matches.
+
+use super::complete::{combined_crc, existing_object};
+use super::multipart::send_and_complete;
+use super::record::save_off_thread;
+use super::{Ctx, JobEvent, Stop, abort_quietly, stop_of};
+use crate::engine::checkpoint::{
+    Checkpoint, CheckpointError, CheckpointId, FileCheck, FinishedPart,
+};
+use crate::engine::outcome::{JobError, JobOutcome};
+use crate::engine::plan::UploadPlan;
+use crate::oss::crc64;
+use crate::oss::xml::PartSummary;
+use crate::text::Text;
+
+/// The checkpoint to resume, if there is one that still fits the file. A record that cannot
+/// be used is discarded with its server upload, and the user is told why.
+pub(super) async fn load_usable_checkpoint(
+    cx: &Ctx<'_>,
+    id: &CheckpointId,
+) -> Result<Option<Checkpoint>, JobOutcome> {
+    let Ctx {
+        spec, env, emit, ..
+    } = *cx;
+    match env.store.load(id) {
+        Ok(cp) => match cp.file_matches(&spec.path) {
+            Ok(FileCheck::Unchanged) => Ok(Some(cp)),
+            Ok(FileCheck::Changed { what }) => {
+                let why: Vec<String> = what.iter().map(ToString::to_string).collect();
+                emit(JobEvent::Notice(Text::new(
+                    format!(
+                        "The file changed since its upload began ({}); starting again from the beginning.",
+                        why.join(", ")
+                    ),
+                    "文件自开始上传后已被修改，将从头开始上传。",
+                )));
+                abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
+                env.store
+                    .delete(id)
+                    .map_err(|e| JobOutcome::Failed(JobError::checkpoint(&e)))?;
+                Ok(None)
+            }
+            Ok(FileCheck::Missing) => {
+                let p = spec.path.display();
+                Err(JobOutcome::Failed(JobError::plain(Text::new(
+                    format!("The file {p} is no longer there. Put it back to resume its upload."),
+                    format!("文件 {p} 已不在原处。放回原处即可继续上传。"),
+                ))))
+            }
+            Err(e) => Err(JobOutcome::Failed(JobError::checkpoint(&e))),
+        },
+        Err(CheckpointError::NotFound { .. }) => Ok(None),
+        Err(e @ (CheckpointError::Damaged { .. } | CheckpointError::UnsupportedVersion { .. })) => {
+            emit(JobEvent::Notice(Text::new(
+                format!("{e} Starting again from the beginning."),
+                "续传记录已损坏或版本不受支持，将从头开始上传。",
+            )));
+            // The upload id may still be readable from a record whose checksum failed.
+            if let Some(upload_id) = salvage_upload_id(&env.store.path_of(id)) {
+                abort_quietly(env, &spec.bucket, &spec.key, &upload_id).await;
+            }
+            env.store
+                .delete(id)
+                .map_err(|e| JobOutcome::Failed(JobError::checkpoint(&e)))?;
+            Ok(None)
+        }
+        Err(e) => Err(JobOutcome::Failed(JobError::checkpoint(&e))),
+    }
+}
+
+/// Reads the upload id out of a damaged record, if its JSON still holds one.
+fn salvage_upload_id(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("checkpoint")?
+        .get("upload_id")?
+        .as_str()
+        .map(str::to_owned)
+        .filter(|s| !s.is_empty())
+}
+
+/// Resumes from a checkpoint: the parts the server still has with the same size and CRC-64
+/// count as done; the others are sent.
+pub(super) async fn resume(cx: &Ctx<'_>, mut cp: Checkpoint) -> Result<JobOutcome, Stop> {
+    let Ctx {
+        spec, env, emit, ..
+    } = *cx;
+    let plan = cp.plan().map_err(|e| Stop::Failed(JobError::invalid(e)))?;
+    let listed = cx
+        .retry(|| env.client.list_parts(&cp.bucket, &cp.key, &cp.upload_id))
+        .await;
+    let server_parts = match listed {
+        Ok(p) => p,
+        Err((e, _)) if e.is_no_such_upload() => {
+            // A crash between Complete and deleting the checkpoint leaves exactly this: the
+            // object is there and whole. Check before sending everything again.
+            if cp.parts.len() as u32 == plan.part_count() {
+                let combined = combined_crc(&cp.parts);
+                if let Some(meta) = existing_object(cx, &cp.bucket, &cp.key).await?
+                    && meta.content_length == cp.file_size
+                    && meta.crc64 == Some(combined)
+                {
+                    let _ = env.store.delete(&cp.id());
+                    return Ok(JobOutcome::Verified {
+                        size: cp.file_size,
+                        crc64: combined,
+                        etag: meta.etag,
+                        callback: None,
+                    });
+                }
+            }
+            return Err(Stop::UploadGone);
+        }
+        Err(e) => return Err(stop_of(e)),
+    };
+    let server_parts: std::collections::HashMap<u32, PartSummary> = server_parts
+        .into_iter()
+        .map(|s| (s.part_number, s))
+        .collect();
+    let recorded: Vec<u32> = cp.parts.iter().map(|p| p.number).collect();
+    cp.parts.retain(|p| {
+        server_parts.get(&p.number).is_some_and(|s| {
+            s.size == p.size
+                && s.etag
+                    .trim_matches('"')
+                    .eq_ignore_ascii_case(p.etag.trim_matches('"'))
+                && s.hash_crc64ecma.is_none_or(|c| c == p.crc64)
+        })
+    });
+    let dropped = recorded.len() - cp.parts.len();
+    let adopted = adopt_unrecorded_parts(&spec.path, &plan, &mut cp, &server_parts).await;
+    if adopted > 0 {
+        tracing::info!(key = %cp.key, adopted, "kept parts the server had beyond the checkpoint");
+    }
+    // A dropped part may come back through adoption (the server holds a good copy the record
+    // describes differently); only those still missing are sent again.
+    let resent = recorded.iter().filter(|n| cp.part(**n).is_none()).count();
+    if resent > 0 {
+        emit(JobEvent::Notice(Text::new(
+            format!(
+                "{resent} part(s) recorded as sent are not on the server as recorded; sending them again."
+            ),
+            format!("有 {resent} 个已记录的分片在服务器上与记录不符，正在重新发送。"),
+        )));
+    }
+    if dropped > 0 || adopted > 0 {
+        save_off_thread(&env.store, cp.clone(), None).await?;
+    }
+    send_and_complete(cx, cp, plan).await
+}
+
+/// The CRC-64 of `len` bytes of a file from `offset`, read off the async threads.
+pub(super) async fn file_crc(
+    path: &std::path::Path,
+    offset: u64,
+    len: u64,
+) -> std::io::Result<u64> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read as _, Seek as _};
+        let mut file = std::fs::File::open(&path)?;
+        file.seek(std::io::SeekFrom::Start(offset))?;
+        let mut f = file.take(len);
+        let mut crc = crc64::Crc64::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(crc.value());
+            }
+            crc.update(&buf[..n]);
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Adds to the checkpoint the parts the server has but the checkpoint does not list (they
+/// finished between two saves before a crash or a pause), when their size and CRC-64 match
+/// the file. Returns how many were adopted; a part that cannot be checked is simply sent again.
+async fn adopt_unrecorded_parts(
+    path: &std::path::Path,
+    plan: &UploadPlan,
+    cp: &mut Checkpoint,
+    server_parts: &std::collections::HashMap<u32, PartSummary>,
+) -> usize {
+    let mut adopted = 0;
+    for part in plan.parts() {
+        if cp.part(part.number).is_some() {
+            continue;
+        }
+        let Some(found) = server_parts
+            .get(&part.number)
+            .filter(|s| s.size == part.len)
+        else {
+            continue;
+        };
+        let Some(server_crc) = found.hash_crc64ecma else {
+            continue;
+        };
+        if let Ok(local) = file_crc(path, part.offset, part.len).await
+            && local == server_crc
+        {
+            cp.record_part(FinishedPart {
+                number: part.number,
+                size: part.len,
+                etag: found.etag.clone(),
+                crc64: local,
+            });
+            adopted += 1;
+        }
+    }
+    adopted
+}
