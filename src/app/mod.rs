@@ -7,13 +7,18 @@ pub mod demo;
 pub mod fonts;
 pub mod i18n;
 pub mod icon;
+pub mod menu_ui;
+pub mod modals;
 pub mod model;
 pub mod queue_ui;
+pub mod secret_place;
 pub mod settings;
 pub mod settings_ui;
+pub mod startup;
 pub mod window;
 
-pub use window::{AppOptions, UploaderApp};
+pub use startup::AppOptions;
+pub use window::UploaderApp;
 
 use std::sync::Arc;
 
