@@ -1,6 +1,8 @@
 //! The desktop window: a drop target and queue table over the engine, a setup screen, settings,
 //! English and Chinese, and a demo mode against an in-process local server. The window only
-//! paints state and sends commands; everything that waits runs on other threads.
+//! paints state and sends commands; everything that waits runs on other threads (`background`,
+//! the `secret_place` saver, the engine), except `startup`'s reading of the saved settings once,
+//! before the first frame.
 
 pub mod background;
 pub mod demo;

@@ -60,7 +60,7 @@ pub enum Answer {
     Quit,
     /// Keep the secret of `question` as chosen.
     PlaceSecret {
-        question: SecretQuestion,
+        question: Box<SecretQuestion>,
         choice: Choice,
     },
 }
@@ -111,7 +111,10 @@ impl Modals {
             && let Some(choice) = secret_question_ui(ui, t, question)
             && let Some(question) = self.secret.take()
         {
-            answers.push(Answer::PlaceSecret { question, choice });
+            answers.push(Answer::PlaceSecret {
+                question: Box::new(question),
+                choice,
+            });
         }
         answers
     }

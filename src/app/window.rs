@@ -185,6 +185,8 @@ impl UploaderApp {
             self.message(self.tr().finish_setup_first, true);
             return;
         }
+        // The one file-system call left on the frame: a stat of the path just handed over.
+        // It belongs on the walker's thread, which would then ask for the name question.
         if paths.len() == 1 && paths[0].is_file() {
             let path = paths[0].clone();
             let name = path
