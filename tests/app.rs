@@ -151,7 +151,7 @@ fn harness(options: AppOptions) -> Harness<'static, Shell> {
                 shell
                     .app
                     .get_or_insert_with(|| UploaderApp::new(ui.ctx(), options).unwrap())
-                    .show(ui);
+                    .ui(ui);
             },
             Shell { options, app: None },
         )
@@ -625,7 +625,8 @@ fn the_secret_goes_where_the_user_says_and_never_into_the_settings() {
         form.bucket = BUCKET.into();
         h.run_steps(2);
         h.get_by_label("Save and continue").click();
-        h.run_steps(2);
+        // The save runs off the frame loop: the question comes when it found no keychain.
+        wait_for_label(h, "Where should the secret be kept?");
         h.get_by_label("Where should the secret be kept?");
     };
 
@@ -634,7 +635,7 @@ fn the_secret_goes_where_the_user_says_and_never_into_the_settings() {
     h.step();
     fill(&mut h);
     h.get_by_label("Keep for this session only").click();
-    h.run_steps(2);
+    wait_for_label(&mut h, "The secret is kept until the app closes");
     h.get_by_label_contains("The secret is kept until the app closes");
     h.get_by_label("Drop files or folders here");
     drop(h);
@@ -650,7 +651,7 @@ fn the_secret_goes_where_the_user_says_and_never_into_the_settings() {
     h.step();
     fill(&mut h);
     h.get_by_label("Save in a private file").click();
-    h.run_steps(2);
+    wait_for_label(&mut h, "only you can read it");
     h.get_by_label_contains("only you can read it");
     drop(h);
     let saved = std::fs::read_to_string(rig.data.path().join("settings.json")).unwrap();

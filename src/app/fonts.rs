@@ -35,6 +35,8 @@ pub fn install(ctx: &Context) {
 mod tests {
     use super::*;
     use egui::FontId;
+    use skrifa::string::StringId;
+    use skrifa::{FontRef, MetadataProvider as _};
 
     /// Labels as the Chinese UI shows them, and the messages users read.
     const CHINESE_UI: &str = "上传文件 拖放文件到这里 选择文件… 选择文件夹 暂停 继续 取消 重试 删除 \
@@ -61,13 +63,14 @@ mod tests {
         out.textures_delta.clear();
     }
 
-    fn subset() -> ttf_parser::Face<'static> {
-        ttf_parser::Face::parse(FONT_BYTES, 0).expect("the bundled font parses")
+    fn subset() -> FontRef<'static> {
+        FontRef::new(FONT_BYTES).expect("the bundled font parses")
     }
 
-    fn missing(face: &ttf_parser::Face<'_>, text: &str) -> String {
+    fn missing(face: &FontRef<'_>, text: &str) -> String {
+        let charmap = face.charmap();
         text.chars()
-            .filter(|c| !c.is_whitespace() && face.glyph_index(*c).is_none())
+            .filter(|c| !c.is_whitespace() && charmap.map(*c).is_none())
             .collect()
     }
 
@@ -75,10 +78,9 @@ mod tests {
     fn the_subset_is_noto_sans_cjk_sc() {
         let face = subset();
         let name = face
-            .names()
-            .into_iter()
-            .filter(|n| n.name_id == ttf_parser::name_id::FULL_NAME && n.is_unicode())
-            .find_map(|n| n.to_string());
+            .localized_strings(StringId::FULL_NAME)
+            .english_or_first()
+            .map(|n| n.to_string());
         assert_eq!(name.as_deref(), Some("Noto Sans CJK SC"));
         assert!(
             (2_000_000..5_000_000).contains(&FONT_BYTES.len()),

@@ -18,6 +18,17 @@ pub enum LanguageChoice {
     Chinese,
 }
 
+impl LanguageChoice {
+    /// The language this choice means on this computer.
+    pub fn resolve(self) -> Lang {
+        match self {
+            LanguageChoice::English => Lang::En,
+            LanguageChoice::Chinese => Lang::Zh,
+            LanguageChoice::System => Lang::from_system(),
+        }
+    }
+}
+
 macro_rules! strings {
     ($($key:ident: $en:expr, $zh:expr;)*) => {
         /// The window's strings in one language.

@@ -1,19 +1,26 @@
 //! The desktop window: a drop target and queue table over the engine, a setup screen, settings,
 //! English and Chinese, and a demo mode against an in-process local server. The window only
-//! paints state and sends commands; everything that waits runs on other threads.
+//! paints state and sends commands; everything that waits runs on other threads (`background`,
+//! the `secret_place` saver, the engine), except `startup`'s reading of the saved settings once,
+//! before the first frame.
 
 pub mod background;
 pub mod demo;
 pub mod fonts;
 pub mod i18n;
 pub mod icon;
+pub mod menu_ui;
+pub mod modals;
 pub mod model;
 pub mod queue_ui;
+pub mod secret_place;
 pub mod settings;
 pub mod settings_ui;
+pub mod startup;
 pub mod window;
 
-pub use window::{AppOptions, UploaderApp};
+pub use startup::AppOptions;
+pub use window::UploaderApp;
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! Painting the queue: the toolbar, the table (only visible rows are laid out, so 100,000 rows
-//! scroll smoothly), the resume banner, the status bar, error details and the drop overlay.
-//! These functions only paint and return what the user asked for.
+//! scroll smoothly), the resume banner, the status bar, error details and the drop overlay; and
+//! the queue's keyboard shortcuts. These functions only paint (or read keys) and return what the
+//! user asked for.
 
 use egui::{Align, Color32, Layout, ProgressBar, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
@@ -32,6 +33,43 @@ const ROW_HEIGHT: f32 = 26.0;
 pub const ADD_FILES_SHORTCUT: egui::KeyboardShortcut =
     egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::O);
 
+/// The queue's keys: Ctrl+O (⌘O) adds files; on the selected rows Delete removes and Space
+/// pauses (when any of them runs) or resumes. Keys are taken before the frame is painted, so a
+/// focused button does not see the Space too.
+pub fn shortcuts(ctx: &egui::Context, queue: &QueueModel) -> Vec<QueueAction> {
+    let mut out = Vec::new();
+    if ctx.input_mut(|i| i.consume_shortcut(&ADD_FILES_SHORTCUT)) {
+        out.push(QueueAction::Pick(Pick::Files));
+    }
+    // Typing in a text field must not pause uploads or remove rows.
+    if ctx.egui_wants_keyboard_input() {
+        return out;
+    }
+    let selected = queue.selected_ids();
+    if selected.is_empty() {
+        return out;
+    }
+    if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Delete)) {
+        out.extend(
+            selected
+                .iter()
+                .map(|id| QueueAction::Engine(Command::Remove(*id))),
+        );
+    }
+    if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Space)) {
+        let rows: Vec<&Row> = selected.iter().filter_map(|id| queue.get(*id)).collect();
+        let any_running = rows.iter().any(|r| r.can_pause());
+        for row in rows {
+            if any_running && row.can_pause() {
+                out.push(QueueAction::Engine(Command::Pause(row.id)));
+            } else if !any_running && row.can_resume() {
+                out.push(QueueAction::Engine(Command::Resume(row.id)));
+            }
+        }
+    }
+    out
+}
+
 pub fn state_text(t: &Tr, row: &Row) -> &'static str {
     match row.state {
         JobState::Queued => t.st_queued,
@@ -46,13 +84,13 @@ pub fn state_text(t: &Tr, row: &Row) -> &'static str {
     }
 }
 
-fn state_color(ui: &egui::Ui, state: JobState) -> Color32 {
+fn state_color(visuals: &egui::Visuals, state: JobState) -> Color32 {
     match state {
         JobState::Done => Color32::from_rgb(60, 170, 90),
-        JobState::Failed => ui.visuals().error_fg_color,
-        JobState::Interrupted => ui.visuals().warn_fg_color,
-        JobState::Uploading | JobState::Verifying => ui.visuals().hyperlink_color,
-        _ => ui.visuals().weak_text_color(),
+        JobState::Failed => visuals.error_fg_color,
+        JobState::Interrupted => visuals.warn_fg_color,
+        JobState::Uploading | JobState::Verifying => visuals.hyperlink_color,
+        _ => visuals.weak_text_color(),
     }
 }
 
@@ -245,8 +283,10 @@ pub fn table_ui(
                     }
                 });
                 table_row.col(|ui| {
-                    let label = ui
-                        .label(RichText::new(state_text(t, row)).color(state_color(ui, row.state)));
+                    let label = ui.label(
+                        RichText::new(state_text(t, row))
+                            .color(state_color(ui.visuals(), row.state)),
+                    );
                     if let Some(e) = &row.error {
                         label.on_hover_text(e.message_in(t.lang()));
                     } else if let Some(n) = &row.notice {
@@ -415,7 +455,8 @@ pub fn status_bar_ui(ui: &mut egui::Ui, t: &Tr, totals: &Totals, walking: Option
 }
 
 /// Dims the window and says what a drop will do while files are dragged over it.
-pub fn drop_overlay_ui(ctx: &egui::Context, t: &Tr, target: &str, blocked: bool) {
+pub fn drop_overlay_ui(ui: &egui::Ui, t: &Tr, target: &str, blocked: bool) {
+    let ctx = ui.ctx();
     let hovered = ctx.input(|i| i.raw.hovered_files.len());
     if hovered == 0 {
         return;

@@ -45,13 +45,13 @@ pub fn test_text(t: &Tr, outcome: &TestOutcome) -> String {
     }
 }
 
-fn field_errors(ui: &mut egui::Ui, errors: &[(Field, String)], field: Field) {
+fn field_errors_ui(ui: &mut egui::Ui, errors: &[(Field, String)], field: Field) {
     for (_, message) in errors.iter().filter(|(f, _)| *f == field) {
         ui.colored_label(ui.visuals().error_fg_color, message);
     }
 }
 
-fn labelled(ui: &mut egui::Ui, label: &str, tip: &str) -> egui::Id {
+fn labelled_ui(ui: &mut egui::Ui, label: &str, tip: &str) -> egui::Id {
     ui.label(label).on_hover_text(tip).id
 }
 
@@ -87,7 +87,7 @@ pub fn form_ui(
             .spacing([12.0, 6.0])
             .min_col_width(160.0)
             .show(ui, |ui| {
-                let region_label = labelled(ui, t.region, t.region_tip);
+                let region_label = labelled_ui(ui, t.region, t.region_tip);
                 ui.vertical(|ui| {
                     let selected = REGIONS
                         .iter()
@@ -123,19 +123,19 @@ pub fn form_ui(
                     } else if let Some(r) = REGIONS.iter().find(|r| r.id == form.region) {
                         ui.label(RichText::new(r.endpoint()).weak());
                     }
-                    field_errors(ui, errors, Field::Endpoint);
+                    field_errors_ui(ui, errors, Field::Endpoint);
                 });
                 ui.end_row();
 
-                let _ = labelled(ui, t.key_id, t.key_id_tip);
+                let _ = labelled_ui(ui, t.key_id, t.key_id_tip);
                 ui.vertical(|ui| {
                     ui.add(TextEdit::singleline(&mut form.access_key_id).desired_width(320.0))
                         .on_hover_text(t.key_id_tip);
-                    field_errors(ui, errors, Field::KeyId);
+                    field_errors_ui(ui, errors, Field::KeyId);
                 });
                 ui.end_row();
 
-                let _ = labelled(ui, t.secret, t.secret_tip);
+                let _ = labelled_ui(ui, t.secret, t.secret_tip);
                 ui.vertical(|ui| {
                     ui.add(
                         TextEdit::singleline(&mut form.secret)
@@ -143,7 +143,7 @@ pub fn form_ui(
                             .desired_width(320.0),
                     )
                     .on_hover_text(t.secret_tip);
-                    field_errors(ui, errors, Field::Secret);
+                    field_errors_ui(ui, errors, Field::Secret);
                     ui.checkbox(&mut form.use_sts, t.use_sts)
                         .on_hover_text(t.sts_tip);
                     if form.use_sts {
@@ -158,11 +158,11 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                let _ = labelled(ui, t.bucket, t.bucket_tip);
+                let _ = labelled_ui(ui, t.bucket, t.bucket_tip);
                 ui.vertical(|ui| {
                     ui.add(TextEdit::singleline(&mut form.bucket).desired_width(320.0))
                         .on_hover_text(t.bucket_tip);
-                    field_errors(ui, errors, Field::Bucket);
+                    field_errors_ui(ui, errors, Field::Bucket);
                 });
                 ui.end_row();
             });
@@ -201,7 +201,7 @@ pub fn form_ui(
             .spacing([12.0, 6.0])
             .min_col_width(160.0)
             .show(ui, |ui| {
-                let _ = labelled(ui, t.prefix, t.prefix_tip);
+                let _ = labelled_ui(ui, t.prefix, t.prefix_tip);
                 ui.vertical(|ui| {
                     ui.add(
                         TextEdit::singleline(&mut form.prefix)
@@ -209,11 +209,11 @@ pub fn form_ui(
                             .desired_width(320.0),
                     )
                     .on_hover_text(t.prefix_tip);
-                    field_errors(ui, errors, Field::Prefix);
+                    field_errors_ui(ui, errors, Field::Prefix);
                 });
                 ui.end_row();
 
-                let _ = labelled(ui, t.existing, t.existing_tip);
+                let _ = labelled_ui(ui, t.existing, t.existing_tip);
                 ui.horizontal(|ui| {
                     for (value, label) in [
                         (ExistingPolicy::Overwrite, t.overwrite),
@@ -226,31 +226,31 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                let _ = labelled(ui, t.part_size, t.part_size_tip);
+                let _ = labelled_ui(ui, t.part_size, t.part_size_tip);
                 ui.vertical(|ui| {
                     ui.add(TextEdit::singleline(&mut form.part_size).desired_width(120.0))
                         .on_hover_text(t.part_size_tip);
-                    field_errors(ui, errors, Field::PartSize);
+                    field_errors_ui(ui, errors, Field::PartSize);
                 });
                 ui.end_row();
 
-                let _ = labelled(ui, t.threads, t.threads_tip);
+                let _ = labelled_ui(ui, t.threads, t.threads_tip);
                 ui.vertical(|ui| {
                     ui.add(TextEdit::singleline(&mut form.threads).desired_width(120.0))
                         .on_hover_text(t.threads_tip);
-                    field_errors(ui, errors, Field::Threads);
+                    field_errors_ui(ui, errors, Field::Threads);
                 });
                 ui.end_row();
 
-                let _ = labelled(ui, t.jobs, t.jobs_tip);
+                let _ = labelled_ui(ui, t.jobs, t.jobs_tip);
                 ui.vertical(|ui| {
                     ui.add(TextEdit::singleline(&mut form.jobs).desired_width(120.0))
                         .on_hover_text(t.jobs_tip);
-                    field_errors(ui, errors, Field::Jobs);
+                    field_errors_ui(ui, errors, Field::Jobs);
                 });
                 ui.end_row();
 
-                let _ = labelled(ui, t.bandwidth, t.bandwidth_tip);
+                let _ = labelled_ui(ui, t.bandwidth, t.bandwidth_tip);
                 ui.vertical(|ui| {
                     ui.add(
                         TextEdit::singleline(&mut form.bandwidth)
@@ -258,11 +258,11 @@ pub fn form_ui(
                             .desired_width(120.0),
                     )
                     .on_hover_text(t.bandwidth_tip);
-                    field_errors(ui, errors, Field::Bandwidth);
+                    field_errors_ui(ui, errors, Field::Bandwidth);
                 });
                 ui.end_row();
 
-                let language_label = labelled(ui, t.language, t.language_tip);
+                let language_label = labelled_ui(ui, t.language, t.language_tip);
                 egui::ComboBox::from_id_salt("language")
                     .selected_text(match form.language {
                         LanguageChoice::System => t.lang_system,

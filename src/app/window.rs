@@ -1,41 +1,28 @@
-//! The window: owns the engine handle, the settings and the queue model; each frame it folds in
-//! engine events and background replies, handles drops, shortcuts and the close request, then
-//! paints. Painting lives in `queue_ui` and `settings_ui`; this file decides what happens.
+//! The window: owns the engine handle, the settings and the queue model. Each frame it folds in
+//! what happened (engine events, background replies, finished saves, drops, shortcuts, the close
+//! request), paints with the `*_ui` painters and the `modals`, and acts on what they return:
+//! commands to the engine, work for the background threads, a save for the `secret_place`
+//! saver. The frame never waits for the disk, the network or the keychain; only `new` reads the
+//! saved settings and secret, once, before the first frame.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use egui::{Color32, Id, Key, Modal, RichText, ViewportCommand};
+use egui::ViewportCommand;
 
-use super::background::{Background, Desktop, NativeDesktop, Pick, Reply};
+use super::background::{Background, NativeDesktop, Reply};
 use super::demo::Demo;
-use super::i18n::{Lang, LanguageChoice, Tr, tr};
+use super::i18n::{Lang, Tr, tr};
+use super::menu_ui::{self, Dismiss, MenuAction, MenuState, Message};
+use super::modals::{Answer, Modals, NameQuestion, SecretQuestion};
 use super::model::{QueueModel, Totals};
 use super::queue_ui::{self, QueueAction};
-use super::settings::{AppSettings, Field, SecretPlace, SettingsForm};
+use super::secret_place::{self, Plan, SaveJob, Saved, Saver, Step};
+use super::settings::{AppSettings, Field, SettingsForm};
 use super::settings_ui::{self, FormAction, TestState};
-use crate::engine::{Command, EngineConfig, EngineHandle, JobId};
+use super::startup::{self, AppOptions};
+use crate::engine::{Command, EngineConfig, EngineHandle};
 use crate::oss::sign::Credentials;
-
-/// How the window starts.
-#[derive(Clone, Debug, Default)]
-pub struct AppOptions {
-    /// The data dir (settings, queue, checkpoints, logs).
-    pub data_dir: PathBuf,
-    /// Run against an in-process local server.
-    pub demo: bool,
-    /// Overrides the saved and the system language (tests, screenshots).
-    pub language: Option<Lang>,
-    /// Credentials from the environment; they win over saved ones.
-    pub env_credentials: Option<Credentials>,
-    /// Files and folders to queue once the window is ready (from the command line).
-    pub add: Vec<PathBuf>,
-    /// Where secrets are kept; `None` is the OS keychain with the file fallback. Tests pass
-    /// one with an in-memory or absent keychain.
-    pub secrets: Option<std::sync::Arc<crate::secrets::Secrets>>,
-    /// File dialogs and the file manager; `None` is the real desktop. Tests pass a stand-in.
-    pub desktop: Option<Arc<dyn Desktop>>,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Screen {
@@ -45,31 +32,9 @@ enum Screen {
     Queue,
 }
 
-/// One file about to be queued, with its key still editable.
-struct SingleAdd {
-    path: PathBuf,
-    key: String,
-    /// The name field has been given the focus once, so Enter confirms right away.
-    focused: bool,
-}
-
-/// Settings that passed validation and wait for the user to say where the secret goes.
-struct SecretQuestion {
-    settings: AppSettings,
-    credentials: Credentials,
-}
-
-/// A message at the top of the window until dismissed.
-#[derive(Clone, Debug, PartialEq)]
-struct Message {
-    text: String,
-    is_error: bool,
-}
-
-/// The whole app; `show` paints it into any `Ui` (eframe's or a test harness's).
+/// The whole app; [`UploaderApp::ui`] paints it into any `Ui` (eframe's or a test harness's).
 pub struct UploaderApp {
     data_dir: PathBuf,
-    secrets: std::sync::Arc<crate::secrets::Secrets>,
     language_override: Option<Lang>,
     lang: Lang,
     settings: AppSettings,
@@ -82,13 +47,11 @@ pub struct UploaderApp {
     engine: Option<EngineHandle>,
     queue: QueueModel,
     background: Background,
+    saver: Saver,
     walking: Option<(usize, usize)>,
     messages: Vec<Message>,
-    single: Option<SingleAdd>,
-    details: Option<JobId>,
-    close_prompt: bool,
+    modals: Modals,
     quitting: bool,
-    secret_question: Option<SecretQuestion>,
     demo: Option<Demo>,
     title: String,
     /// From the command line; queued on the first frame that shows the queue.
@@ -100,47 +63,10 @@ pub struct UploaderApp {
 impl UploaderApp {
     /// Starts the engine (restoring the saved queue) and loads the settings.
     pub fn new(ctx: &egui::Context, options: AppOptions) -> Result<Self, String> {
-        let data_dir = options.data_dir.clone();
-        let mut messages = Vec::new();
-        let saved = match AppSettings::load(&data_dir) {
-            Ok(s) => s,
-            Err(e) => {
-                messages.push(Message {
-                    text: format!("settings.json: {e}"),
-                    is_error: true,
-                });
-                None
-            }
-        };
-        let mut settings = saved.clone().unwrap_or_default();
-        let secrets = options
-            .secrets
-            .clone()
-            .unwrap_or_else(|| std::sync::Arc::new(crate::secrets::Secrets::new(&data_dir)));
-        let mut credentials = options.env_credentials.clone();
-        if credentials.is_none()
-            && matches!(
-                settings.secret_place,
-                SecretPlace::Keychain | SecretPlace::File
-            )
-        {
-            credentials = secrets
-                .load(&settings.access_key_id)
-                .map(|stored| Credentials {
-                    access_key_id: settings.access_key_id.clone(),
-                    access_key_secret: stored.secret,
-                    security_token: stored.security_token,
-                });
-        }
-        let demo = if options.demo {
-            let demo = Demo::start(&data_dir).map_err(|e| e.to_string())?;
-            settings = demo.settings(&settings);
-            credentials = Some(Demo::credentials());
-            Some(demo)
-        } else {
-            None
-        };
-        let engine_dir = demo
+        let start = startup::load(&options)?;
+        let data_dir = options.data_dir;
+        let engine_dir = start
+            .demo
             .as_ref()
             .map(|d| d.engine_dir().to_owned())
             .unwrap_or_else(|| data_dir.clone());
@@ -148,61 +74,59 @@ impl UploaderApp {
         let engine = crate::engine::spawn(
             EngineConfig {
                 data_dir: engine_dir,
-                credentials: credentials.clone(),
-                settings: settings.engine_settings(),
+                credentials: start.credentials.clone(),
+                settings: start.settings.engine_settings(),
                 persist_queue: true,
             },
             Arc::new(move || wake_ctx.request_repaint()),
         )
         .map_err(|e| e.to_string())?;
-        let lang = options
-            .language
-            .unwrap_or_else(|| settings.language.resolve());
-        let ready = credentials.is_some() && !settings.bucket.is_empty();
-        let screen = if ready {
-            Screen::Queue
-        } else {
-            if saved.is_some() {
-                messages.push(Message {
-                    text: tr(lang).secret_needed_again.to_owned(),
-                    is_error: false,
-                });
-            }
-            Screen::Setup
-        };
-        if let Some(endpoint) = std::env::var("OSS_ENDPOINT")
-            .ok()
-            .filter(|e| saved.is_none() && demo.is_none() && !e.trim().is_empty())
-        {
-            settings.custom_endpoint = Some(endpoint.trim().to_owned());
+        let wake_ctx = ctx.clone();
+        let saver = Saver::start(start.secrets, data_dir.clone(), move || {
+            wake_ctx.request_repaint();
+        })
+        .map_err(|e| e.to_string())?;
+        let mut messages = Vec::new();
+        if let Some(text) = start.settings_unreadable {
+            messages.push(Message {
+                text,
+                is_error: true,
+            });
         }
-        let form = SettingsForm::from_settings(&settings, credentials.as_ref());
+        if start.secret_needed_again {
+            messages.push(Message {
+                text: tr(start.lang).secret_needed_again.to_owned(),
+                is_error: false,
+            });
+        }
+        let form = SettingsForm::from_settings(&start.settings, start.credentials.as_ref());
         Ok(Self {
             data_dir,
-            secrets,
             language_override: options.language,
-            lang,
-            settings,
+            lang: start.lang,
+            settings: start.settings,
             env_credentials: options.env_credentials,
-            credentials,
+            credentials: start.credentials,
             form,
             form_errors: Vec::new(),
             test: TestState::Idle,
-            screen,
+            screen: if start.ready {
+                Screen::Queue
+            } else {
+                Screen::Setup
+            },
             engine: Some(engine),
             queue: QueueModel::default(),
             background: Background::new(
                 ctx.clone(),
                 options.desktop.unwrap_or_else(|| Arc::new(NativeDesktop)),
             ),
+            saver,
             walking: None,
             messages,
-            single: None,
-            details: None,
-            close_prompt: false,
+            modals: Modals::default(),
             quitting: false,
-            secret_question: None,
-            demo,
+            demo: start.demo,
             title: String::new(),
             pending_add: options.add,
             totals: Totals::default(),
@@ -260,17 +184,16 @@ impl UploaderApp {
             self.message(self.tr().finish_setup_first, true);
             return;
         }
+        // The one file-system call left on the frame: a stat of the path just handed over.
+        // It belongs on the walker's thread, which would then ask for the name question.
         if paths.len() == 1 && paths[0].is_file() {
             let path = paths[0].clone();
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            self.single = Some(SingleAdd {
-                key: format!("{}{name}", self.settings.key_prefix()),
-                path,
-                focused: false,
-            });
+            let key = format!("{}{name}", self.settings.key_prefix());
+            self.modals.name = Some(NameQuestion::new(path, key));
             return;
         }
         if let Some(engine) = &self.engine {
@@ -278,6 +201,63 @@ impl UploaderApp {
             self.background
                 .add_paths(paths, self.settings.clone(), engine.sender());
         }
+    }
+
+    /// One frame: fold in what happened, then paint and act on what the user did.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.fold_in(&ctx);
+
+        let t = self.tr();
+        let menu = MenuState {
+            can_add: self.screen != Screen::Setup,
+            settings_button: self.screen == Screen::Queue,
+            demo: self.demo.is_some(),
+        };
+        if let Some(action) = menu_ui::menu_bar_ui(ui, t, menu) {
+            self.on_menu(&ctx, action);
+        }
+        match menu_ui::messages_ui(ui, t, &self.messages, &self.queue.problems) {
+            Some(Dismiss::Message(i)) => {
+                self.messages.remove(i);
+            }
+            Some(Dismiss::Problems) => self.queue.problems.clear(),
+            None => {}
+        }
+        if self.screen == Screen::Queue {
+            let (totals, walking) = (self.totals, self.walking);
+            egui::Panel::bottom("status").show(ui, |ui| {
+                queue_ui::status_bar_ui(ui, t, &totals, walking);
+            });
+        }
+        egui::CentralPanel::default().show(ui, |ui| match self.screen {
+            Screen::Setup | Screen::Settings => self.settings_screen_ui(ui),
+            Screen::Queue => self.queue_screen_ui(ui),
+        });
+        for answer in self.modals.ui(ui, t, self.lang, &self.queue) {
+            self.on_answer(&ctx, answer);
+        }
+        let target = format!("{}/{}", self.settings.bucket, self.settings.key_prefix());
+        queue_ui::drop_overlay_ui(ui, t, &target, self.screen == Screen::Setup);
+        // While bytes move, the speed and ETA change even between engine events.
+        if self.totals.active > 0 || self.walking.is_some() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(250));
+        }
+    }
+
+    fn fold_in(&mut self, ctx: &egui::Context) {
+        self.apply_events();
+        self.totals = self.queue.totals();
+        self.apply_replies();
+        self.apply_saves();
+        if self.screen == Screen::Queue && !self.pending_add.is_empty() {
+            let paths = std::mem::take(&mut self.pending_add);
+            self.add_paths(paths);
+        }
+        self.handle_drops(ctx);
+        self.handle_keys(ctx);
+        self.handle_close(ctx);
+        self.update_title(ctx);
     }
 
     fn apply_events(&mut self) {
@@ -329,6 +309,34 @@ impl UploaderApp {
         }
     }
 
+    fn apply_saves(&mut self) {
+        for saved in self.saver.drain() {
+            match saved {
+                Saved::Done {
+                    settings,
+                    credentials,
+                    notices,
+                } => {
+                    for notice in notices {
+                        let (text, is_error) = notice.message(self.tr());
+                        self.message(text, is_error);
+                    }
+                    self.apply(settings, credentials);
+                }
+                Saved::Ask {
+                    settings,
+                    credentials,
+                } => {
+                    self.modals.secret = Some(SecretQuestion {
+                        settings,
+                        credentials,
+                        file: self.data_dir.join("secret.json"),
+                    });
+                }
+            }
+        }
+    }
+
     fn handle_drops(&mut self, ctx: &egui::Context) {
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
@@ -341,49 +349,12 @@ impl UploaderApp {
     }
 
     fn handle_keys(&mut self, ctx: &egui::Context) {
-        if self.screen != Screen::Queue || self.modal_open() {
+        if self.screen != Screen::Queue || self.modals.any_open() {
             return;
         }
-        let open = ctx.input_mut(|i| i.consume_shortcut(&queue_ui::ADD_FILES_SHORTCUT));
-        if open {
-            self.background.pick(Pick::Files);
+        for action in queue_ui::shortcuts(ctx, &self.queue) {
+            self.perform(ctx, action);
         }
-        // Typing in a text field must not pause uploads or remove rows.
-        if ctx.egui_wants_keyboard_input() {
-            return;
-        }
-        let selected = self.queue.selected_ids();
-        if selected.is_empty() {
-            return;
-        }
-        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, Key::Delete)) {
-            for id in &selected {
-                self.send(Command::Remove(*id));
-            }
-        }
-        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, Key::Space)) {
-            let any_running = selected
-                .iter()
-                .filter_map(|id| self.queue.get(*id))
-                .any(|r| r.can_pause());
-            for id in selected {
-                let Some(row) = self.queue.get(id) else {
-                    continue;
-                };
-                if any_running && row.can_pause() {
-                    self.send(Command::Pause(id));
-                } else if !any_running && row.can_resume() {
-                    self.send(Command::Resume(id));
-                }
-            }
-        }
-    }
-
-    fn modal_open(&self) -> bool {
-        self.single.is_some()
-            || self.details.is_some()
-            || self.close_prompt
-            || self.secret_question.is_some()
     }
 
     fn handle_close(&mut self, ctx: &egui::Context) {
@@ -392,7 +363,7 @@ impl UploaderApp {
         }
         if self.totals.active > 0 {
             ctx.send_viewport_cmd(ViewportCommand::CancelClose);
-            self.close_prompt = true;
+            self.modals.quit = true;
         }
     }
 
@@ -408,131 +379,43 @@ impl UploaderApp {
         }
     }
 
-    /// One frame: fold in what happened, then paint.
-    pub fn show(&mut self, ui: &mut egui::Ui) {
-        let ctx = ui.ctx().clone();
-        self.apply_events();
-        self.totals = self.queue.totals();
-        self.apply_replies();
-        if self.screen == Screen::Queue && !self.pending_add.is_empty() {
-            let paths = std::mem::take(&mut self.pending_add);
-            self.add_paths(paths);
-        }
-        self.handle_drops(&ctx);
-        self.handle_keys(&ctx);
-        self.handle_close(&ctx);
-        self.update_title(&ctx);
-
-        self.menu_bar(ui);
-        if self.screen == Screen::Queue {
-            self.status_bar(ui);
-        }
-        egui::CentralPanel::default().show(ui, |ui| match self.screen {
-            Screen::Setup | Screen::Settings => self.settings_screen(ui),
-            Screen::Queue => self.queue_screen(ui),
-        });
-        self.modals(&ctx);
-        let t = self.tr();
-        let target = format!("{}/{}", self.settings.bucket, self.settings.key_prefix());
-        queue_ui::drop_overlay_ui(&ctx, t, &target, self.screen == Screen::Setup);
-        // While bytes move, the speed and ETA change even between engine events.
-        if self.totals.active > 0 || self.walking.is_some() {
-            ctx.request_repaint_after(std::time::Duration::from_millis(250));
+    fn on_menu(&mut self, ctx: &egui::Context, action: MenuAction) {
+        match action {
+            MenuAction::Pick(what) => self.background.pick(what),
+            MenuAction::OpenLogFolder => self
+                .background
+                .open_folder(self.data_dir.join(crate::engine::paths::LOGS_DIR)),
+            MenuAction::Quit => ctx.send_viewport_cmd(ViewportCommand::Close),
+            MenuAction::Settings => {
+                self.form = SettingsForm::from_settings(&self.settings, self.credentials.as_ref());
+                self.form_errors.clear();
+                self.test = TestState::Idle;
+                self.screen = Screen::Settings;
+            }
         }
     }
 
-    fn menu_bar(&mut self, ui: &mut egui::Ui) {
-        let t = self.tr();
-        egui::Panel::top("menu").show(ui, |ui| {
-            egui::MenuBar::new().ui(ui, |ui| {
-                ui.menu_button(t.menu_file, |ui| {
-                    let ready = self.screen != Screen::Setup;
-                    if ui
-                        .add_enabled(
-                            ready,
-                            egui::Button::new(t.add_files).shortcut_text(
-                                ui.ctx().format_shortcut(&queue_ui::ADD_FILES_SHORTCUT),
-                            ),
-                        )
-                        .clicked()
-                    {
-                        self.background.pick(Pick::Files);
-                    }
-                    if ui
-                        .add_enabled(ready, egui::Button::new(t.add_folder))
-                        .clicked()
-                    {
-                        self.background.pick(Pick::Folder);
-                    }
-                    ui.separator();
-                    if ui.button(t.open_log_folder).clicked() {
-                        self.background
-                            .open_folder(self.data_dir.join(crate::engine::paths::LOGS_DIR));
-                    }
-                    ui.separator();
-                    if ui.button(t.quit).clicked() {
-                        ui.ctx().send_viewport_cmd(ViewportCommand::Close);
-                    }
-                });
-                if self.screen == Screen::Queue && ui.button(t.settings).clicked() {
-                    self.form =
-                        SettingsForm::from_settings(&self.settings, self.credentials.as_ref());
-                    self.form_errors.clear();
-                    self.test = TestState::Idle;
-                    self.screen = Screen::Settings;
-                }
-                if self.demo.is_some() {
-                    ui.separator();
-                    ui.label(RichText::new(t.demo_badge).color(Color32::from_rgb(230, 150, 30)))
-                        .on_hover_text(t.demo_badge_tip);
-                }
-            });
-        });
-        if !self.messages.is_empty() || !self.queue.problems.is_empty() {
-            egui::Panel::top("messages").show(ui, |ui| {
-                let mut dismiss = None;
-                for (i, m) in self.messages.iter().enumerate() {
-                    ui.horizontal(|ui| {
-                        let color = if m.is_error {
-                            ui.visuals().error_fg_color
-                        } else {
-                            ui.visuals().text_color()
-                        };
-                        if ui.small_button("×").on_hover_text(t.dismiss).clicked() {
-                            dismiss = Some(i);
-                        }
-                        ui.label(RichText::new(&m.text).color(color));
-                    });
-                }
-                if let Some(i) = dismiss {
-                    self.messages.remove(i);
-                }
-                let mut clear_problems = false;
-                for p in &self.queue.problems {
-                    ui.horizontal(|ui| {
-                        if ui.small_button("×").on_hover_text(t.dismiss).clicked() {
-                            clear_problems = true;
-                        }
-                        ui.colored_label(ui.visuals().error_fg_color, p.get(t.lang()));
-                    });
-                }
-                if clear_problems {
-                    self.queue.problems.clear();
-                }
-            });
+    fn on_answer(&mut self, ctx: &egui::Context, answer: Answer) {
+        match answer {
+            Answer::Upload { path, key } => {
+                let spec = self.settings.spec(path, key);
+                self.send(Command::Add(vec![spec]));
+            }
+            Answer::Copy(text) => ctx.copy_text(text),
+            Answer::Quit => {
+                self.quitting = true;
+                self.shutdown();
+                ctx.send_viewport_cmd(ViewportCommand::Close);
+            }
+            Answer::PlaceSecret { question, choice } => self.saver.send(SaveJob {
+                settings: question.settings,
+                credentials: question.credentials,
+                step: Step::Answered(choice),
+            }),
         }
     }
 
-    fn status_bar(&mut self, ui: &mut egui::Ui) {
-        let t = self.tr();
-        let totals = self.totals;
-        let walking = self.walking;
-        egui::Panel::bottom("status").show(ui, |ui| {
-            queue_ui::status_bar_ui(ui, t, &totals, walking);
-        });
-    }
-
-    fn queue_screen(&mut self, ui: &mut egui::Ui) {
+    fn queue_screen_ui(&mut self, ui: &mut egui::Ui) {
         let t = self.tr();
         let waiting = self.queue.waiting_restored();
         if waiting > 0 && !self.queue.banner_dismissed {
@@ -571,7 +454,7 @@ impl UploaderApp {
                     self.message(self.tr().link_copied, false);
                 }
             }
-            QueueAction::Details(id) => self.details = Some(id),
+            QueueAction::Details(id) => self.modals.details = Some(id),
             QueueAction::Select { id, add } => {
                 if add {
                     if !self.queue.selection.remove(&id) {
@@ -585,7 +468,7 @@ impl UploaderApp {
         }
     }
 
-    fn settings_screen(&mut self, ui: &mut egui::Ui) {
+    fn settings_screen_ui(&mut self, ui: &mut egui::Ui) {
         let t = self.tr();
         let first_run = self.screen == Screen::Setup;
         let action = settings_ui::form_ui(
@@ -636,57 +519,25 @@ impl UploaderApp {
         }
     }
 
-    fn save(&mut self, mut settings: AppSettings, credentials: Credentials) {
-        if self.demo.is_some() {
-            // The demo never touches the real settings file.
-            self.apply(settings, credentials);
-            return;
-        }
-        let t = self.tr();
-        let from_env = self.env_credentials.as_ref() == Some(&credentials);
-        let same_as_saved = self.credentials.as_ref() == Some(&credentials)
-            && self.settings.secret_place != SecretPlace::Nowhere;
-        if from_env || same_as_saved {
-            if from_env {
-                settings.secret_place = SecretPlace::Nowhere;
-            }
-            self.persist(&settings);
-            self.apply(settings, credentials);
-            return;
-        }
-        if self.secrets.keychain_available() {
-            match self.secrets.store(
-                &credentials.access_key_id,
-                &credentials.access_key_secret,
-                credentials.security_token.as_deref(),
-                crate::secrets::StoreChoice::Keychain,
-            ) {
-                Ok(_) => {
-                    settings.secret_place = SecretPlace::Keychain;
-                    self.message(t.secret_in_keychain, false);
-                    self.persist(&settings);
-                    self.apply(settings, credentials);
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!("keychain refused the secret: {e}");
-                }
-            }
-        }
-        self.secret_question = Some(SecretQuestion {
+    /// Hands the save to the saver as `secret_place`'s rules say; the demo writes nothing.
+    fn save(&mut self, settings: AppSettings, credentials: Credentials) {
+        let plan = secret_place::plan(
+            self.demo.is_some(),
+            &credentials,
+            self.env_credentials.as_ref(),
+            self.credentials.as_ref(),
+            self.settings.secret_place,
+        );
+        let step = match plan {
+            Plan::ApplyOnly => return self.apply(settings, credentials),
+            Plan::Keep(place) => Step::Keep(place),
+            Plan::NewSecret => Step::NewSecret,
+        };
+        self.saver.send(SaveJob {
             settings,
             credentials,
+            step,
         });
-    }
-
-    fn persist(&mut self, settings: &AppSettings) {
-        if let Err(e) = settings.save(&self.data_dir) {
-            let text = self
-                .tr()
-                .settings_not_saved
-                .replace("{error}", &e.to_string());
-            self.message(text, true);
-        }
     }
 
     fn apply(&mut self, settings: AppSettings, credentials: Credentials) {
@@ -699,186 +550,11 @@ impl UploaderApp {
         self.credentials = Some(credentials);
         self.screen = Screen::Queue;
     }
-
-    fn modals(&mut self, ctx: &egui::Context) {
-        let t = self.tr();
-        if let Some(single) = &mut self.single {
-            let mut decision = None;
-            Modal::new(Id::unique("single-add")).show(ctx, |ui| {
-                ui.set_max_width(460.0);
-                ui.heading(t.add_one_title);
-                ui.label(single.path.display().to_string());
-                ui.add_space(6.0);
-                ui.label(t.name_in_bucket)
-                    .on_hover_text(t.name_in_bucket_tip);
-                let edit = ui
-                    .add(egui::TextEdit::singleline(&mut single.key).desired_width(f32::INFINITY));
-                // Focus the name at once: Enter confirms, typing renames. Without it a quick
-                // Tab + Enter could arrive in one frame, before the Tab's focus took effect,
-                // and the Enter was lost.
-                if !single.focused {
-                    edit.request_focus();
-                    single.focused = true;
-                }
-                let error = crate::oss::limits::validate_key(&single.key).err();
-                if let Some(e) = &error {
-                    ui.colored_label(
-                        ui.visuals().error_fg_color,
-                        super::settings::invalid_input(t, self.lang, e),
-                    );
-                }
-                ui.horizontal(|ui| {
-                    let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
-                    if ui
-                        .add_enabled(error.is_none(), egui::Button::new(t.upload))
-                        .clicked()
-                        || (enter && error.is_none())
-                    {
-                        decision = Some(true);
-                    }
-                    if ui.button(t.cancel).clicked() {
-                        decision = Some(false);
-                    }
-                });
-            });
-            match decision {
-                Some(true) => {
-                    let spec = self
-                        .settings
-                        .spec(single.path.clone(), single.key.trim().to_owned());
-                    self.single = None;
-                    self.send(Command::Add(vec![spec]));
-                }
-                Some(false) => self.single = None,
-                None => {}
-            }
-        }
-        if let Some(id) = self.details {
-            let row = self.queue.get(id).cloned();
-            let mut close = false;
-            Modal::new(Id::unique("details")).show(ctx, |ui| {
-                ui.set_max_width(520.0);
-                match row {
-                    Some(row) => {
-                        if queue_ui::details_ui(ui, t, &row) {
-                            ui.ctx().copy_text(queue_ui::details_text(&row));
-                        }
-                    }
-                    None => {
-                        ui.label(t.job_gone);
-                    }
-                }
-                if ui.button(t.close).clicked() {
-                    close = true;
-                }
-            });
-            if close {
-                self.details = None;
-            }
-        }
-        if self.close_prompt {
-            let mut decision = None;
-            Modal::new(Id::unique("close")).show(ctx, |ui| {
-                ui.set_max_width(420.0);
-                ui.heading(t.quit_title);
-                ui.label(t.quit_body);
-                ui.horizontal(|ui| {
-                    if ui.button(t.quit_anyway).clicked() {
-                        decision = Some(true);
-                    }
-                    if ui.button(t.keep_uploading).clicked() {
-                        decision = Some(false);
-                    }
-                });
-            });
-            match decision {
-                Some(true) => {
-                    self.close_prompt = false;
-                    self.quitting = true;
-                    self.shutdown();
-                    ctx.send_viewport_cmd(ViewportCommand::Close);
-                }
-                Some(false) => self.close_prompt = false,
-                None => {}
-            }
-        }
-        if let Some(q) = &self.secret_question {
-            let mut decision = None;
-            let file = self.data_dir.join("secret.json");
-            Modal::new(Id::unique("secret")).show(ctx, |ui| {
-                ui.set_max_width(460.0);
-                ui.heading(t.secret_where_title);
-                ui.label(t.secret_where_body);
-                ui.add_space(6.0);
-                if ui
-                    .button(t.secret_session)
-                    .on_hover_text(t.secret_session_tip)
-                    .clicked()
-                {
-                    decision = Some(false);
-                }
-                if ui
-                    .button(t.secret_file)
-                    .on_hover_text(
-                        t.secret_file_tip
-                            .replace("{file}", &file.display().to_string()),
-                    )
-                    .clicked()
-                {
-                    decision = Some(true);
-                }
-            });
-            if let Some(to_file) = decision {
-                let mut settings = q.settings.clone();
-                let credentials = q.credentials.clone();
-                self.secret_question = None;
-                if to_file {
-                    match self.secrets.store(
-                        &credentials.access_key_id,
-                        &credentials.access_key_secret,
-                        credentials.security_token.as_deref(),
-                        crate::secrets::StoreChoice::File,
-                    ) {
-                        Ok(location) => {
-                            let path = match location {
-                                crate::secrets::SecretLocation::File(p) => p,
-                                _ => self.secrets.file_path(&credentials.access_key_id),
-                            };
-                            settings.secret_place = SecretPlace::File;
-                            let text = t
-                                .secret_in_file
-                                .replace("{file}", &path.display().to_string());
-                            self.message(text, false);
-                        }
-                        Err(e) => {
-                            settings.secret_place = SecretPlace::Nowhere;
-                            let text = t.secret_file_failed.replace("{error}", &e.to_string());
-                            self.message(text, true);
-                        }
-                    }
-                } else {
-                    // Kept in memory for this session; any copy saved earlier is removed.
-                    if let Err(e) = self.secrets.store(
-                        &credentials.access_key_id,
-                        &credentials.access_key_secret,
-                        credentials.security_token.as_deref(),
-                        crate::secrets::StoreChoice::SessionOnly,
-                    ) {
-                        tracing::warn!("could not remove an earlier copy of the secret: {e}");
-                    }
-                    settings.secret_place = SecretPlace::Nowhere;
-                    self.message(t.secret_for_session, false);
-                }
-                self.persist(&settings);
-                self.apply(settings, credentials);
-            }
-        }
-    }
 }
 
 impl eframe::App for UploaderApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.show(ui);
+        UploaderApp::ui(self, ui);
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
@@ -889,16 +565,5 @@ impl eframe::App for UploaderApp {
 impl Drop for UploaderApp {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-impl LanguageChoice {
-    /// The language this choice means on this computer.
-    pub fn resolve(self) -> Lang {
-        match self {
-            LanguageChoice::English => Lang::En,
-            LanguageChoice::Chinese => Lang::Zh,
-            LanguageChoice::System => Lang::from_system(),
-        }
     }
 }

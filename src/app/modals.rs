@@ -1,0 +1,225 @@
+//! The dialogs over the window: the name of a single file before it is queued, a failed
+//! upload's details, the question before quitting with uploads running, and where the secret
+//! should be kept. [`Modals`] holds which are open; its painter shows them and returns what the
+//! person answered, and the window acts on the answers.
+
+use std::path::PathBuf;
+
+use egui::{Id, Key, Modal};
+
+use super::i18n::{Lang, Tr};
+use super::model::QueueModel;
+use super::queue_ui;
+use super::secret_place::Choice;
+use super::settings::{AppSettings, invalid_input};
+use crate::engine::JobId;
+use crate::oss::sign::Credentials;
+
+/// One file about to be queued, with its key still editable.
+pub struct NameQuestion {
+    pub path: PathBuf,
+    pub key: String,
+    /// The name field has been given the focus once, so Enter confirms right away.
+    focused: bool,
+}
+
+impl NameQuestion {
+    pub fn new(path: PathBuf, key: String) -> Self {
+        Self {
+            path,
+            key,
+            focused: false,
+        }
+    }
+}
+
+/// Settings that passed validation and wait for the person to say where the secret goes.
+pub struct SecretQuestion {
+    pub settings: AppSettings,
+    pub credentials: Credentials,
+    /// The file named in the tip of "Save in a private file".
+    pub file: PathBuf,
+}
+
+/// The open dialogs; each is open while its field is set.
+#[derive(Default)]
+pub struct Modals {
+    pub name: Option<NameQuestion>,
+    pub details: Option<JobId>,
+    pub quit: bool,
+    pub secret: Option<SecretQuestion>,
+}
+
+/// What the person answered in a dialog (a dialog that was dismissed just closes).
+pub enum Answer {
+    /// Queue `path` under `key` (already trimmed).
+    Upload { path: PathBuf, key: String },
+    /// Put these details on the clipboard.
+    Copy(String),
+    /// Quit although uploads are running; they continue next time.
+    Quit,
+    /// Keep the secret of `question` as chosen.
+    PlaceSecret {
+        question: Box<SecretQuestion>,
+        choice: Choice,
+    },
+}
+
+impl Modals {
+    /// Whether a dialog has the keyboard, so the queue's shortcuts stay quiet.
+    pub fn any_open(&self) -> bool {
+        self.name.is_some() || self.details.is_some() || self.quit || self.secret.is_some()
+    }
+
+    /// Paints the open dialogs over `ui`.
+    pub fn ui(&mut self, ui: &egui::Ui, t: &Tr, lang: Lang, queue: &QueueModel) -> Vec<Answer> {
+        let mut answers = Vec::new();
+        if let Some(question) = &mut self.name {
+            match name_question_ui(ui, t, lang, question) {
+                Some(true) => {
+                    if let Some(q) = self.name.take() {
+                        answers.push(Answer::Upload {
+                            key: q.key.trim().to_owned(),
+                            path: q.path,
+                        });
+                    }
+                }
+                Some(false) => self.name = None,
+                None => {}
+            }
+        }
+        if let Some(id) = self.details {
+            let (copy, close) = details_ui(ui, t, queue, id);
+            if copy && let Some(row) = queue.get(id) {
+                answers.push(Answer::Copy(queue_ui::details_text(row)));
+            }
+            if close {
+                self.details = None;
+            }
+        }
+        if self.quit {
+            match quit_prompt_ui(ui, t) {
+                Some(true) => {
+                    self.quit = false;
+                    answers.push(Answer::Quit);
+                }
+                Some(false) => self.quit = false,
+                None => {}
+            }
+        }
+        if let Some(question) = &self.secret
+            && let Some(choice) = secret_question_ui(ui, t, question)
+            && let Some(question) = self.secret.take()
+        {
+            answers.push(Answer::PlaceSecret {
+                question: Box::new(question),
+                choice,
+            });
+        }
+        answers
+    }
+}
+
+/// The name a single file gets in the bucket. `Some(true)` uploads, `Some(false)` cancels.
+fn name_question_ui(ui: &egui::Ui, t: &Tr, lang: Lang, q: &mut NameQuestion) -> Option<bool> {
+    let mut decision = None;
+    Modal::new(Id::unique("single-add")).show(ui.ctx(), |ui| {
+        ui.set_max_width(460.0);
+        ui.heading(t.add_one_title);
+        ui.label(q.path.display().to_string());
+        ui.add_space(6.0);
+        ui.label(t.name_in_bucket)
+            .on_hover_text(t.name_in_bucket_tip);
+        let edit = ui.add(egui::TextEdit::singleline(&mut q.key).desired_width(f32::INFINITY));
+        // Focus the name at once: Enter confirms, typing renames. Without it a quick
+        // Tab + Enter could arrive in one frame, before the Tab's focus took effect,
+        // and the Enter was lost.
+        if !q.focused {
+            edit.request_focus();
+            q.focused = true;
+        }
+        let error = crate::oss::limits::validate_key(&q.key).err();
+        if let Some(e) = &error {
+            ui.colored_label(ui.visuals().error_fg_color, invalid_input(t, lang, e));
+        }
+        ui.horizontal(|ui| {
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            if ui
+                .add_enabled(error.is_none(), egui::Button::new(t.upload))
+                .clicked()
+                || (enter && error.is_none())
+            {
+                decision = Some(true);
+            }
+            if ui.button(t.cancel).clicked() {
+                decision = Some(false);
+            }
+        });
+    });
+    decision
+}
+
+/// A failed upload's details; returns (Copy was clicked, Close was clicked).
+fn details_ui(ui: &egui::Ui, t: &Tr, queue: &QueueModel, id: JobId) -> (bool, bool) {
+    let mut copy = false;
+    let mut close = false;
+    Modal::new(Id::unique("details")).show(ui.ctx(), |ui| {
+        ui.set_max_width(520.0);
+        match queue.get(id) {
+            Some(row) => copy = queue_ui::details_ui(ui, t, row),
+            None => {
+                ui.label(t.job_gone);
+            }
+        }
+        close = ui.button(t.close).clicked();
+    });
+    (copy, close)
+}
+
+/// Asked when the window is closed while uploads run. `Some(true)` quits.
+fn quit_prompt_ui(ui: &egui::Ui, t: &Tr) -> Option<bool> {
+    let mut decision = None;
+    Modal::new(Id::unique("close")).show(ui.ctx(), |ui| {
+        ui.set_max_width(420.0);
+        ui.heading(t.quit_title);
+        ui.label(t.quit_body);
+        ui.horizontal(|ui| {
+            if ui.button(t.quit_anyway).clicked() {
+                decision = Some(true);
+            }
+            if ui.button(t.keep_uploading).clicked() {
+                decision = Some(false);
+            }
+        });
+    });
+    decision
+}
+
+/// Asked when no keychain took the secret.
+fn secret_question_ui(ui: &egui::Ui, t: &Tr, question: &SecretQuestion) -> Option<Choice> {
+    let mut choice = None;
+    Modal::new(Id::unique("secret")).show(ui.ctx(), |ui| {
+        ui.set_max_width(460.0);
+        ui.heading(t.secret_where_title);
+        ui.label(t.secret_where_body);
+        ui.add_space(6.0);
+        if ui
+            .button(t.secret_session)
+            .on_hover_text(t.secret_session_tip)
+            .clicked()
+        {
+            choice = Some(Choice::SessionOnly);
+        }
+        if ui
+            .button(t.secret_file)
+            .on_hover_text(
+                t.secret_file_tip
+                    .replace("{file}", &question.file.display().to_string()),
+            )
+            .clicked()
+        {
+            choice = Some(Choice::File);
+        }
+    });
+    choice
+}

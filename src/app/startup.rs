@@ -1,0 +1,106 @@
+//! What the window starts from, read once before its first frame: the options it was opened
+//! with, the saved settings, the secret kept for them (unless the environment gives one), and
+//! the demo's server and settings. This is the one place the window waits for the disk and the
+//! keychain; eframe builds the app before the window shows.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::background::Desktop;
+use super::demo::Demo;
+use super::i18n::Lang;
+use super::settings::{AppSettings, SecretPlace};
+use crate::oss::sign::Credentials;
+use crate::secrets::Secrets;
+
+/// How the window starts.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// The data dir (settings, queue, checkpoints, logs).
+    pub data_dir: PathBuf,
+    /// Run against an in-process local server.
+    pub demo: bool,
+    /// Overrides the saved and the system language (tests, screenshots).
+    pub language: Option<Lang>,
+    /// Credentials from the environment; they win over saved ones.
+    pub env_credentials: Option<Credentials>,
+    /// Files and folders to queue once the window is ready (from the command line).
+    pub add: Vec<PathBuf>,
+    /// Where secrets are kept; `None` is the OS keychain with the file fallback. Tests pass
+    /// one with an in-memory or absent keychain.
+    pub secrets: Option<Arc<Secrets>>,
+    /// File dialogs and the file manager; `None` is the real desktop. Tests pass a stand-in.
+    pub desktop: Option<Arc<dyn Desktop>>,
+}
+
+/// What was found.
+pub struct Start {
+    pub settings: AppSettings,
+    pub credentials: Option<Credentials>,
+    pub secrets: Arc<Secrets>,
+    pub demo: Option<Demo>,
+    pub lang: Lang,
+    /// Credentials and a bucket: the queue can show at once, without setup.
+    pub ready: bool,
+    /// Settings were saved before but their secret was not (it was for one session only).
+    pub secret_needed_again: bool,
+    /// The settings file could not be read; setup starts afresh.
+    pub settings_unreadable: Option<String>,
+}
+
+/// Reads the saved settings and their secret, and starts the demo's server when asked.
+pub fn load(options: &AppOptions) -> Result<Start, String> {
+    let data_dir = &options.data_dir;
+    let (saved, settings_unreadable) = match AppSettings::load(data_dir) {
+        Ok(s) => (s, None),
+        Err(e) => (None, Some(format!("settings.json: {e}"))),
+    };
+    let mut settings = saved.clone().unwrap_or_default();
+    let secrets = options
+        .secrets
+        .clone()
+        .unwrap_or_else(|| Arc::new(Secrets::new(data_dir)));
+    let mut credentials = options.env_credentials.clone();
+    if credentials.is_none()
+        && matches!(
+            settings.secret_place,
+            SecretPlace::Keychain | SecretPlace::File
+        )
+    {
+        credentials = secrets
+            .load(&settings.access_key_id)
+            .map(|stored| Credentials {
+                access_key_id: settings.access_key_id.clone(),
+                access_key_secret: stored.secret,
+                security_token: stored.security_token,
+            });
+    }
+    let demo = if options.demo {
+        let demo = Demo::start(data_dir).map_err(|e| e.to_string())?;
+        settings = demo.settings(&settings);
+        credentials = Some(Demo::credentials());
+        Some(demo)
+    } else {
+        None
+    };
+    let lang = options
+        .language
+        .unwrap_or_else(|| settings.language.resolve());
+    let ready = credentials.is_some() && !settings.bucket.is_empty();
+    if let Some(endpoint) = std::env::var("OSS_ENDPOINT")
+        .ok()
+        .filter(|e| saved.is_none() && demo.is_none() && !e.trim().is_empty())
+    {
+        settings.custom_endpoint = Some(endpoint.trim().to_owned());
+    }
+    Ok(Start {
+        settings,
+        credentials,
+        secrets,
+        demo,
+        lang,
+        ready,
+        secret_needed_again: !ready && saved.is_some(),
+        settings_unreadable,
+    })
+}
