@@ -745,11 +745,13 @@ async fn a_file_that_shrinks_is_a_file_error() {
 }
 
 /// A one-shot HTTP server that answers whatever it is given, for answers OSS would never send.
-async fn raw_server(answer: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+async fn raw_server(answer: impl Into<Bytes>) -> (String, tokio::task::JoinHandle<()>) {
+    let answer: Bytes = answer.into();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 1 << 20];
                 let mut seen = Vec::new();
@@ -764,7 +766,7 @@ async fn raw_server(answer: &'static str) -> (String, tokio::task::JoinHandle<()
                         };
                     seen.extend_from_slice(&buf[..n]);
                 }
-                let _ = sock.write_all(answer.as_bytes()).await;
+                let _ = sock.write_all(&answer).await;
                 let _ = sock.shutdown().await;
             });
         }
@@ -838,6 +840,160 @@ async fn garbage_answers_are_clear_errors() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+}
+
+/// A server that answers with `head` and then `piece` over and over, up to `up_to` bytes in
+/// all, counting what the connection took (the client's reads plus the kernel's buffers).
+async fn flood_server(
+    head: &'static str,
+    piece: &'static str,
+    up_to: u64,
+) -> (String, Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let written = Arc::new(AtomicU64::new(0));
+    let counter = written.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1 << 16];
+                // The request: its head, and no body for the calls tested here.
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                        _ => return,
+                    }
+                }
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let block = piece.repeat((64 * 1024) / piece.len() + 1);
+                let mut sent = head.len() as u64;
+                while sent < up_to {
+                    if sock.write_all(block.as_bytes()).await.is_err() {
+                        break;
+                    }
+                    sent += block.len() as u64;
+                    counter.store(sent, Ordering::Relaxed);
+                }
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (url, written, task)
+}
+
+#[tokio::test]
+async fn oversized_answers_are_refused_unread() {
+    use oss_uploader::oss::client::{MAX_LIST_ANSWER, MAX_XML_ANSWER};
+    const FLOOD: u64 = 256 * 1024 * 1024;
+    // Far less than the flood: what the client read (up to the cap) plus what the kernel
+    // buffered on both sides of the loopback connection.
+    let unread = |written: &AtomicU64, cap: usize| {
+        let n = written.load(Ordering::Relaxed);
+        assert!(n < cap as u64 + 48 * 1024 * 1024, "{n} bytes taken");
+    };
+
+    // A list page without end and without a length: cut once the cap is passed.
+    let (url, written, _t) = flood_server(
+        "HTTP/1.1 200 OK\r\nx-oss-request-id: RID9\r\nConnection: close\r\n\r\n<ListPartsResult><Bucket>b</Bucket><Key>k</Key><UploadId>u</UploadId><IsTruncated>false</IsTruncated>",
+        "<Part><PartNumber>1</PartNumber><ETag>\"3349DC700140D7F86A0784842780\"</ETag><Size>6291456</Size></Part>",
+        FLOOD,
+    )
+    .await;
+    let err = raw_client(&url)
+        .list_parts(BUCKET, "k", "u")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::AnswerTooLarge {
+                what: "ListParts",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(class(&err), ErrorClass::Other, "not retried");
+    assert_eq!(err.request_id(), Some("RID9"));
+    assert!(err.to_string().contains("ListParts"), "{err}");
+    assert!(
+        err.user_message().contains("16 MiB"),
+        "{}",
+        err.user_message()
+    );
+    unread(&written, MAX_LIST_ANSWER);
+
+    // A length past the cap is refused before its body is read.
+    let (url, written, _t) = flood_server(
+        "HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n<InitiateMultipartUploadResult>",
+        "<Bucket>b</Bucket>",
+        FLOOD,
+    )
+    .await;
+    let err = raw_client(&url)
+        .initiate_multipart_upload(BUCKET, "k", &ObjectOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::AnswerTooLarge {
+                what: "InitiateMultipartUpload",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(class(&err), ErrorClass::Other);
+    unread(&written, 0);
+
+    // The smaller cap of the other answers holds for a body of unknown length too.
+    let (url, written, _t) = flood_server(
+        "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n<CompleteMultipartUploadResult>",
+        "<Location>x</Location>",
+        FLOOD,
+    )
+    .await;
+    let err = raw_client(&url)
+        .complete_multipart_upload(BUCKET, "k", "u", &[], &ObjectOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AnswerTooLarge { .. }), "{err:?}");
+    unread(&written, MAX_XML_ANSWER);
+}
+
+#[tokio::test]
+async fn a_full_list_page_of_the_longest_keys_is_read() {
+    // 1,000 uploads (a full page) whose keys are the longest OSS allows, made of a character
+    // XML must escape: the largest page OSS can send, well within the cap.
+    let key = "&".repeat(1023);
+    let mut page = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult><Bucket>b</Bucket><IsTruncated>false</IsTruncated>",
+    );
+    for i in 0..1000 {
+        page.push_str(&format!(
+            "<Upload><Key>{}</Key><UploadId>0004B999EF518A1FE585B0C9360D{i:04}</UploadId><Initiated>2012-02-23T04:18:23.000Z</Initiated></Upload>",
+            key.replace('&', "&amp;")
+        ));
+    }
+    page.push_str("</ListMultipartUploadsResult>");
+    assert!(page.len() > 5_000_000);
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+        page.len()
+    );
+    let (url, _t) = raw_server(answer).await;
+    let uploads = raw_client(&url)
+        .list_multipart_uploads(BUCKET, "")
+        .await
+        .unwrap();
+    assert_eq!(uploads.len(), 1000);
+    assert!(uploads.iter().all(|u| u.key == key));
+    assert_eq!(uploads[999].upload_id, "0004B999EF518A1FE585B0C9360D0999");
 }
 
 #[tokio::test]

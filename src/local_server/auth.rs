@@ -5,9 +5,8 @@ use http::HeaderMap;
 
 use crate::oss::limits::MAX_CLOCK_SKEW_MS;
 use crate::oss::sign::{
-    Authorization, Credentials, HEADER_DATE, HEADER_SECURITY_TOKEN, Resource, parse_authorization,
-    parse_v4_datetime, v1_signature, v1_string_to_sign, v4_canonical_request, v4_signature,
-    v4_string_to_sign,
+    Credentials, HEADER_DATE, HEADER_SECURITY_TOKEN, Resource, V4_ALGORITHM, parse_v4_datetime,
+    v1_signature, v1_string_to_sign, v4_canonical_request, v4_signature, v4_string_to_sign,
 };
 
 use super::reply::{OssError, iso8601};
@@ -50,6 +49,67 @@ fn check_skew(request_time: i64, now: i64) -> Result<(), OssError> {
     } else {
         Ok(())
     }
+}
+
+/// What an `Authorization` header says, as the server reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Authorization {
+    V1 {
+        access_key_id: String,
+        signature: String,
+    },
+    V4 {
+        access_key_id: String,
+        date: String,
+        region: String,
+        additional_headers: Vec<String>,
+        signature: String,
+    },
+}
+
+/// Parses an `Authorization` header of either version; `None` when it is neither.
+fn parse_authorization(value: &str) -> Option<Authorization> {
+    let value = value.trim();
+    if let Some(rest) = value.strip_prefix(V4_ALGORITHM) {
+        let mut credential = None;
+        let mut additional = Vec::new();
+        let mut signature = None;
+        for field in rest.split(',') {
+            let (k, v) = field.trim().split_once('=')?;
+            match k.trim() {
+                "Credential" => credential = Some(v.trim().to_owned()),
+                "AdditionalHeaders" => {
+                    additional = v
+                        .split(';')
+                        .map(|s| s.trim().to_ascii_lowercase())
+                        .collect()
+                }
+                "Signature" => signature = Some(v.trim().to_owned()),
+                _ => {}
+            }
+        }
+        let credential = credential?;
+        let mut parts = credential.split('/');
+        let access_key_id = parts.next()?.to_owned();
+        let date = parts.next()?.to_owned();
+        let region = parts.next()?.to_owned();
+        if parts.next()? != "oss" || parts.next()? != "aliyun_v4_request" {
+            return None;
+        }
+        return Some(Authorization::V4 {
+            access_key_id,
+            date,
+            region,
+            additional_headers: additional,
+            signature: signature?,
+        });
+    }
+    let rest = value.strip_prefix("OSS ")?;
+    let (ak, sig) = rest.trim().rsplit_once(':')?;
+    Some(Authorization::V1 {
+        access_key_id: ak.to_owned(),
+        signature: sig.to_owned(),
+    })
 }
 
 /// Verifies the request; `now` is the server's (possibly offset) clock in unix seconds.
@@ -155,5 +215,57 @@ pub(crate) fn verify(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oss::sign::{RequestParts, sign_v4};
+
+    /// The `Authorization` header the client sends for a request, and its signature.
+    fn signed(unix: i64, creds: &Credentials, additional: &[String]) -> (String, String) {
+        let mut h = HeaderMap::new();
+        h.insert("abc", http::HeaderValue::from_static("value"));
+        let req = RequestParts {
+            method: "PUT",
+            resource: Resource::object("bucket", "1234+-/123/1.txt"),
+            query: &[],
+        };
+        sign_v4(&req, &mut h, creds, "cn-hangzhou", unix, additional);
+        let auth = h["authorization"].to_str().unwrap().to_owned();
+        let sig = auth.rsplit_once("Signature=").unwrap().1.to_owned();
+        (auth, sig)
+    }
+
+    #[test]
+    fn authorization_round_trips() {
+        let (auth, sig) = signed(
+            1702747512,
+            &Credentials::new("ak", "sk"),
+            &["abc".to_owned()],
+        );
+        assert_eq!(
+            parse_authorization(&auth),
+            Some(Authorization::V4 {
+                access_key_id: "ak".into(),
+                date: "20231216".into(),
+                region: "cn-hangzhou".into(),
+                additional_headers: vec!["abc".into()],
+                signature: sig,
+            })
+        );
+        assert_eq!(
+            parse_authorization("OSS my:key:sig="),
+            Some(Authorization::V1 {
+                access_key_id: "my:key".into(),
+                signature: "sig=".into()
+            })
+        );
+        assert_eq!(parse_authorization("Bearer x"), None);
+        assert_eq!(
+            parse_authorization("OSS4-HMAC-SHA256 Credential=ak/x,Signature=1"),
+            None
+        );
     }
 }

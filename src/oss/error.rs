@@ -1,7 +1,6 @@
-//! The one error type of the protocol layer, its classification (what the engine should do about
-//! it) and the plain-language message a person reads.
+//! The one error type of the protocol layer and its classification: what the engine should do
+//! about it. How each error is worded for a person lives in `wording`.
 
-use crate::text::Text;
 use std::path::PathBuf;
 
 use base64::Engine as _;
@@ -167,6 +166,15 @@ pub enum Error {
         message: String,
         request_id: String,
     },
+    /// The answer to `what` was longer than any OSS sends; the rest of it was not read.
+    #[error(
+        "the server's answer to {what} is longer than {limit} bytes, far more than OSS sends; it was not read"
+    )]
+    AnswerTooLarge {
+        what: &'static str,
+        limit: u64,
+        request_id: String,
+    },
 }
 
 fn service_summary(e: &ServiceError) -> String {
@@ -200,7 +208,11 @@ impl Error {
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Self::Service(e) if !e.request_id.is_empty() => Some(&e.request_id),
-            Self::Protocol { request_id, .. } if !request_id.is_empty() => Some(request_id),
+            Self::Protocol { request_id, .. } | Self::AnswerTooLarge { request_id, .. }
+                if !request_id.is_empty() =>
+            {
+                Some(request_id)
+            }
             _ => None,
         }
     }
@@ -223,62 +235,8 @@ impl Error {
             Self::InvalidInput(_) => ErrorClass::InvalidInput,
             // A garbled answer is usually a proxy or a broken connection: worth a bounded retry.
             Self::Protocol { .. } => ErrorClass::Retry { clock_offset: None },
-        }
-    }
-
-    /// A message a person who knows nothing of HTTP can act on.
-    pub fn user_message(&self) -> String {
-        self.user_text().en
-    }
-
-    /// What a person can act on, in both languages.
-    pub fn user_text(&self) -> Text {
-        match self {
-            Self::Service(e) => service_user_text(e),
-            Self::Transport { kind, .. } => match kind {
-                TransportKind::Timeout => Text::new(
-                    "The server did not answer in time. The network may be slow or down; the upload will try again.",
-                    "服务器没有及时响应，网络可能较慢或已断开；上传会自动重试。",
-                ),
-                TransportKind::Connect => Text::new(
-                    "Cannot reach the storage service. Check the internet connection and the endpoint address.",
-                    "无法连接到存储服务。请检查网络连接和 Endpoint 地址。",
-                ),
-                TransportKind::Broken => Text::new(
-                    "The connection broke during the transfer. The upload will try again.",
-                    "传输过程中连接中断，上传会自动重试。",
-                ),
-                TransportKind::Tls => Text::new(
-                    "The secure connection failed because of a certificate problem. Check the endpoint address and the computer's date and time; a proxy may be interfering.",
-                    "证书问题导致安全连接失败。请检查 Endpoint 地址以及电脑的日期和时间；也可能是代理在干扰。",
-                ),
-            },
-            Self::Integrity { .. } => Text::new(
-                "Data arrived damaged and is being sent again.",
-                "数据在传输中损坏，正在重新发送。",
-            ),
-            Self::Io { path, source } => {
-                let p = path.display();
-                match source.kind() {
-                    std::io::ErrorKind::NotFound => Text::new(
-                        format!("The file {p} is no longer there. Was it moved or deleted?"),
-                        format!("文件 {p} 已不在原处，是否被移动或删除了？"),
-                    ),
-                    std::io::ErrorKind::PermissionDenied => Text::new(
-                        format!("This program may not read {p}. Check the file's permissions."),
-                        format!("本程序无权读取 {p}，请检查文件权限。"),
-                    ),
-                    _ => Text::new(
-                        format!("The file {p} could not be read: {source}."),
-                        format!("无法读取文件 {p}：{source}。"),
-                    ),
-                }
-            }
-            Self::InvalidInput(e) => Text::new(e.to_string(), format!("设置不正确：{e}")),
-            Self::Protocol { .. } => Text::new(
-                "The server sent an answer that could not be understood. If you use a proxy or a custom endpoint, check it; the upload will try again.",
-                "服务器返回了无法识别的响应。如果使用了代理或自定义 Endpoint，请检查；上传会自动重试。",
-            ),
+            // Not a hiccup: whatever answers is not OSS, and would answer the same again.
+            Self::AnswerTooLarge { .. } => ErrorClass::Other,
         }
     }
 }
@@ -316,117 +274,6 @@ fn classify_service(e: &ServiceError) -> ErrorClass {
         500..=599 | 408 | 429 => ErrorClass::Retry { clock_offset: None },
         400..=499 => ErrorClass::InvalidInput,
         _ => ErrorClass::Other,
-    }
-}
-
-fn service_user_text(e: &ServiceError) -> Text {
-    match e.code.as_str() {
-        "InvalidAccessKeyId" => Text::new(
-            "The AccessKey ID is not recognised. Check that it was copied completely and that the key is enabled.",
-            "AccessKey ID 无法识别。请检查是否完整复制，以及该密钥是否已启用。",
-        ),
-        "SignatureDoesNotMatch" => Text::new(
-            "The AccessKey secret does not match the AccessKey ID. Check the secret (it is case-sensitive).",
-            "AccessKey Secret 与 AccessKey ID 不匹配。请检查 Secret（区分大小写）。",
-        ),
-        "SecurityTokenExpired" | "InvalidSecurityToken" => Text::new(
-            "The temporary (STS) token is expired or invalid. Get a new token and try again.",
-            "临时（STS）令牌已过期或无效。请获取新令牌后重试。",
-        ),
-        "AccessKeyDisabled" => Text::new(
-            "This AccessKey has been disabled. Enable it or use another key.",
-            "此 AccessKey 已被禁用。请启用它或换用其他密钥。",
-        ),
-        "NoSuchBucket" => Text::new(
-            "The bucket does not exist in this region. Check the bucket name and the region.",
-            "该地域中不存在这个存储桶。请检查存储桶名称和地域。",
-        ),
-        "NoSuchKey" => Text::new("The file is not in the bucket.", "存储桶中没有这个文件。"),
-        "NoSuchUpload" => Text::new(
-            "The server no longer knows this upload (it was cancelled, finished or expired). It will start again from the beginning.",
-            "服务器上已没有这次上传（已取消、已完成或已过期），将从头开始上传。",
-        ),
-        "AccessDenied" => Text::new(
-            "This AccessKey is not allowed to do this. Ask the account owner for upload permission on this bucket.",
-            "此 AccessKey 没有执行该操作的权限。请向账号所有者申请该存储桶的上传权限。",
-        ),
-        "RequestTimeTooSkewed" => match e.clock_offset {
-            Some(off) => {
-                let (en, zh) = human_secs(off);
-                Text::new(
-                    format!(
-                        "This computer's clock is off by {en} from the server's. The upload corrects for it; set the clock right to avoid this."
-                    ),
-                    format!(
-                        "这台电脑的时钟与服务器相差 {zh}。上传会自动校正；请把时钟调准以免再次出现。"
-                    ),
-                )
-            }
-            None => Text::new(
-                "This computer's clock is too far from the server's. Set the date and time correctly.",
-                "这台电脑的时钟与服务器相差太多。请正确设置日期和时间。",
-            ),
-        },
-        "FileAlreadyExists" => Text::new(
-            "A file with this name already exists in the bucket, and overwriting is turned off.",
-            "存储桶中已有同名文件，且已关闭覆盖。",
-        ),
-        "EntityTooSmall" => Text::new(
-            "A piece of the upload was smaller than OSS allows (100 KiB). Use a larger part size.",
-            "上传的分片小于 OSS 允许的最小值（100 KiB）。请使用更大的分片大小。",
-        ),
-        "InvalidPart" | "InvalidPartOrder" => Text::new(
-            "The server did not accept the list of uploaded pieces. The upload will start again.",
-            "服务器不接受已上传分片的列表，将重新开始上传。",
-        ),
-        "CallbackFailed" => Text::new(
-            "The file was uploaded, but the server's notification (callback) to your application failed.",
-            "文件已上传，但服务器通知你的应用（回调）失败。",
-        ),
-        "QuotaExceeded" | "TooManyBuckets" => Text::new(
-            "The account's storage quota has been reached.",
-            "账号的存储配额已用完。",
-        ),
-        _ => match e.status {
-            500..=599 => Text::new(
-                format!(
-                    "The storage service had a temporary problem (HTTP {}). The upload will try again.",
-                    e.status
-                ),
-                format!(
-                    "存储服务出现临时问题（HTTP {}），上传会自动重试。",
-                    e.status
-                ),
-            ),
-            429 => Text::new(
-                "The storage service asks us to slow down. The upload will try again shortly.",
-                "存储服务要求降低请求频率，稍后会自动重试。",
-            ),
-            _ if !e.message.is_empty() => Text::new(
-                format!("The storage service refused the request: {}", e.message),
-                format!("存储服务拒绝了请求：{}", e.message),
-            ),
-            _ => Text::new(
-                format!(
-                    "The storage service refused the request (HTTP {}).",
-                    e.status
-                ),
-                format!("存储服务拒绝了请求（HTTP {}）。", e.status),
-            ),
-        },
-    }
-}
-
-/// A clock difference in words: (English, Chinese).
-fn human_secs(s: i64) -> (String, String) {
-    let a = s.unsigned_abs();
-    if a >= 3600 {
-        let h = a as f64 / 3600.0;
-        (format!("{h:.1} hours"), format!("{h:.1} 小时"))
-    } else if a >= 60 {
-        (format!("{} minutes", a / 60), format!("{} 分钟", a / 60))
-    } else {
-        (format!("{a} seconds"), format!("{a} 秒"))
     }
 }
 
@@ -606,25 +453,5 @@ mod tests {
             Error::service(e).class(),
             ErrorClass::Retry { clock_offset: None }
         );
-    }
-
-    #[test]
-    fn user_messages_are_plain() {
-        for (status, code, needle) in [
-            (403, "InvalidAccessKeyId", "AccessKey ID"),
-            (403, "SignatureDoesNotMatch", "secret"),
-            (404, "NoSuchBucket", "bucket"),
-            (403, "AccessDenied", "not allowed"),
-            (503, "", "temporary problem"),
-        ] {
-            let m = svc(status, code).user_message();
-            assert!(m.contains(needle), "{code}: {m}");
-            assert!(!m.contains("HTTP 4"), "{m}");
-        }
-        let io = Error::Io {
-            path: "/x/y".into(),
-            source: std::io::ErrorKind::NotFound.into(),
-        };
-        assert!(io.user_message().contains("/x/y"));
     }
 }

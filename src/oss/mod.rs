@@ -1,5 +1,9 @@
-//! The OSS protocol layer: signing, one async function per API call, XML types, errors,
-//! CRC-64 and the limits OSS enforces. Stateless: resume state belongs to the engine.
+//! The OSS protocol layer: signing, one async function per API call, XML types, errors and their
+//! wording, CRC-64 and the limits OSS enforces. Stateless: resume state belongs to the engine.
+//!
+//! A call is built as plain data (`request`), signed and sent by the `client`, its body streamed
+//! by `stream`, its answer read by `response`; `types` holds what callers pass and receive, and
+//! `client` re-exports it.
 
 pub mod client;
 pub mod crc64;
@@ -7,5 +11,10 @@ pub mod endpoint;
 pub mod error;
 pub mod limits;
 pub mod regions;
+mod request;
+mod response;
 pub mod sign;
+mod stream;
+mod types;
+mod wording;
 pub mod xml;
