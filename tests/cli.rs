@@ -803,7 +803,7 @@ async fn sigkill_at_every_stage_then_resume_gives_the_exact_object() {
     let total = bytes() - start;
     assert!(
         total <= size + threads * part,
-        "sent {total} bytes for a {size}-byte file"
+        "sent {total} bytes for a {size}-byte file: {r:?}"
     );
     assert_stored(&rig, "s3.bin", size, crc).await;
     let stored = rig.object("s3.bin").await;
