@@ -3,6 +3,9 @@
 
 Drawn at 4x and scaled down, so the edges are smooth; the shapes are large and the arrow
 thick so that the icon still reads at 32x32 in a task bar.
+Also writes the desktop icon in the hicolor sizes the Linux packages install
+(assets/linux/icons/hicolor/NxN/apps/oss-uploader.png, 16 to 512): the 256 one is icon.png
+itself, the others are drawn at 2048 and scaled down, so each size is as sharp as it can be.
 Needs Pillow (Debian: python3-pil). Run: python3 assets/make_icon.py
 """
 from pathlib import Path
@@ -11,18 +14,24 @@ from PIL import Image, ImageDraw
 
 SIZE = 256
 SCALE = 4
-S = SIZE * SCALE
 
 ORANGE = (255, 106, 0, 255)
 ORANGE_DARK = (214, 78, 0, 255)
 WHITE = (255, 255, 255, 255)
 
 
-def px(v):
-    return int(round(v * SCALE))
+# The sizes of the hicolor icon theme that desktops look in for an application's icon.
+HICOLOR_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
+BIG_SCALE = 8
 
 
-def main():
+def draw(scale=SCALE):
+    """The icon at SIZE * scale pixels square, before scaling down."""
+    S = SIZE * scale
+
+    def px(v):
+        return int(round(v * scale))
+
     img = Image.new("RGBA", (S, S), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
 
@@ -49,9 +58,24 @@ def main():
         fill=ORANGE,
     )
 
-    out = Path(__file__).resolve().parent / "icon.png"
-    img.resize((SIZE, SIZE), Image.LANCZOS).save(out, optimize=True)
+    return img
+
+
+def main():
+    here = Path(__file__).resolve().parent
+    out = here / "icon.png"
+    draw().resize((SIZE, SIZE), Image.LANCZOS).save(out, optimize=True)
     print(out)
+
+    big = draw(BIG_SCALE)
+    for n in HICOLOR_SIZES:
+        dest = here / "linux" / "icons" / "hicolor" / f"{n}x{n}" / "apps" / "oss-uploader.png"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if n == SIZE:
+            dest.write_bytes(out.read_bytes())
+        else:
+            big.resize((n, n), Image.LANCZOS).save(dest, optimize=True)
+        print(dest)
 
 
 if __name__ == "__main__":
