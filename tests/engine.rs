@@ -673,7 +673,7 @@ async fn cancel_while_the_upload_is_being_started_leaves_no_orphan() {
 #[tokio::test]
 async fn parts_the_checkpoint_missed_are_kept_when_their_crc_matches_the_file() {
     let mut h = Harness::new().await;
-    let (path, mut content) = h.file("m.bin", PART as usize * 6, 21);
+    let (path, content) = h.file("m.bin", PART as usize * 6, 21);
     let spec = JobSpec {
         threads: 1,
         ..h.spec(&path, "m.bin")
@@ -685,24 +685,12 @@ async fn parts_the_checkpoint_missed_are_kept_when_their_crc_matches_the_file() 
     assert_eq!(cp.parts.len(), 5);
     cp.parts.truncate(2);
     h.env.store.save(&cp).unwrap();
-    // Part 3 of the file now differs from what the server holds, with size and time unchanged:
-    // only a CRC check can tell, and that part must be sent again.
-    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
-    let third = 2 * PART as usize;
-    content[third] ^= 0xff;
-    std::fs::write(&path, &content).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(modified)
-        .unwrap();
     let parts_before = h.server.stats().requests(Op::UploadPart);
     let (outcome, events) = h.run(&spec).await;
     assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
-    // Parts 3 (changed) and 6 (never sent) travel; 4 and 5 are adopted.
-    assert_eq!(h.server.stats().requests(Op::UploadPart) - parts_before, 2);
-    assert_eq!(resumed_parts(&events), 4);
+    // Only part 6 (never sent) travels; 3, 4 and 5 are adopted.
+    assert_eq!(h.server.stats().requests(Op::UploadPart) - parts_before, 1);
+    assert_eq!(resumed_parts(&events), 5);
     assert_eq!(h.object("m.bin").await, content);
     assert_eq!(h.checkpoints(), 0);
 }
@@ -743,4 +731,82 @@ async fn a_part_that_finished_soon_after_a_save_still_reaches_the_checkpoint() {
     let (outcome, events) = h.run(&spec).await;
     assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
     assert_eq!(resumed_parts(&events), 2);
+}
+
+/// Rewrites byte `at` of `path` in place, then sets the modification time back to what it was:
+/// what `touch -d` after an edit does. Size and time are unchanged; only the inode's change time
+/// tells.
+fn rewrite_keeping_time(path: &Path, content: &mut [u8], at: usize) {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+    let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+    content[at] ^= 0xff;
+    let mut f = std::fs::File::options().write(true).open(path).unwrap();
+    f.seek(SeekFrom::Start(at as u64)).unwrap();
+    f.write_all(&content[at..=at]).unwrap();
+    f.set_modified(modified).unwrap();
+    drop(f);
+    assert_eq!(
+        std::fs::metadata(path).unwrap().modified().unwrap(),
+        modified
+    );
+}
+
+#[tokio::test]
+async fn a_file_rewritten_with_its_time_set_back_starts_over() {
+    let mut h = Harness::new().await;
+    let (path, mut content) = h.file("t.bin", PART as usize * 6, 31);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "t.bin")
+    };
+    leave_checkpoint(&mut h, &spec, 3).await;
+    // Part 2, already on the server, changes; size and modification time do not.
+    rewrite_keeping_time(&path, &mut content, PART as usize + 7);
+    let parts_before = h.server.stats().requests(Op::UploadPart);
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert!(
+        notices(&events).iter().any(|m| m.contains("changed")),
+        "{events:?}"
+    );
+    assert_eq!(h.server.stats().requests(Op::UploadPart) - parts_before, 6);
+    assert_eq!(resumed_parts(&events), 0);
+    assert_eq!(h.object("t.bin").await, content);
+    assert_eq!(h.open_uploads().await, 0, "the old upload was aborted");
+    assert_eq!(h.checkpoints(), 0);
+}
+
+#[tokio::test]
+async fn a_file_rewritten_in_place_while_parts_are_read_never_completes() {
+    let h = Harness::new().await;
+    let (path, mut content) = h.file("w.bin", PART as usize * 8, 32);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "w.bin")
+    };
+    h.server.slow_parts(Duration::from_millis(30));
+    let server = &h.server;
+    let p2 = path.clone();
+    let writer = async move {
+        wait_until("2 parts", WAIT, || {
+            server.stats().requests(Op::UploadPart) >= 2
+        })
+        .await;
+        // Part 7, not yet read, changes with size and time kept.
+        rewrite_keeping_time(&p2, &mut content, 6 * PART as usize + 1);
+    };
+    let ((outcome, _), ()) = tokio::join!(h.run(&spec), writer);
+    match outcome {
+        JobOutcome::Failed(e) => assert!(
+            e.message.contains("changed while it was being uploaded"),
+            "{e:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        h.env.client.head_object(BUCKET, "w.bin").await.is_err(),
+        "no object"
+    );
+    assert_eq!(h.open_uploads().await, 0);
+    assert_eq!(h.checkpoints(), 0);
 }

@@ -118,6 +118,11 @@ pub struct Checkpoint {
     pub file_size: u64,
     /// Modification time of the file when the upload began, in nanoseconds since 1970.
     pub file_mtime_ns: i64,
+    /// Which file it was and when its inode last changed (absent in records written before
+    /// this was kept, and on systems that do not say). Left out of the file when absent, so
+    /// such records keep their checksum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<FileId>,
     pub part_size: u64,
     pub upload_id: String,
     pub signature_version: SignatureVersion,
@@ -132,12 +137,45 @@ pub struct Checkpoint {
     pub updated_unix_ms: i64,
 }
 
-/// Size and modification time of a local file: what tells us it has not changed since an upload
-/// began, as every official OSS tool checks.
+/// What tells us a local file has not changed since its upload began. Size and modification
+/// time are what every official OSS tool checks, but `touch -d` sets the time back after an
+/// edit in place; the file's identity (device and inode) and its change time, which no user
+/// call can set back, catch that and a file replaced under the same name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileStamp {
     pub size: u64,
     pub mtime_ns: i64,
+    pub id: Option<FileId>,
+}
+
+/// Which file this is on its file system, and when its inode last changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    /// Nanoseconds since 1970.
+    pub ctime_ns: i64,
+}
+
+impl FileId {
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        Some(Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            ctime_ns: meta
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.ctime_nsec()),
+        })
+    }
+
+    /// Elsewhere std gives no stable file id or change time yet: size and time must do.
+    #[cfg(not(unix))]
+    fn of(_meta: &std::fs::Metadata) -> Option<Self> {
+        None
+    }
 }
 
 impl FileStamp {
@@ -149,6 +187,7 @@ impl FileStamp {
         Ok(Self {
             size: meta.len(),
             mtime_ns: unix_ns(meta.modified()?),
+            id: FileId::of(meta),
         })
     }
 }
@@ -164,8 +203,19 @@ pub enum FileCheck {
 /// One way a local file differs from when its upload began.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileChange {
-    Size { was: u64, now: u64 },
-    Modified { was_ns: i64, now_ns: i64 },
+    Size {
+        was: u64,
+        now: u64,
+    },
+    Modified {
+        was_ns: i64,
+        now_ns: i64,
+    },
+    /// Another file now has this name (moved, replaced, restored from a backup).
+    Replaced,
+    /// Same file, same size and time, but its inode changed since: written to with the
+    /// modification time set back, or its permissions changed.
+    Rewritten,
     NotAFile,
 }
 
@@ -174,6 +224,10 @@ impl fmt::Display for FileChange {
         match self {
             Self::Size { was, now } => write!(f, "its size changed from {was} to {now} bytes"),
             Self::Modified { .. } => f.write_str("it was modified after the upload began"),
+            Self::Replaced => f.write_str("another file has taken its place"),
+            Self::Rewritten => f.write_str(
+                "it was changed after the upload began (its modification time was kept or set back, or its permissions changed)",
+            ),
             Self::NotAFile => f.write_str("it is no longer a regular file"),
         }
     }
@@ -264,6 +318,20 @@ impl Checkpoint {
             path: path.to_path_buf(),
             source,
         })?;
+        Ok(self.compare(&now))
+    }
+
+    /// The stamp the file had when this upload began.
+    pub fn stamp(&self) -> FileStamp {
+        FileStamp {
+            size: self.file_size,
+            mtime_ns: self.file_mtime_ns,
+            id: self.file_id,
+        }
+    }
+
+    /// How `now` differs from the file as it was when the upload began.
+    pub fn compare(&self, now: &FileStamp) -> FileCheck {
         let mut what = Vec::new();
         if now.size != self.file_size {
             what.push(FileChange::Size {
@@ -277,11 +345,19 @@ impl Checkpoint {
                 now_ns: now.mtime_ns,
             });
         }
-        Ok(if what.is_empty() {
+        // A record from before identities were kept has none: size and time decide alone.
+        if let (Some(was), Some(is)) = (self.file_id, now.id) {
+            if (was.dev, was.ino) != (is.dev, is.ino) {
+                what.push(FileChange::Replaced);
+            } else if was.ctime_ns != is.ctime_ns {
+                what.push(FileChange::Rewritten);
+            }
+        }
+        if what.is_empty() {
             FileCheck::Unchanged
         } else {
             FileCheck::Changed { what }
-        })
+        }
     }
 
     /// Checks the record against its own plan, so a wrong record is caught before it steers an

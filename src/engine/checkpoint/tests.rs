@@ -16,6 +16,7 @@ fn sample(local_path: &Path) -> Checkpoint {
         local_path: local_path.to_path_buf(),
         file_size: 20 * MIB + 7,
         file_mtime_ns: 1_700_000_000_123_456_789,
+        file_id: None,
         part_size: 8 * MIB,
         upload_id: "0004B9894A22E5B1888A1E29F823****".into(),
         signature_version: SignatureVersion::V4,
@@ -359,6 +360,7 @@ fn file_check_sees_size_time_and_absence() {
     let mut cp = sample(&path);
     cp.file_size = stamp.size;
     cp.file_mtime_ns = stamp.mtime_ns;
+    cp.file_id = stamp.id;
     assert_eq!(cp.file_matches(&path).unwrap(), FileCheck::Unchanged);
 
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();

@@ -8,6 +8,17 @@ use crate::oss::crc64;
 use crate::oss::xml::CompletePart;
 use crate::text::Text;
 
+/// Ends an upload whose file changed while it was sent: the parts may mix two versions, so the
+/// server upload is aborted and the record deleted; the user retries with the file as it is.
+pub(super) async fn changed_during_upload(cx: &Ctx<'_>, cp: &Checkpoint) -> JobOutcome {
+    abort_quietly(cx.env, &cp.bucket, &cp.key, &cp.upload_id).await;
+    let _ = cx.env.store.delete(&cp.id());
+    JobOutcome::Failed(JobError::plain(Text::new(
+        "The file changed while it was being uploaded, so the upload was stopped to avoid storing a mix of old and new content. Retry to upload the file as it is now.",
+        "文件在上传过程中被修改，为避免存入新旧混杂的内容，上传已停止。请重试，以上传文件的当前内容。",
+    )))
+}
+
 pub(super) async fn complete(cx: &Ctx<'_>, cp: Checkpoint) -> Result<JobOutcome, Stop> {
     let Ctx {
         spec, env, emit, ..
@@ -15,14 +26,7 @@ pub(super) async fn complete(cx: &Ctx<'_>, cp: Checkpoint) -> Result<JobOutcome,
     // A file changed during the upload must never become a mixed object.
     match cp.file_matches(&spec.path) {
         Ok(FileCheck::Unchanged) => {}
-        Ok(_) | Err(_) => {
-            abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
-            let _ = env.store.delete(&cp.id());
-            return Ok(JobOutcome::Failed(JobError::plain(Text::new(
-                "The file changed while it was being uploaded, so the upload was stopped to avoid storing a mix of old and new content. Retry to upload the file as it is now.",
-                "文件在上传过程中被修改，为避免存入新旧混杂的内容，上传已停止。请重试，以上传文件的当前内容。",
-            ))));
-        }
+        Ok(_) | Err(_) => return Ok(changed_during_upload(cx, &cp).await),
     }
     emit(JobEvent::Verifying);
     let combined = combined_crc(&cp.parts);

@@ -91,6 +91,8 @@ pub(super) enum Stop {
     Failed(JobError),
     /// The server forgot the upload (`NoSuchUpload`): only this starts a new upload.
     UploadGone,
+    /// The local file changed while its parts were read: the upload must not go on.
+    FileChanged,
 }
 
 impl Stop {
@@ -98,6 +100,10 @@ impl Stop {
         match self {
             Stop::Interrupted(e) => JobOutcome::Interrupted(e),
             Stop::Failed(e) => JobOutcome::Failed(e),
+            Stop::FileChanged => JobOutcome::Failed(JobError::plain(Text::new(
+                "The file changed while it was being uploaded. Retry to upload the file as it is now.",
+                "文件在上传过程中被修改。请重试，以上传文件的当前内容。",
+            ))),
             Stop::UploadGone => JobOutcome::Interrupted(JobError::plain(Text::new(
                 "The server no longer knows this upload. Retry to start it again.",
                 "服务器上已没有这次上传。请重试，从头开始上传。",

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use futures_util::StreamExt as _;
 
-use super::complete::complete;
+use super::complete::{changed_during_upload, complete};
 use super::record::Record;
 use super::{Ctx, Emit, JobEvent, Stop, lock_poisoned, retry_notice, stop_of};
 use crate::engine::checkpoint::{Checkpoint, FileStamp, FinishedPart, unix_ms};
@@ -21,12 +21,13 @@ use crate::oss::error::Error;
 use crate::text::Text;
 use crate::units::human_bytes;
 
-/// The server upload the parts go to.
+/// The server upload the parts go to, and the file as it was when the upload began.
 #[derive(Clone, Copy)]
 struct UploadRef<'a> {
     bucket: &'a str,
     key: &'a str,
     upload_id: &'a str,
+    began: FileStamp,
 }
 
 pub(super) async fn start_multipart(
@@ -71,6 +72,7 @@ pub(super) async fn start_multipart(
                 local_path: spec.path.clone(),
                 file_size: stamp.size,
                 file_mtime_ns: stamp.mtime_ns,
+                file_id: stamp.id,
                 part_size: plan.part_size(),
                 upload_id,
                 signature_version: spec.connection.signature,
@@ -124,6 +126,7 @@ pub(super) async fn send_and_complete(
         bucket: &bucket,
         key: &key,
         upload_id: &upload_id,
+        began: cp.stamp(),
     };
     let record = Record::new(cp, env, starting);
     let threads = spec.threads.max(1);
@@ -141,6 +144,15 @@ pub(super) async fn send_and_complete(
     // Whatever ends the sending, the checkpoint then lists every part that made it. Before
     // Complete this is essential: a crash after it is recognised by a record of all parts.
     let flushed = record.flush().await;
+    if let Some(Stop::FileChanged) = stopped {
+        let cp = record
+            .saver
+            .cp
+            .lock()
+            .map(|c| c.clone())
+            .map_err(|_| lock_poisoned())?;
+        return Ok(changed_during_upload(cx, &cp).await);
+    }
     if let Some(stop) = stopped {
         return Err(stop);
     }
@@ -166,6 +178,7 @@ async fn send_part(
         bucket,
         key,
         upload_id,
+        began,
     } = *upload;
     let _permit = env.part_permits.acquire().await.map_err(|_| {
         Stop::Interrupted(JobError::plain(Text::new(
@@ -189,6 +202,12 @@ async fn send_part(
         })
         .await
         .map_err(stop_of)?;
+    // The part is recorded only if the file is still the one the upload began with: bytes read
+    // from a file being rewritten may belong to neither version.
+    match FileStamp::of(&spec.path) {
+        Ok(now) if now == began => {}
+        _ => return Err(Stop::FileChanged),
+    }
     if let Ok(mut p) = progress.lock() {
         p.part_finished(part.number, part.len, Instant::now());
     }
