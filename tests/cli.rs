@@ -869,3 +869,72 @@ async fn sigkill_at_every_stage_then_resume_gives_the_exact_object() {
         .unwrap();
     assert!(left.iter().all(|u| u.key == "s1.bin"), "{left:?}");
 }
+
+/// Makes a named pipe at `path` (nothing writes to it: reading it would wait forever).
+#[cfg(unix)]
+fn fifo(path: &Path) {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success());
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_not_a_regular_file_is_refused_or_listed_never_stored_empty() {
+    let rig = Rig::new().await;
+    // A system file that says it is empty and is not.
+    let r = ran(rig.upload(&[Path::new("/proc/cpuinfo")], &["--key", "cpuinfo"])).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr.contains("says it is empty but has content"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("OK "), "{r:?}");
+    assert!(rig.client().head_object(BUCKET, "cpuinfo").await.is_err());
+
+    // A pipe given by name: refused before anything is sent.
+    let pipe = rig.work.path().join("pipe");
+    fifo(&pipe);
+    let r = ran(rig.upload(&[&pipe], &[])).await;
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("named pipe"), "{r:?}");
+
+    // A pipe inside a folder: left out and listed; the rest is uploaded.
+    let dir = rig.work.path().join("box");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("real.txt"), b"real").unwrap();
+    fifo(&dir.join("queue"));
+    let r = ran(rig.upload(&[&dir], &["--prefix", "box"])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("SKIP ") && l.contains("queue") && l.contains("named pipe")),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("1 left out"), "{r:?}");
+    assert_eq!(rig.object("box/real.txt").await, b"real");
+    assert!(rig.client().head_object(BUCKET, "box/queue").await.is_err());
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_with_a_newline_stays_on_one_line_of_output() {
+    let rig = Rig::new().await;
+    let dir = rig.work.path().join("odd");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("two\nlines.txt"), b"x").unwrap();
+    std::fs::write(dir.join("plain.txt"), b"y").unwrap();
+    let r = ran(rig.upload(&[&dir], &[])).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    // Every line is one whole record a script can read.
+    for line in r.stdout.lines() {
+        assert!(
+            ["START ", "OK ", "All "]
+                .iter()
+                .any(|tag| line.starts_with(tag)),
+            "a broken line {line:?} in {r:?}"
+        );
+    }
+    assert!(r.stdout.contains("two\\nlines.txt"), "{r:?}");
+    assert_eq!(rig.object("two\nlines.txt").await, b"x");
+}

@@ -36,6 +36,8 @@ pub enum Reply {
         found: usize,
         unreadable: usize,
         finished: bool,
+        /// At the end: what was not a regular file or had a name that is not UTF-8.
+        left_out: Vec<PathBuf>,
     },
     Tested(TestOutcome),
     /// The log folder could not be opened; the folder is named so the user can go there.
@@ -203,14 +205,15 @@ impl Background {
             walk(
                 &paths,
                 &settings,
-                &mut |batch, found, unreadable, finished| {
+                &mut |batch, found, unreadable, left_out| {
                     if !batch.is_empty() {
                         engine.send(Command::Add(batch));
                     }
                     let _ = tx.send(Reply::Walking {
                         found,
                         unreadable,
-                        finished,
+                        finished: left_out.is_some(),
+                        left_out: left_out.unwrap_or_default(),
                     });
                 },
             );
@@ -293,12 +296,15 @@ fn open_folder(dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// What was left out of a walk, given once it ended; `None` while it goes on.
+pub type LeftOut = Option<Vec<PathBuf>>;
+
 /// Walks `paths` with the one walker (a dropped folder keeps its own name in the keys), handing
-/// batches of jobs to `emit(batch, found so far, unreadable, finished)`.
+/// batches of jobs to `emit(batch, found so far, unreadable, left out at the end)`.
 pub fn walk(
     paths: &[PathBuf],
     settings: &AppSettings,
-    emit: &mut dyn FnMut(Vec<JobSpec>, usize, usize, bool),
+    emit: &mut dyn FnMut(Vec<JobSpec>, usize, usize, LeftOut),
 ) {
     let rule = KeyRule::new(&settings.prefix, FolderName::Keep);
     let mut batch = Vec::with_capacity(ADD_BATCH);
@@ -309,11 +315,17 @@ pub fn walk(
                 std::mem::take(&mut batch),
                 so_far.found,
                 unreadable(so_far),
-                false,
+                None,
             );
         }
     });
-    emit(batch, report.found, unreadable(&report), true);
+    let left_out = report
+        .problems
+        .iter()
+        .filter(|p| matches!(p, Problem::Special(..) | Problem::NotUtf8(_)))
+        .map(|p| p.path().to_owned())
+        .collect();
+    emit(batch, report.found, unreadable(&report), Some(left_out));
 }
 
 /// Paths the walk could not read or that were not there.

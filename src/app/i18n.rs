@@ -166,6 +166,7 @@ strings! {
     no_dialog: "No file dialog can be opened on this computer. Drag files or folders onto the window instead.", "此电脑无法打开文件选择窗口。请把文件或文件夹直接拖到窗口里。";
     nothing_to_add: "No files were found in what was added.", "所添加的内容中没有找到文件。";
     unreadable: "{n} files or folders could not be read and were left out. Check their permissions.", "有 {n} 个文件或文件夹无法读取，已略过。请检查它们的权限。";
+    left_out: "{n} items are not regular files (pipes, sockets, devices) or have names that are not valid text, and were left out: {names}", "有 {n} 项不是普通文件（管道、套接字、设备）或名称不是有效文本，已略过：{names}";
     open_failed: "The log folder could not be opened. It is here: {dir}", "无法打开日志文件夹。它位于：{dir}";
 
     add_one_title: "Upload this file", "上传此文件";

@@ -283,11 +283,30 @@ impl UploaderApp {
                     found,
                     unreadable,
                     finished,
+                    left_out,
                 } => {
                     if finished {
                         self.walking = None;
                         if found == 0 {
                             self.message(self.tr().nothing_to_add, true);
+                        }
+                        if !left_out.is_empty() {
+                            let names: Vec<String> = left_out
+                                .iter()
+                                .take(5)
+                                .map(|p| p.display().to_string())
+                                .collect();
+                            let more = if left_out.len() > names.len() {
+                                ", …"
+                            } else {
+                                ""
+                            };
+                            let text = self
+                                .tr()
+                                .left_out
+                                .replace("{n}", &left_out.len().to_string())
+                                .replace("{names}", &format!("{}{more}", names.join(", ")));
+                            self.message(text, true);
                         }
                         if unreadable > 0 {
                             let text = self.tr().unreadable.replace("{n}", &unreadable.to_string());

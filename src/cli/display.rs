@@ -68,8 +68,8 @@ impl Display {
     pub fn job(&self, label: String, target: String) -> JobView {
         JobView {
             display: self.clone(),
-            label,
-            target,
+            label: printable(&label).into_owned(),
+            target: printable(&target).into_owned(),
             bar: Mutex::new(None),
             started: AtomicBool::new(false),
         }
@@ -101,6 +101,26 @@ fn clock(d: Duration) -> String {
     } else {
         format!("{}:{:02}", s / 60, s % 60)
     }
+}
+
+/// `text` with control characters written as escapes (`\n`, `\u{1b}`), so a file or object
+/// name holding a newline or a terminal escape cannot break the one-line-per-event output a
+/// script reads, nor move the cursor.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// ` [Code, request id X]`, or nothing when OSS gave neither.
@@ -144,7 +164,7 @@ impl JobView {
             .and_then(|rest| rest.find('/'))
             .map_or(self.target.len(), |i| "oss://".len() + i + 1);
         self.target.truncate(bucket_end);
-        self.target.push_str(key);
+        self.target.push_str(&printable(key));
         self.display.line(&format!(
             "NOTE {}: the name was taken; storing it as {}",
             self.label, self.target
@@ -292,6 +312,14 @@ impl JobView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("a/b c.txt"), "a/b c.txt");
+        assert_eq!(printable("two\nlines"), "two\\nlines");
+        assert_eq!(printable("esc\u{1b}[2J"), "esc\\u{1b}[2J");
+        assert_eq!(printable("中文\r"), "中文\\r");
+    }
 
     #[test]
     fn tails_and_clocks() {

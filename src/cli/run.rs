@@ -34,6 +34,8 @@ pub struct Settings {
     /// `upload` rather than `resume`: running the same command again is also a way on, and the
     /// only one for files that had not started or were sent in one request.
     pub from_upload: bool,
+    /// Things in the folders that were not regular files, listed before the run.
+    pub left_out: usize,
 }
 
 /// How the jobs of a batch ended.
@@ -245,14 +247,23 @@ fn summary(
     }
     let failed = total.saturating_sub(ok + tally.skipped);
     if failed == 0 {
-        if total > 1 {
-            let skipped = match tally.skipped {
-                0 => String::new(),
-                n => format!(" ({n} skipped: their names were taken)"),
-            };
-            display.line(&format!(
-                "All {total} files uploaded and verified{skipped}."
+        let mut notes = Vec::new();
+        if tally.skipped > 0 {
+            notes.push(format!("{} skipped: their names were taken", tally.skipped));
+        }
+        if settings.left_out > 0 {
+            notes.push(format!(
+                "{} left out: not regular files, listed above",
+                settings.left_out
             ));
+        }
+        if total > 1 || !notes.is_empty() {
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            };
+            display.line(&format!("All {total} files uploaded and verified{notes}."));
         }
         return ExitCode::from(EXIT_OK);
     }

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use super::run::{Item, Settings, run_batch};
 use super::{CliError, CliResult, ConnectionArgs, EXIT_FAILED, EXIT_OK, credentials, open_store};
 use crate::engine::checkpoint::{CheckpointError, CheckpointId, ObjectOptions};
-use crate::engine::walk::{FolderName, KeyRule, walk};
+use crate::engine::walk::{FolderName, KeyRule, Problem, walk};
 use crate::engine::{
     Connection, DEFAULT_JOBS, DEFAULT_THREADS, EngineSettings, ExistingPolicy, JobSpec, MAX_THREADS,
 };
@@ -176,14 +176,24 @@ pub struct Planned {
     pub key: String,
 }
 
+/// What `plan_files` found.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub files: Vec<Planned>,
+    /// Things inside the folders that are not regular files (pipes, sockets, devices) or whose
+    /// names are not UTF-8: left out, and listed for the user.
+    pub left_out: Vec<Problem>,
+}
+
 /// Every file under `paths` with its key: a file gets `--key` or prefix + its name, a folder's
-/// files get prefix + their path inside the folder (the folder's own name left out). Anything
-/// that cannot be uploaded is refused here, before the first byte is sent.
+/// files get prefix + their path inside the folder (the folder's own name left out). A path
+/// given that cannot be uploaded, or a folder that cannot be read, is refused here, before the
+/// first byte is sent; what inside a folder is not a regular file is left out and listed.
 pub fn plan_files(
     paths: &[PathBuf],
     key: Option<&str>,
     prefix: Option<&str>,
-) -> Result<Vec<Planned>, CliError> {
+) -> Result<Plan, CliError> {
     if key.is_some()
         && let Some(dir) = paths.iter().find(|p| p.is_dir())
     {
@@ -201,8 +211,13 @@ pub fn plan_files(
             key: found.key,
         })
     });
-    if let Some(problem) = report.problems.first() {
-        return Err(CliError::Usage(problem.describe()));
+    let mut left_out = Vec::new();
+    for problem in report.problems {
+        let given = paths.iter().any(|p| p == problem.path());
+        match problem {
+            Problem::Special(..) | Problem::NotUtf8(_) if !given => left_out.push(problem),
+            other => return Err(CliError::Usage(other.describe())),
+        }
     }
     if key.is_some() && out.len() != 1 {
         return Err(CliError::Usage(
@@ -223,7 +238,10 @@ pub fn plan_files(
             )));
         }
     }
-    Ok(out)
+    Ok(Plan {
+        files: out,
+        left_out,
+    })
 }
 
 fn options(args: &UploadArgs) -> ObjectOptions {
@@ -259,13 +277,24 @@ pub async fn upload(args: UploadArgs) -> CliResult {
             ));
         }
     }
-    let files = plan_files(&args.paths, args.key.as_deref(), args.prefix.as_deref())?;
+    let Plan { files, left_out } =
+        plan_files(&args.paths, args.key.as_deref(), args.prefix.as_deref())?;
+    for problem in &left_out {
+        println!(
+            "SKIP {}",
+            crate::cli::display::printable(&problem.describe())
+        );
+    }
     let connection = args.connection.connection()?;
     let credentials = credentials()?;
     check_connection(&connection, &credentials)?;
     let (dir, _store) = open_store(args.data_dir.as_deref())?;
     if files.is_empty() {
-        println!("Nothing to upload: the folders given are empty.");
+        if left_out.is_empty() {
+            println!("Nothing to upload: the folders given are empty.");
+        } else {
+            println!("Nothing to upload: the folders given hold no regular files.");
+        }
         return Ok(std::process::ExitCode::from(EXIT_OK));
     }
     let mut items = Vec::with_capacity(files.len());
@@ -296,6 +325,7 @@ pub async fn upload(args: UploadArgs) -> CliResult {
         },
         data_dir: args.data_dir.clone(),
         from_upload: true,
+        left_out: left_out.len(),
     };
     Ok(run_batch(items, settings).await)
 }
@@ -413,6 +443,7 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
         },
         data_dir: args.data_dir.clone(),
         from_upload: false,
+        left_out: 0,
     };
     let code = run_batch(items, settings).await;
     if damaged > 0 && code == std::process::ExitCode::from(EXIT_OK) {
@@ -434,7 +465,9 @@ mod tests {
         std::fs::write(root.join("2024/summer/b.jpg"), b"b").unwrap();
         let single = dir.path().join("c.txt");
         std::fs::write(&single, b"c").unwrap();
-        let planned = plan_files(&[root.clone(), single.clone()], None, Some("backup")).unwrap();
+        let planned = plan_files(&[root.clone(), single.clone()], None, Some("backup"))
+            .unwrap()
+            .files;
         let keys: Vec<&str> = planned.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -442,7 +475,9 @@ mod tests {
         );
         assert_eq!(planned[0].path, root.join("2024/summer/b.jpg"));
 
-        let keyed = plan_files(std::slice::from_ref(&single), Some("x/y.txt"), None).unwrap();
+        let keyed = plan_files(std::slice::from_ref(&single), Some("x/y.txt"), None)
+            .unwrap()
+            .files;
         assert_eq!(keyed[0].key, "x/y.txt");
         assert!(matches!(
             plan_files(std::slice::from_ref(&root), Some("k"), None),

@@ -203,6 +203,18 @@ pub async fn run_job(
     }
 }
 
+/// Whether a file that says it is empty yields bytes when read.
+async fn has_content(path: &std::path::Path) -> bool {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read as _;
+        let mut byte = [0u8; 1];
+        std::fs::File::open(&path).is_ok_and(|mut f| f.read(&mut byte).is_ok_and(|n| n > 0))
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// On cancel: abort the server upload of the checkpoint, if any, and delete the checkpoint.
 pub async fn cancel_server_side(spec: &JobSpec, env: &JobEnv) {
     let id = spec.checkpoint_id();
@@ -269,6 +281,19 @@ async fn run(cx: &Ctx<'_>) -> JobOutcome {
         return JobOutcome::Failed(JobError::plain(Text::new(
             format!("{p} is not a regular file."),
             format!("{p} 不是普通文件。"),
+        )));
+    }
+    // Files under /proc and /sys say they are empty and are not: sent as their size says, they
+    // would become empty objects reported as verified.
+    if stamp.size == 0 && has_content(&spec.path).await {
+        let p = spec.path.display();
+        return JobOutcome::Failed(JobError::plain(Text::new(
+            format!(
+                "{p} says it is empty but has content (a system file such as those under /proc): its size cannot be known before reading it, so it cannot be uploaded as it is. Copy it to a regular file and upload the copy."
+            ),
+            format!(
+                "{p} 显示大小为 0 却有内容（例如 /proc 下的系统文件），无法预先知道其大小，因此不能直接上传。请先复制为普通文件再上传副本。"
+            ),
         )));
     }
     let id = spec.checkpoint_id();
