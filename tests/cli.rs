@@ -12,7 +12,7 @@ use oss_uploader::oss::client::{Body, Client, FileRange, ObjectOptions, Transfer
 use oss_uploader::oss::crc64;
 
 mod common;
-use common::{AK, BUCKET, SK, TestServer, data, object, wait_until, write_file};
+use common::{AK, BUCKET, SK, TestServer, data, object, records_in, wait_until, write_file};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -76,13 +76,7 @@ impl Rig {
     }
 
     fn checkpoints(&self) -> Vec<PathBuf> {
-        match std::fs::read_dir(self.data_dir.join("checkpoints")) {
-            Ok(rd) => rd
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect(),
-            Err(_) => Vec::new(),
-        }
+        records_in(&self.data_dir)
     }
 }
 

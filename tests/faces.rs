@@ -16,7 +16,10 @@ use oss_uploader::engine::{
 use oss_uploader::local_server::{FaultAction, FaultRule, Op};
 
 mod common;
-use common::{AK, BUCKET, SK, TestServer, WAIT, credentials, data, object, write_file};
+use common::{
+    AK, BUCKET, SK, TestServer, WAIT, checkpoint_files, credentials, data, object, records_in,
+    write_file,
+};
 
 /// What both faces start from: a server where `taken.txt` already holds other bytes, and two
 /// files to upload, one of them large enough to be paused in the middle.
@@ -86,15 +89,7 @@ impl Scenario {
     }
 
     fn checkpoints(&self) -> usize {
-        std::fs::read_dir(self.data_dir.join("checkpoints"))
-            .map(|d| {
-                d.filter(|e| {
-                    e.as_ref()
-                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                })
-                .count()
-            })
-            .unwrap_or(0)
+        records_in(&self.data_dir).len()
     }
 
     /// The end state both faces must reach.
@@ -106,7 +101,11 @@ impl Scenario {
             let open = client.list_multipart_uploads(BUCKET, "").await.unwrap();
             assert!(open.is_empty(), "unfinished uploads left: {open:?}");
         });
-        assert_eq!(self.checkpoints(), 0, "a checkpoint was left over");
+        assert_eq!(
+            checkpoint_files(&self.data_dir),
+            Vec::<PathBuf>::new(),
+            "a record, intent, lock or temporary file was left over"
+        );
     }
 }
 

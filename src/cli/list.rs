@@ -7,8 +7,9 @@ use std::time::SystemTime;
 
 use clap::Args;
 
+use super::display::printable;
 use super::{CliResult, EXIT_OK, open_store};
-use crate::engine::checkpoint::{Checkpoint, unix_ms};
+use crate::engine::checkpoint::{Checkpoint, CheckpointError, unix_ms};
 use crate::units::human_bytes;
 
 #[derive(Debug, Args)]
@@ -55,7 +56,8 @@ pub fn list(args: ListArgs) -> CliResult {
     let listed = store
         .list()
         .map_err(|e| super::CliError::Failed(e.to_string()))?;
-    if listed.is_empty() {
+    let intents = store.intents();
+    if listed.is_empty() && intents.is_empty() {
         println!("No interrupted uploads in {}.", dir.root().display());
         return Ok(ExitCode::from(EXIT_OK));
     }
@@ -63,7 +65,20 @@ pub fn list(args: ListArgs) -> CliResult {
     for (id, loaded) in &listed {
         match loaded {
             Ok(cp) => println!("{id}  {}", describe(cp, now)),
-            Err(e) => println!("{id}  DAMAGED: {e} (`oss-uploader resume {id}` removes it)"),
+            Err(e @ CheckpointError::Newer { .. }) => println!("{id}  NEWER: {e}"),
+            Err(e) => println!(
+                "{id}  DAMAGED: {e} (`oss-uploader resume {id}` cancels its upload on the server and removes it)"
+            ),
+        }
+    }
+    for id in &intents {
+        if let Some(intent) = store.load_intent(id) {
+            println!(
+                "{id}  NOT RECORDED: {}  oss://{}/{}  stopped while the upload was being started (`oss-uploader resume --all` cancels what it left on the server)",
+                printable(&intent.local_path.display().to_string()),
+                intent.bucket,
+                printable(&intent.key)
+            );
         }
     }
     println!(

@@ -6,14 +6,17 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::display::printable;
 use super::run::{Item, Settings, run_batch};
 use super::{CliError, CliResult, ConnectionArgs, EXIT_FAILED, EXIT_OK, credentials, open_store};
 use crate::engine::checkpoint::{CheckpointError, CheckpointId, ObjectOptions};
+use crate::engine::upload::{DamagedRecord, discard_damaged, reap_intents};
 use crate::engine::walk::{FolderName, KeyRule, Problem, walk};
 use crate::engine::{
     Connection, DEFAULT_JOBS, DEFAULT_THREADS, EngineSettings, ExistingPolicy, JobSpec, MAX_THREADS,
 };
 use crate::oss::limits::{self, MAX_PART_SIZE, MIN_PART_SIZE};
+use crate::oss::sign::Credentials;
 use crate::units::{human_bytes, parse_size};
 
 /// What to do when an object with the file's name already exists.
@@ -386,6 +389,9 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
     };
     let mut damaged = 0usize;
     let mut checkpoints = Vec::new();
+    // Only asked for when something needs the server: a damaged record, or an upload that
+    // was started and never recorded.
+    let mut creds: Option<Credentials> = None;
     for (id, loaded) in listed {
         if !chosen.contains(&id) {
             continue;
@@ -396,15 +402,51 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
                 e @ (CheckpointError::Damaged { .. } | CheckpointError::UnsupportedVersion { .. }),
             ) => {
                 damaged += 1;
-                let removed = match store.delete(&id) {
-                    Ok(()) => "; it was removed. Upload that file again to start over, and run `oss-uploader clean` to free the parts already stored".to_owned(),
-                    Err(d) => format!("; it could not be removed: {d}"),
+                let credentials = match &creds {
+                    Some(c) => c.clone(),
+                    None => creds.insert(credentials()?).clone(),
                 };
-                eprintln!("DAMAGED {id}: {e}{removed}");
+                let what = match discard_damaged(&store, &id, &credentials).await {
+                    Ok(DamagedRecord::Discarded { .. }) => "; its unfinished upload was cancelled on the server and the record removed. Upload that file again to start over".to_owned(),
+                    Ok(DamagedRecord::NothingToAbort) => "; it named no upload on the server and was removed. Upload that file again to start over".to_owned(),
+                    Ok(DamagedRecord::Kept { why }) => format!("; it is kept because its upload on the server could not be cancelled ({why}); try again later, or run `oss-uploader clean`"),
+                    Err(d) => format!("; it was left as it is: {d}"),
+                };
+                eprintln!("DAMAGED {id}: {e}{what}");
+            }
+            Err(e @ CheckpointError::Newer { .. }) => {
+                damaged += 1;
+                eprintln!("NEWER {id}: {e}");
             }
             Err(e) => {
                 damaged += 1;
                 eprintln!("FAILED {id}: {e}");
+            }
+        }
+    }
+    // Uploads started before a crash and never recorded: nothing to resume, but their
+    // beginnings on the server are found and cancelled.
+    if args.all && !store.intents().is_empty() {
+        let credentials = match &creds {
+            Some(c) => c.clone(),
+            None => creds.insert(credentials()?).clone(),
+        };
+        for reaped in reap_intents(&store, &credentials).await {
+            let target = format!("oss://{}/{}", reaped.intent.bucket, reaped.intent.key);
+            match reaped.aborted {
+                Ok(n) => println!(
+                    "NOTE {}: its upload to {} was interrupted before it was recorded; {n} unfinished upload(s) of it were cancelled on the server. Upload the file again to send it.",
+                    printable(&reaped.intent.local_path.display().to_string()),
+                    printable(&target)
+                ),
+                Err(why) => {
+                    damaged += 1;
+                    eprintln!(
+                        "FAILED {}: could not look for the unrecorded upload to {}: {why}",
+                        reaped.id,
+                        printable(&target)
+                    );
+                }
             }
         }
     }
@@ -418,7 +460,10 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
         }
         return Ok(std::process::ExitCode::from(EXIT_FAILED));
     }
-    let credentials = credentials()?;
+    let credentials = match creds {
+        Some(c) => c,
+        None => credentials()?,
+    };
     let mut checked: Vec<Connection> = Vec::new();
     let mut items = Vec::with_capacity(checkpoints.len());
     for cp in &checkpoints {

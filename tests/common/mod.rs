@@ -152,3 +152,24 @@ pub fn wait_until_blocking(what: &str, limit: Duration, mut ready: impl FnMut() 
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// The resume records (`<16 hex digits>.json`) in a data folder's `checkpoints/`.
+pub fn records_in(data_dir: &Path) -> Vec<PathBuf> {
+    checkpoint_files(data_dir)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+                .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .collect()
+}
+
+/// Everything in a data folder's `checkpoints/`: records, intents, locks, temporary files.
+pub fn checkpoint_files(data_dir: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(data_dir.join("checkpoints")) {
+        Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}

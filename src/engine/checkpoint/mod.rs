@@ -23,6 +23,8 @@
 //! should be the only writer of a given record at a time: concurrent saves still leave a valid
 //! file, but the last rename wins.
 
+mod intent;
+mod lock;
 mod store;
 
 use std::fmt;
@@ -36,10 +38,15 @@ use sha2::{Digest, Sha256};
 use crate::engine::plan::{PlanError, UploadPlan};
 use crate::oss::limits;
 use crate::oss::sign::SignatureVersion;
-pub use store::{CheckpointStore, ListedCheckpoint};
+pub use intent::{Intent, Salvaged};
+pub use lock::{RecordLock, holder_description};
+pub use store::{CheckpointStore, ListedCheckpoint, WRITTEN_BY};
 
-/// The format version this program writes and reads.
-pub const CHECKPOINT_VERSION: u64 = 1;
+/// The format version this program writes. Version 2 added the file's identity (`file_id`);
+/// version 1 records, which lack it, are read as before.
+pub const CHECKPOINT_VERSION: u64 = 2;
+/// The oldest format this program reads.
+pub const OLDEST_CHECKPOINT_VERSION: u64 = 1;
 /// Hex digits of SHA-256 kept in an id: 64 bits, ample for the uploads of one user.
 const ID_HEX_LEN: usize = 16;
 
@@ -247,6 +254,21 @@ pub enum CheckpointError {
     )]
     UnsupportedVersion { path: PathBuf, found: u64 },
     #[error(
+        "The resume record {} was written by {written_by} in a newer format ({found}; this \
+         version reads format {CHECKPOINT_VERSION}). It is left as it is: continue this upload \
+         with {written_by} or a later version.",
+        path.display()
+    )]
+    Newer {
+        path: PathBuf,
+        found: u64,
+        written_by: String,
+    },
+    #[error(
+        "Another oss-uploader is working on this upload right now ({holder}); it is left to that one."
+    )]
+    Busy { id: CheckpointId, holder: String },
+    #[error(
         "The resume record for {} cannot be saved because it is inconsistent: {reason}. This is \
          a bug in oss-uploader; please report it.",
         key
@@ -349,7 +371,9 @@ impl Checkpoint {
         if let (Some(was), Some(is)) = (self.file_id, now.id) {
             if (was.dev, was.ino) != (is.dev, is.ino) {
                 what.push(FileChange::Replaced);
-            } else if was.ctime_ns != is.ctime_ns {
+            } else if was.ctime_ns != is.ctime_ns && what.is_empty() {
+                // Any change of size or time changes the inode's time too: this says more
+                // only when nothing else shows.
                 what.push(FileChange::Rewritten);
             }
         }

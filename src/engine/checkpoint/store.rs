@@ -7,9 +7,16 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{CHECKPOINT_VERSION, Checkpoint, CheckpointError, CheckpointId, hex_lower};
+use super::{
+    CHECKPOINT_VERSION, Checkpoint, CheckpointError, CheckpointId, OLDEST_CHECKPOINT_VERSION,
+    hex_lower,
+};
 use crate::atomic_file::{AtomicWrite, sync_dir};
 use crate::engine::paths::CHECKPOINTS_DIR;
+
+/// A temporary file this old was left by a run that was killed while saving (a live save takes
+/// milliseconds); a new run of the same record removes its own at once (see `lock`).
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Records larger than this are refused unread: 10,000 parts take about 2 MB, so anything this
 /// big is not ours.
@@ -34,7 +41,29 @@ impl CheckpointStore {
             path: dir.clone(),
             source,
         })?;
-        Ok(Self { dir })
+        let store = Self { dir };
+        store.remove_stale_temporaries();
+        Ok(store)
+    }
+
+    /// Removes temporary files that killed runs left behind long ago.
+    fn remove_stale_temporaries(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let ours = name
+                .to_str()
+                .is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX));
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_TEMPORARY));
+            if ours && stale {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -61,8 +90,9 @@ impl CheckpointStore {
             source,
         };
         let bytes = encode(checkpoint).map_err(io_err)?;
+        // Named after the record, so the next holder of its lock can tell its leftovers.
         let write = AtomicWrite {
-            prefix: TEMP_PREFIX,
+            prefix: &format!("{TEMP_PREFIX}{id}-"),
             suffix: TEMP_SUFFIX,
             private: false,
         };
@@ -151,9 +181,14 @@ impl CheckpointStore {
 #[derive(Serialize)]
 struct Envelope<'a> {
     version: u64,
+    /// Which program wrote it, so a version that cannot read it can say which can.
+    written_by: &'a str,
     checksum: String,
     checkpoint: &'a Checkpoint,
 }
+
+/// This program as it names itself in the records it writes.
+pub const WRITTEN_BY: &str = concat!("oss-uploader ", env!("CARGO_PKG_VERSION"));
 
 pub(super) fn canonical(checkpoint: &Checkpoint) -> io::Result<Vec<u8>> {
     serde_json::to_vec(checkpoint).map_err(io::Error::other)
@@ -167,6 +202,7 @@ fn encode(checkpoint: &Checkpoint) -> io::Result<Vec<u8>> {
     let checksum = checksum(&canonical(checkpoint)?);
     let mut bytes = serde_json::to_vec_pretty(&Envelope {
         version: CHECKPOINT_VERSION,
+        written_by: WRITTEN_BY,
         checksum,
         checkpoint,
     })
@@ -187,7 +223,19 @@ fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, CheckpointError> {
         .get("version")
         .and_then(serde_json::Value::as_u64)
         .ok_or_else(|| damaged("it has no format version".into()))?;
-    if version != CHECKPOINT_VERSION {
+    if version > CHECKPOINT_VERSION {
+        // Not ours to judge, let alone discard: the newer program that wrote it can resume it.
+        return Err(CheckpointError::Newer {
+            path: path.to_path_buf(),
+            found: version,
+            written_by: value
+                .get("written_by")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("a newer oss-uploader")
+                .to_owned(),
+        });
+    }
+    if version < OLDEST_CHECKPOINT_VERSION {
         return Err(CheckpointError::UnsupportedVersion {
             path: path.to_path_buf(),
             found: version,

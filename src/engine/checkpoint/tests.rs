@@ -136,17 +136,27 @@ fn truncated_record_is_damaged() {
 }
 
 #[test]
-fn other_version_is_reported_as_such() {
+fn other_versions_are_reported_as_such_and_newer_ones_left_alone() {
     let (_tmp, store) = store();
     let id = store.save(&sample(Path::new("/f"))).unwrap();
     let path = store.path_of(&id);
     let mut value: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     value["version"] = 99.into();
+    value["written_by"] = "oss-uploader 7.0.0".into();
     std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
     let err = store.load(&id).unwrap_err();
     assert!(
-        matches!(err, CheckpointError::UnsupportedVersion { found: 99, .. }),
+        matches!(&err, CheckpointError::Newer { found: 99, written_by, .. } if written_by == "oss-uploader 7.0.0"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("oss-uploader 7.0.0"), "{err}");
+
+    value["version"] = 0.into();
+    std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    let err = store.load(&id).unwrap_err();
+    assert!(
+        matches!(err, CheckpointError::UnsupportedVersion { found: 0, .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("another version"), "{err}");
@@ -157,6 +167,27 @@ fn other_version_is_reported_as_such() {
         store.load(&id),
         Err(CheckpointError::Damaged { .. })
     ));
+}
+
+#[test]
+fn a_version_1_record_without_a_file_identity_still_loads() {
+    let (_tmp, store) = store();
+    let cp = sample(Path::new("/f"));
+    assert_eq!(cp.file_id, None);
+    // Exactly what version 1 wrote: no `written_by`, no `file_id`, the same checksum.
+    let canonical = canonical(&cp).unwrap();
+    let envelope = serde_json::json!({
+        "version": 1,
+        "checksum": checksum(&canonical),
+        "checkpoint": serde_json::from_slice::<serde_json::Value>(&canonical).unwrap(),
+    });
+    assert!(!String::from_utf8_lossy(&canonical).contains("file_id"));
+    std::fs::write(
+        store.path_of(&cp.id()),
+        serde_json::to_vec(&envelope).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(store.load(&cp.id()).unwrap(), cp);
 }
 
 #[test]

@@ -19,7 +19,7 @@ use super::outcome::{JobError, JobOutcome};
 use super::retry::Backoff;
 use super::spec::{Connection, JobSpec};
 use super::throttle::Throttle;
-use super::upload::{Control, JobEnv, cancel_server_side};
+use super::upload::{Control, JobEnv, cancel_idle};
 use crate::engine::api::{
     Command, EngineConfig, EngineHandle, EngineSettings, Event, JobId, JobInfo, JobState, Wake,
 };
@@ -333,7 +333,7 @@ impl Engine {
         let was_queued = job.state == JobState::Queued;
         let spec = job.spec.clone();
         if needs_abort && let Ok(env) = self.make_env(&spec.connection) {
-            tokio::spawn(async move { cancel_server_side(&spec, &env).await });
+            tokio::spawn(async move { cancel_idle(&spec, &env).await });
         }
         if remove {
             self.jobs.remove(&id);

@@ -11,7 +11,7 @@ use crate::text::Text;
 /// Ends an upload whose file changed while it was sent: the parts may mix two versions, so the
 /// server upload is aborted and the record deleted; the user retries with the file as it is.
 pub(super) async fn changed_during_upload(cx: &Ctx<'_>, cp: &Checkpoint) -> JobOutcome {
-    abort_quietly(cx.env, &cp.bucket, &cp.key, &cp.upload_id).await;
+    abort_quietly(&cx.env.client, &cp.bucket, &cp.key, &cp.upload_id).await;
     let _ = cx.env.store.delete(&cp.id());
     JobOutcome::Failed(JobError::plain(Text::new(
         "The file changed while it was being uploaded, so the upload was stopped to avoid storing a mix of old and new content. Retry to upload the file as it is now.",

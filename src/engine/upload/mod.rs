@@ -18,6 +18,9 @@
 mod complete;
 pub mod existing;
 mod multipart;
+mod orphans;
+
+pub use orphans::{DamagedRecord, ReapedIntent, discard_damaged, reap_intents};
 mod record;
 mod resume;
 mod single;
@@ -27,7 +30,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
 
-use super::checkpoint::{CheckpointStore, FileStamp};
+use super::checkpoint::{CheckpointError, CheckpointStore, FileStamp, holder_description};
 use super::outcome::{JobError, JobOutcome};
 use super::plan::UploadPlan;
 use super::progress::ProgressSnapshot;
@@ -178,6 +181,12 @@ pub async fn run_job(
     } else {
         spec
     };
+    // One run at a time per upload; held until this run has ended, cancel included.
+    let _lock = match env.store.lock(&spec.checkpoint_id(), &lock_holder()) {
+        Ok(lock) => lock,
+        Err(e @ CheckpointError::Busy { .. }) => return busy(&e),
+        Err(e) => return JobOutcome::Failed(JobError::checkpoint(&e)),
+    };
     let starting = Starting::default();
     let cx = Ctx {
         spec,
@@ -216,32 +225,85 @@ async fn has_content(path: &std::path::Path) -> bool {
 }
 
 /// On cancel: abort the server upload of the checkpoint, if any, and delete the checkpoint.
-pub async fn cancel_server_side(spec: &JobSpec, env: &JobEnv) {
+async fn cancel_server_side(spec: &JobSpec, env: &JobEnv) {
     let id = spec.checkpoint_id();
-    if let Ok(cp) = env.store.load(&id) {
-        abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
+    let kept = match env.store.load(&id) {
+        Ok(cp) => {
+            abort_quietly(&env.client, &cp.bucket, &cp.key, &cp.upload_id).await;
+            None
+        }
+        // A record written by a newer version is that version's to finish or cancel.
+        Err(CheckpointError::Newer { .. }) => Some(()),
+        Err(_) => {
+            if let Some(s) = env.store.salvage(&id) {
+                let bucket = s.bucket.unwrap_or_else(|| spec.bucket.clone());
+                let key = s.key.unwrap_or_else(|| spec.key.clone());
+                abort_quietly(&env.client, &bucket, &key, &s.upload_id).await;
+            }
+            None
+        }
+    };
+    if kept.is_none() {
+        let _ = env.store.delete(&id);
     }
-    let _ = env.store.delete(&id);
+    orphans::reap_left_intent(env, &id, None).await;
 }
 
-pub(super) async fn abort_quietly(env: &JobEnv, bucket: &str, key: &str, upload_id: &str) {
+/// Cancels the server side of a job that is not running: its record is locked first, so a run
+/// elsewhere (another window, the command line) is not pulled from under it.
+pub async fn cancel_idle(spec: &JobSpec, env: &JobEnv) {
+    match env.store.lock(&spec.checkpoint_id(), &lock_holder()) {
+        Ok(_lock) => cancel_server_side(spec, env).await,
+        Err(e) => tracing::warn!(key = %spec.key, "not cancelled on the server: {e}"),
+    }
+}
+
+/// How this process describes itself in a record's lock: the command it runs, or the window.
+fn lock_holder() -> String {
+    let what = match std::env::args().nth(1) {
+        Some(command) if !command.starts_with('-') && !command.contains(['/', '\\', '.']) => {
+            format!("oss-uploader {command}")
+        }
+        _ => "the oss-uploader window".to_owned(),
+    };
+    holder_description(&what)
+}
+
+/// The record is held by another run: this run leaves it alone and says who has it.
+fn busy(e: &CheckpointError) -> JobOutcome {
+    let holder = match e {
+        CheckpointError::Busy { holder, .. } => holder.as_str(),
+        _ => "",
+    };
+    JobOutcome::Interrupted(JobError::plain(Text::new(
+        format!(
+            "Another oss-uploader is uploading this file right now ({holder}); it is left to that one. Try again when it has finished."
+        ),
+        format!("另一个 oss-uploader 正在上传这个文件（{holder}），本次已略过。请在它完成后再试。"),
+    )))
+}
+
+/// Aborts a server upload, trying a few times; `true` when it is gone.
+pub(super) async fn abort_quietly(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> bool {
     for _ in 0..3 {
-        match env
-            .client
-            .abort_multipart_upload(bucket, key, upload_id)
-            .await
-        {
-            Ok(()) => return,
-            Err(e) if e.is_no_such_upload() => return,
+        match client.abort_multipart_upload(bucket, key, upload_id).await {
+            Ok(()) => return true,
+            Err(e) if e.is_no_such_upload() => return true,
             Err(e) if matches!(e.class(), ErrorClass::Retry { .. }) => {
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
             Err(e) => {
                 tracing::warn!(bucket, key, "could not abort an unused upload: {e}");
-                return;
+                return false;
             }
         }
     }
+    false
 }
 
 /// A retry result as a stop reason: exhausted retries interrupt, anything else fails.
@@ -301,6 +363,9 @@ async fn run(cx: &Ctx<'_>) -> JobOutcome {
         Ok(cp) => cp,
         Err(outcome) => return outcome,
     };
+    // An earlier run that never recorded its upload (killed while Initiate was in flight, or
+    // unable to write the first checkpoint) may have left one on the server.
+    orphans::reap_left_intent(env, &id, resumable.as_ref().map(|cp| cp.upload_id.as_str())).await;
     if let Some(cp) = resumable {
         match resume::resume(cx, cp).await {
             Ok(outcome) => return outcome,

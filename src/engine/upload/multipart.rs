@@ -9,8 +9,10 @@ use futures_util::StreamExt as _;
 
 use super::complete::{changed_during_upload, complete};
 use super::record::Record;
-use super::{Ctx, Emit, JobEvent, Stop, lock_poisoned, retry_notice, stop_of};
-use crate::engine::checkpoint::{Checkpoint, FileStamp, FinishedPart, unix_ms};
+use super::{
+    Ctx, Emit, JobEvent, Stop, abort_quietly, lock_poisoned, orphans, retry_notice, stop_of,
+};
+use crate::engine::checkpoint::{Checkpoint, FileStamp, FinishedPart, Intent, unix_ms};
 use crate::engine::outcome::{JobError, JobOutcome};
 use crate::engine::plan::{PartRange, UploadPlan};
 use crate::engine::progress::JobProgress;
@@ -58,12 +60,32 @@ pub(super) async fn start_multipart(
         let (spec, env, emit) = (spec.clone(), env.clone(), emit.clone());
         tokio::spawn(async move {
             let _starting = guard;
+            let id = spec.checkpoint_id();
+            let intent = Intent {
+                connection: spec.connection.clone(),
+                bucket: spec.bucket.clone(),
+                key: spec.key.clone(),
+                local_path: spec.path.clone(),
+                started_unix_ms: unix_ms(SystemTime::now()),
+            };
+            // Before anything exists on the server: a full disk stops here, costing nothing.
+            env.store
+                .save_intent(&id, &intent)
+                .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+            let mut attempts = 0;
             let upload_id = with_retry(&env.backoff, retry_notice(&emit), || {
+                attempts += 1;
                 env.client
                     .initiate_multipart_upload(&spec.bucket, &spec.key, &spec.options)
             })
             .await
             .map_err(stop_of)?;
+            if attempts > 1 {
+                // An earlier attempt may have started an upload whose answer was lost.
+                if let Err(e) = orphans::reap(&env, &intent, Some(&upload_id)).await {
+                    tracing::warn!(key = %spec.key, "could not look for unrecorded uploads: {e}");
+                }
+            }
             let now = unix_ms(SystemTime::now());
             let cp = Checkpoint {
                 endpoint: spec.connection.endpoint_key(),
@@ -83,9 +105,14 @@ pub(super) async fn start_multipart(
                 created_unix_ms: now,
                 updated_unix_ms: now,
             };
-            env.store
-                .save(&cp)
-                .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+            if let Err(e) = env.store.save(&cp) {
+                // Without its record the new upload could never be resumed or found again.
+                if abort_quietly(&env.client, &cp.bucket, &cp.key, &cp.upload_id).await {
+                    let _ = env.store.delete_intent(&id);
+                }
+                return Err(Stop::Failed(JobError::checkpoint(&e)));
+            }
+            let _ = env.store.delete_intent(&id);
             Ok(cp)
         })
     };

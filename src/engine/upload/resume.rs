@@ -36,7 +36,7 @@ pub(super) async fn load_usable_checkpoint(
                     ),
                     "文件自开始上传后已被修改，将从头开始上传。",
                 )));
-                abort_quietly(env, &cp.bucket, &cp.key, &cp.upload_id).await;
+                abort_quietly(&env.client, &cp.bucket, &cp.key, &cp.upload_id).await;
                 env.store
                     .delete(id)
                     .map_err(|e| JobOutcome::Failed(JobError::checkpoint(&e)))?;
@@ -52,14 +52,23 @@ pub(super) async fn load_usable_checkpoint(
             Err(e) => Err(JobOutcome::Failed(JobError::checkpoint(&e))),
         },
         Err(CheckpointError::NotFound { .. }) => Ok(None),
+        // Written by a newer version: left exactly as it is, server upload included.
+        Err(e @ CheckpointError::Newer { .. }) => {
+            Err(JobOutcome::Failed(JobError::plain(Text::new(
+                e.to_string(),
+                "这个上传的续传记录由更新版本的 oss-uploader 写入，本版本不会改动它。请用那个版本或更新的版本继续上传。",
+            ))))
+        }
         Err(e @ (CheckpointError::Damaged { .. } | CheckpointError::UnsupportedVersion { .. })) => {
             emit(JobEvent::Notice(Text::new(
                 format!("{e} Starting again from the beginning."),
                 "续传记录已损坏或版本不受支持，将从头开始上传。",
             )));
-            // The upload id may still be readable from a record whose checksum failed.
-            if let Some(upload_id) = salvage_upload_id(&env.store.path_of(id)) {
-                abort_quietly(env, &spec.bucket, &spec.key, &upload_id).await;
+            // What can still be read names the server upload, even in a record cut short.
+            if let Some(s) = env.store.salvage(id) {
+                let bucket = s.bucket.unwrap_or_else(|| spec.bucket.clone());
+                let key = s.key.unwrap_or_else(|| spec.key.clone());
+                abort_quietly(&env.client, &bucket, &key, &s.upload_id).await;
             }
             env.store
                 .delete(id)
@@ -68,17 +77,6 @@ pub(super) async fn load_usable_checkpoint(
         }
         Err(e) => Err(JobOutcome::Failed(JobError::checkpoint(&e))),
     }
-}
-
-/// Reads the upload id out of a damaged record, if its JSON still holds one.
-fn salvage_upload_id(path: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get("checkpoint")?
-        .get("upload_id")?
-        .as_str()
-        .map(str::to_owned)
-        .filter(|s| !s.is_empty())
 }
 
 /// Resumes from a checkpoint: the parts the server still has with the same size and CRC-64
