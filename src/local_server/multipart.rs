@@ -19,13 +19,15 @@ use crate::oss::xml::{
 
 use super::body::{self, BodyError};
 use super::callback;
-use super::handler::{
-    CallResult, Ctx, Failure, Route, TmpFile, build, check_declared_size, check_key, check_md5,
-    content_md5, content_type, file_exists, header_str, is_true, object_acl, parse_number,
-    require_bucket, require_upload, stored_answer, user_meta,
+use super::headers::{
+    check_declared_size, check_key, check_md5, content_md5, content_type, header_str, is_true,
+    object_acl, user_meta,
 };
-use super::reply::{OssError, hex_upper, iso8601, plain_status, xml_response};
-use super::store::{ObjectMeta, PartMeta, UploadMeta, new_upload_id};
+use super::reply::{OssError, build, empty, hex_upper, iso8601, plain_status, xml_response};
+use super::request::{
+    CallResult, Ctx, Failure, Route, TmpFile, parse_number, require_bucket, require_upload,
+};
+use super::store::{NewData, ObjectMeta, PartMeta, UploadMeta, new_upload_id};
 
 /// The largest CompleteMultipartUpload body read: 10,000 parts fit in well under this.
 const MAX_XML_BODY: usize = 4 * 1024 * 1024;
@@ -39,7 +41,7 @@ pub(super) async fn initiate(ctx: &Ctx<'_>) -> CallResult {
     if forbid {
         let (b, k) = (bucket.clone(), key.clone());
         if ctx.shared.io(move |s| s.object(&b, &k)).await?.is_some() {
-            return Err(file_exists().into());
+            return Err(OssError::file_exists().into());
         }
     }
     let upload = UploadMeta {
@@ -97,7 +99,7 @@ pub(super) async fn upload_part(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResul
     let bucket = ctx.route.bucket().to_owned();
     let upload_id = upload.upload_id;
     let committed = {
-        let _guard = ctx.shared.locks.lock(format!("upload:{upload_id}")).await;
+        let _guard = ctx.shared.lock_upload(&upload_id).await;
         let path = tmp.0.clone();
         ctx.shared
             .io(move |s| s.commit_part(&bucket, &upload_id, part, &path))
@@ -113,7 +115,7 @@ pub(super) async fn upload_part(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResul
             "content-md5",
             base64::engine::general_purpose::STANDARD.encode(received.md5),
         );
-    Ok(build(builder, super::reply::empty()))
+    Ok(build(builder, empty()))
 }
 
 fn normalize_etag(etag: &str) -> String {
@@ -231,7 +233,7 @@ pub(super) async fn complete(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
     let acl_override = object_acl(ctx.headers)?;
     let upload_id = ctx.route.param("uploadId").unwrap_or_default().to_owned();
     // Holding the upload's lock keeps a late UploadPart from changing parts being joined.
-    let _upload_guard = ctx.shared.locks.lock(format!("upload:{upload_id}")).await;
+    let _upload_guard = ctx.shared.lock_upload(&upload_id).await;
     let upload = require_upload(ctx).await?;
     let (b, u) = (bucket.clone(), upload_id.clone());
     let stored = ctx.shared.io(move |s| s.parts(&b, &u)).await?;
@@ -262,26 +264,13 @@ pub(super) async fn complete(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
         object_type: "Multipart".to_owned(),
     };
 
-    let committed = {
-        let _guard = ctx
-            .shared
-            .locks
-            .lock(format!("object:{bucket}/{key}"))
-            .await;
-        let (b, u, m) = (bucket.clone(), upload_id.clone(), meta.clone());
-        ctx.shared
-            .io(move |s| {
-                if forbid && s.object(&b, &m.key)?.is_some() {
-                    return Ok(false);
-                }
-                s.commit_multipart(&b, &u, m, &parts)?;
-                Ok(true)
-            })
-            .await?
+    let data = NewData::Parts {
+        upload_id: upload_id.clone(),
+        parts,
     };
-    if !committed {
-        return Err(file_exists().into());
-    }
+    ctx.shared
+        .commit_object(&bucket, meta.clone(), data, forbid)
+        .await?;
     let xml = to_xml(&CompleteMultipartUploadResult {
         location: format!(
             "http://{}/{}/{}",
@@ -301,13 +290,13 @@ pub(super) async fn complete(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
     if let Ok(v) = HeaderValue::from_str(&meta.etag) {
         ok.headers_mut().insert(header::ETAG, v);
     }
-    Ok(stored_answer(ctx, ok, callback, &meta).await)
+    Ok(callback::relay(ctx, ok, callback, &meta).await)
 }
 
 pub(super) async fn abort(ctx: &Ctx<'_>) -> CallResult {
     require_bucket(ctx).await?;
     let upload_id = ctx.route.param("uploadId").unwrap_or_default().to_owned();
-    let _guard = ctx.shared.locks.lock(format!("upload:{upload_id}")).await;
+    let _guard = ctx.shared.lock_upload(&upload_id).await;
     require_upload(ctx).await?;
     let bucket = ctx.route.bucket().to_owned();
     ctx.shared
