@@ -1,6 +1,6 @@
 //! The local OSS server over real HTTP on 127.0.0.1: every call, every error code, paging,
 //! ETags and CRCs, V1/V4/STS signatures, clock skew, restart persistence, every fault action,
-//! the `--fault` parser and the `serve` binary.
+//! the `--fault` parser and the `serve` binary; `hardening` tries it as a hostile client would.
 
 use std::io::{BufRead as _, BufReader};
 use std::sync::Arc;
@@ -24,6 +24,9 @@ use oss_uploader::oss::xml::{
 
 mod common;
 use common::{BUCKET, data};
+
+#[path = "local_server/hardening.rs"]
+mod hardening;
 
 const KIB: usize = 1024;
 

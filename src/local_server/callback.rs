@@ -231,6 +231,8 @@ fn client() -> Result<&'static reqwest::Client, String> {
             let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .no_proxy()
+                // A redirect could lead off loopback, past the check in `post`.
+                .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(5))
                 .build()
                 .map_err(|e| e.to_string())

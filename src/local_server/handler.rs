@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use http::request::Parts;
-use http::{Method, Response};
+use http::{HeaderValue, Method, Response, header};
 use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 
@@ -13,7 +13,7 @@ use crate::oss::limits::validate_bucket;
 use crate::oss::sign::Resource;
 
 use super::auth::{self, Signed};
-use super::body::{self, BodyError};
+use super::body::{BodyError, RequestBody};
 use super::calls::Op;
 use super::faults::FaultAction;
 use super::reply::{Body, OssError, build, empty, error_response, finish, request_id, set};
@@ -138,36 +138,43 @@ pub(crate) async fn serve(
     req: hyper::Request<Incoming>,
 ) -> Result<Response<Body>, Dropped> {
     let request_id = request_id();
-    let (parts, mut body) = req.into_parts();
+    let (parts, incoming) = req.into_parts();
     let is_head = parts.method == Method::HEAD;
-    let answer_error = |err: OssError| {
-        let mut response = error_response(err, &request_id, &shared.host_id, is_head);
+    let idle = shared.config.body_idle_timeout;
+    // Every answer goes through here: `keep` is false when the body was not read to its end,
+    // and the connection is then closed after the answer.
+    let answer = |mut response: Response<Body>, keep: bool| {
+        if !keep {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         finish(&mut response, &request_id, shared.now());
         response
     };
+    let error = |err: OssError| error_response(err, &request_id, &shared.host_id, is_head);
     let route = match route(&parts) {
         Ok(route) => route,
         Err(err) => {
             let unrouted = AtomicU64::new(0);
-            let _ = body::drain(&mut body, &unrouted).await;
-            return Ok(answer_error(err));
+            let keep = RequestBody::new(incoming, &unrouted, idle).finish().await;
+            return Ok(answer(error(err), keep));
         }
     };
     let op = route.op;
     shared.counters.request(op);
-    let counter = shared.counters.bytes(op);
+    let mut body = RequestBody::new(incoming, shared.counters.bytes(op), idle);
     tracing::debug!(%op, method = %parts.method, uri = %parts.uri, "request");
 
     if shared.faults.in_outage() {
-        let _ = body::drain(&mut body, counter).await;
-        return Ok(answer_error(
-            OssError::new(
-                503,
-                "ServiceUnavailable",
-                "Please reduce your request rate.",
-            )
-            .ec("0001-00000503"),
-        ));
+        let keep = body.finish().await;
+        let err = OssError::new(
+            503,
+            "ServiceUnavailable",
+            "Please reduce your request rate.",
+        )
+        .ec("0001-00000503");
+        return Ok(answer(error(err), keep));
     }
     let mut reset = false;
     match shared.faults.take(op) {
@@ -177,11 +184,11 @@ pub(crate) async fn serve(
             message,
         }) => {
             tracing::info!(%op, status, %code, "fault: error answer");
-            let _ = body::drain(&mut body, counter).await;
-            return Ok(answer_error(OssError::new(status, &code, message)));
+            let keep = body.finish().await;
+            return Ok(answer(error(OssError::new(status, &code, message)), keep));
         }
         Some(FaultAction::DropAfterBodyBytes(n)) => {
-            let why = body::read_then_drop(&mut body, n, counter).await;
+            let why = body.read_then_drop(n).await;
             tracing::info!(%op, "fault: {why}");
             return Err(Dropped(why.to_string()));
         }
@@ -203,47 +210,47 @@ pub(crate) async fn serve(
         route: &route,
         headers: &parts.headers,
         request_id: &request_id,
-        counter,
     };
+    // The signature is checked before a byte of the body is read: a refused upload costs at
+    // most DRAIN_LIMIT bytes, or none when it announced more.
     let result = match check_auth(&ctx, &parts.method) {
         Ok(()) => call(&ctx, &mut body).await,
         Err(e) => Err(Failure::Oss(e)),
     };
-    let mut response = match result {
+    let response = match result {
         Ok(response) => response,
         Err(Failure::Oss(err)) => {
             if err.status.is_server_error() {
                 tracing::warn!(%op, code = %err.body.code, "{}", err.body.message);
             }
-            error_response(err, &request_id, &shared.host_id, is_head)
+            error(err)
         }
-        Err(Failure::Body(BodyError::TooLarge(limit))) => error_response(
-            OssError::new(
+        Err(Failure::Body(BodyError::TooLarge(limit))) => error(OssError::new(
+            400,
+            "EntityTooLarge",
+            format!("Your proposed upload exceeds the maximum allowed size of {limit} bytes."),
+        )),
+        Err(Failure::Body(BodyError::Idle(idle))) => {
+            tracing::info!(%op, "the client paused for {idle:?} mid-body; answering and closing");
+            let err = OssError::new(
                 400,
-                "EntityTooLarge",
-                format!("Your proposed upload exceeds the maximum allowed size of {limit} bytes."),
-            ),
-            &request_id,
-            &shared.host_id,
-            is_head,
-        ),
-        Err(Failure::Body(BodyError::Io(e))) => {
-            error_response(OssError::from(e), &request_id, &shared.host_id, is_head)
+                "RequestTimeout",
+                "Your socket connection to the server was not read from or written to within the timeout period.",
+            );
+            return Ok(answer(error(err), false));
         }
+        Err(Failure::Body(BodyError::Io(e))) => error(OssError::from(e)),
         Err(Failure::Body(e)) => {
             tracing::debug!(%op, "no answer: {e}");
             return Err(Dropped(e.to_string()));
         }
     };
-    if let Err(e) = body::drain(&mut body, counter).await {
-        return Err(Dropped(e.to_string()));
-    }
+    let keep = body.finish().await;
     if reset {
         tracing::info!(%op, "fault: reset before response");
         return Err(Dropped("connection reset by a fault rule".to_owned()));
     }
-    finish(&mut response, &request_id, shared.now());
-    Ok(response)
+    Ok(answer(response, keep))
 }
 
 fn check_auth(ctx: &Ctx<'_>, method: &Method) -> Result<(), OssError> {
@@ -267,7 +274,7 @@ fn check_auth(ctx: &Ctx<'_>, method: &Method) -> Result<(), OssError> {
     )
 }
 
-async fn call(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
+async fn call(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
     match ctx.route.op {
         Op::PutBucket => put_bucket(ctx).await,
         Op::PutObject => objects::put_object(ctx, body).await,

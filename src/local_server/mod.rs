@@ -25,18 +25,22 @@ mod store;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 pub use calls::{Op, Stats};
-pub use config::ServerConfig;
+pub use config::{
+    DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerConfig,
+};
 pub use faults::{FaultAction, FaultRule, FaultSpecError, Faults, parse_duration, parse_fault};
 
 /// A running server. Dropping it stops it too, but `shutdown` waits until it has stopped.
 pub struct LocalServer {
     addr: SocketAddr,
     shared: Arc<request::Shared>,
+    open_connections: Arc<AtomicUsize>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -54,6 +58,15 @@ impl LocalServer {
                 ),
             ));
         }
+        if config.header_timeout.is_zero()
+            || config.body_idle_timeout.is_zero()
+            || config.max_connections == 0
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the header and body timeouts and the connection limit must be above zero",
+            ));
+        }
         let store = store::Store::open(&config.root)?;
         for bucket in &config.buckets {
             crate::oss::limits::validate_bucket(bucket)
@@ -63,12 +76,23 @@ impl LocalServer {
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let slots = Arc::new(Semaphore::new(
+            config.max_connections.min(Semaphore::MAX_PERMITS),
+        ));
+        let open_connections = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(request::Shared::new(config, store, addr));
-        let task = tokio::spawn(conn::accept_loop(listener, shared.clone(), shutdown_rx));
+        let task = tokio::spawn(conn::accept_loop(
+            listener,
+            shared.clone(),
+            slots,
+            open_connections.clone(),
+            shutdown_rx,
+        ));
         tracing::info!(%addr, "local OSS server listening");
         Ok(LocalServer {
             addr,
             shared,
+            open_connections,
             shutdown,
             task,
         })
@@ -89,6 +113,11 @@ impl LocalServer {
 
     pub fn stats(&self) -> Stats {
         self.shared.counters.snapshot()
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.open_connections.load(Ordering::Relaxed)
     }
 
     /// Where the server keeps its data.

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use http::{HeaderValue, Response, StatusCode, header};
-use hyper::body::Incoming;
 use md5::{Digest as _, Md5};
 
 use crate::oss::crc64;
@@ -17,7 +16,7 @@ use crate::oss::xml::{
     ListMultipartUploadsResult, ListPartsResult, PartSummary, UploadSummary, to_xml,
 };
 
-use super::body::{self, BodyError};
+use super::body::{BodyError, RequestBody};
 use super::callback;
 use super::headers::{
     check_declared_size, check_key, check_md5, content_md5, content_type, header_str, is_true,
@@ -77,7 +76,7 @@ fn part_number(route: &Route) -> Result<u32, OssError> {
         })
 }
 
-pub(super) async fn upload_part(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
+pub(super) async fn upload_part(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
     let number = part_number(ctx.route)?;
     require_bucket(ctx).await?;
     check_key(ctx.route.key())?;
@@ -85,7 +84,7 @@ pub(super) async fn upload_part(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResul
     let expected_md5 = content_md5(ctx.headers)?;
     check_declared_size(ctx.headers, MAX_PART_SIZE)?;
     let tmp = TmpFile(ctx.shared.store.tmp_path());
-    let received = body::receive_to_file(body, &tmp.0, MAX_PART_SIZE, ctx.counter).await?;
+    let received = body.receive_to_file(&tmp.0, MAX_PART_SIZE).await?;
     check_md5(expected_md5, received.md5)?;
     let part = PartMeta {
         number,
@@ -217,18 +216,16 @@ fn check_sizes(parts: Vec<PartMeta>) -> Result<Vec<PartMeta>, OssError> {
     Ok(parts)
 }
 
-pub(super) async fn complete(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
+pub(super) async fn complete(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
     require_bucket(ctx).await?;
     let (bucket, key) = (ctx.route.bucket().to_owned(), ctx.route.key().to_owned());
     check_key(&key)?;
-    let xml = body::read_small(body, MAX_XML_BODY, ctx.counter)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge(_) => Failure::Oss(OssError::malformed_xml(
-                "The CompleteMultipartUpload body is too large.",
-            )),
-            other => Failure::Body(other),
-        })?;
+    let xml = body.read_small(MAX_XML_BODY).await.map_err(|e| match e {
+        BodyError::TooLarge(_) => Failure::Oss(OssError::malformed_xml(
+            "The CompleteMultipartUpload body is too large.",
+        )),
+        other => Failure::Body(other),
+    })?;
     let callback = callback::parse(ctx.headers)?;
     let acl_override = object_acl(ctx.headers)?;
     let upload_id = ctx.route.param("uploadId").unwrap_or_default().to_owned();

@@ -7,12 +7,12 @@ use base64::Engine as _;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use crate::oss::limits::MAX_PUT_OBJECT_SIZE;
 
-use super::body;
+use super::body::RequestBody;
 use super::callback;
 use super::headers::{
     check_declared_size, check_key, check_md5, content_md5, content_type, header_str, is_true,
@@ -27,7 +27,7 @@ use super::store::{NewData, ObjectMeta};
 /// Read size when streaming an object back.
 const READ_CHUNK: usize = 256 * 1024;
 
-pub(super) async fn put_object(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
+pub(super) async fn put_object(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
     require_bucket(ctx).await?;
     let (bucket, key) = (ctx.route.bucket().to_owned(), ctx.route.key().to_owned());
     check_key(&key)?;
@@ -43,7 +43,7 @@ pub(super) async fn put_object(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult
         }
     }
     let tmp = TmpFile(ctx.shared.store.tmp_path());
-    let received = body::receive_to_file(body, &tmp.0, MAX_PUT_OBJECT_SIZE, ctx.counter).await?;
+    let received = body.receive_to_file(&tmp.0, MAX_PUT_OBJECT_SIZE).await?;
     check_md5(expected_md5, received.md5)?;
     let meta = ObjectMeta {
         key: key.clone(),

@@ -5,7 +5,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
 use http::{HeaderMap, Response};
@@ -135,7 +134,6 @@ pub(super) struct Ctx<'a> {
     pub(super) route: &'a Route,
     pub(super) headers: &'a HeaderMap,
     pub(super) request_id: &'a str,
-    pub(super) counter: &'a AtomicU64,
 }
 
 /// Why a call did not produce an answer of its own.
