@@ -1,5 +1,5 @@
 //! `serve`: the local OSS-compatible server on loopback until Ctrl-C or SIGTERM, with the
-//! fault rules tests and benchmarks ask for on its command line. The secret it checks
+//! fault rules and network shaping tests and benchmarks ask for on its command line. The secret it checks
 //! signatures against can come from a file or the environment, out of sight of `ps`.
 
 use std::io::Write as _;
@@ -11,7 +11,8 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 
 use crate::local_server::{
-    DEFAULT_MAX_CONNECTIONS, FaultRule, LocalServer, ServerConfig, parse_duration, parse_fault,
+    DEFAULT_MAX_CONNECTIONS, FaultRule, LocalServer, Rate, ServerConfig, Shaping, parse_duration,
+    parse_fault, parse_rate,
 };
 use crate::oss::sign::Credentials;
 
@@ -19,6 +20,11 @@ const AFTER_HELP: &str = "\
 Credentials: with --access-key-id, requests must be signed with its secret, read from
   --access-key-secret-file PATH or the OSS_SERVE_ACCESS_KEY_SECRET environment variable
   (--access-key-secret also works, but other users can read it in `ps`).
+
+Network shaping, to reproduce a long, per-flow-limited link on loopback (no root needed):
+  --latency 40ms --conn-rate 24Mbit --link-rate 300Mbit
+  Rates: Xbit, Xkbit, XMbit, XGbit are bits per second (decimal, as link speeds are quoted);
+  XB, XkB, XMB, XGB bytes per second (decimal); XKiB, XMiB, XGiB bytes per second (binary).
 
 Fault rules (--fault, repeatable): OP[@N[xTIMES]]=ACTION
   OP      any, put_bucket, put_object, get_object, head_object, delete_object,
@@ -81,6 +87,17 @@ pub struct ServeArgs {
     /// long in the middle of a request body.
     #[arg(long, value_parser = parse_duration_arg, default_value = "60s")]
     pub body_idle_timeout: Duration,
+    /// One-way delay added to every request and every answer (e.g. 40ms): each round trip
+    /// costs twice this more, a new connection's first one four times (the handshake).
+    #[arg(long, value_parser = parse_duration_arg, default_value = "0s")]
+    pub latency: Duration,
+    /// Throughput cap of each connection, each direction: bits per second (24Mbit, 512kbit;
+    /// decimal) or bytes per second (10MiB, 3MB).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate_arg)]
+    pub conn_rate: Option<Rate>,
+    /// Throughput cap of all connections together, each direction (same units as --conn-rate).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate_arg)]
+    pub link_rate: Option<Rate>,
     /// Connections served at once; more clients wait until one closes.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(usize))]
     pub max_connections: usize,
@@ -92,6 +109,10 @@ fn parse_fault_arg(s: &str) -> Result<FaultRule, String> {
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_rate_arg(s: &str) -> Result<Rate, String> {
+    parse_rate(s).map_err(|e| e.to_string())
 }
 
 impl ServeArgs {
@@ -114,7 +135,12 @@ impl ServeArgs {
             .with_clock_offset_secs(self.clock_offset_secs)
             .with_header_timeout(self.header_timeout)
             .with_body_idle_timeout(self.body_idle_timeout)
-            .with_max_connections(self.max_connections);
+            .with_max_connections(self.max_connections)
+            .with_shaping(Shaping {
+                latency: self.latency,
+                conn_rate: self.conn_rate,
+                link_rate: self.link_rate,
+            });
         match (&self.access_key_id, self.secret()?) {
             (Some(id), Some(secret)) => {
                 let mut creds = Credentials::new(id, secret);

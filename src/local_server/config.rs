@@ -1,11 +1,13 @@
-//! How a local server is set up: where it stores, where it listens, whom it lets in, and how
-//! long and how many clients it waits for.
+//! How a local server is set up: where it stores, where it listens, whom it lets in, how long
+//! and how many clients it waits for, and what link it pretends to be behind.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::oss::sign::Credentials;
+
+use super::shaping::Shaping;
 
 /// How to run a local server.
 #[derive(Clone, Debug)]
@@ -28,6 +30,8 @@ pub struct ServerConfig {
     pub body_idle_timeout: Duration,
     /// Connections served at once; further clients wait in the listen queue until one closes.
     pub max_connections: usize,
+    /// Latency and throughput caps that make loopback behave like a long, slow link.
+    pub shaping: Shaping,
 }
 
 /// Defaults generous enough for slow links and client pools, short enough that forgotten or
@@ -47,6 +51,7 @@ impl ServerConfig {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            shaping: Shaping::default(),
         }
     }
 
@@ -83,6 +88,11 @@ impl ServerConfig {
     /// At least one.
     pub fn with_max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
+        self
+    }
+
+    pub fn with_shaping(mut self, shaping: Shaping) -> Self {
+        self.shaping = shaping;
         self
     }
 }

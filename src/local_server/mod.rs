@@ -21,6 +21,7 @@ mod multipart;
 mod objects;
 mod reply;
 mod request;
+mod shaping;
 mod store;
 
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub use config::{
     DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerConfig,
 };
 pub use faults::{FaultAction, FaultRule, FaultSpecError, Faults, parse_duration, parse_fault};
+pub use shaping::{Rate, RateError, Shaping, parse_rate};
 
 /// A running server. Dropping it stops it too, but `shutdown` waits until it has stopped.
 pub struct LocalServer {
@@ -88,7 +90,7 @@ impl LocalServer {
             open_connections.clone(),
             shutdown_rx,
         ));
-        tracing::info!(%addr, "local OSS server listening");
+        tracing::info!(%addr, shaping = %shared.config.shaping, "local OSS server listening");
         Ok(LocalServer {
             addr,
             shared,
