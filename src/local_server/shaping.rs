@@ -57,7 +57,7 @@ impl fmt::Display for Rate {
         let bytes = bits / 8;
         // The form it was most likely written in: binary bytes, then decimal bits.
         for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if bits % 8 == 0 && bytes >= size && bytes % size == 0 {
+            if bits.is_multiple_of(8) && bytes >= size && bytes.is_multiple_of(size) {
                 return write!(f, "{}{unit}/s", bytes / size);
             }
         }
@@ -66,7 +66,7 @@ impl fmt::Display for Rate {
             ("Mbit", 1_000_000),
             ("kbit", 1_000),
         ] {
-            if bits >= size && bits % size == 0 {
+            if bits >= size && bits.is_multiple_of(size) {
                 return write!(f, "{}{unit}/s", bits / size);
             }
         }
