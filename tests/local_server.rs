@@ -1,6 +1,7 @@
 //! The local OSS server over real HTTP on 127.0.0.1: every call, every error code, paging,
 //! ETags and CRCs, V1/V4/STS signatures, clock skew, restart persistence, every fault action,
-//! the `--fault` parser and the `serve` binary.
+//! the `--fault` parser and the `serve` binary; `hardening` tries it as a hostile client would,
+//! `shaping` measures the link it emulates.
 
 use std::io::{BufRead as _, BufReader};
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 use md5::{Digest as _, Md5};
 use oss_uploader::local_server::{
-    FaultAction, FaultRule, LocalServer, Op, ServerConfig, parse_duration, parse_fault,
+    FaultAction, FaultRule, LocalServer, Op, ServerConfig, Shaping, parse_duration, parse_fault,
+    parse_rate,
 };
 use oss_uploader::oss::crc64;
 use oss_uploader::oss::sign::{
@@ -24,6 +26,11 @@ use oss_uploader::oss::xml::{
 
 mod common;
 use common::{BUCKET, data};
+
+#[path = "local_server/hardening.rs"]
+mod hardening;
+#[path = "local_server/shaping.rs"]
+mod shaping;
 
 const KIB: usize = 1024;
 

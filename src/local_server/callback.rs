@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, Response, header};
 
-use super::reply::OssError;
+use super::reply::{Body, OssError, build, error_response, full, set};
+use super::request::Ctx;
+use super::store::ObjectMeta;
 
 /// A parsed `x-oss-callback` header with its custom variables.
 #[derive(Clone, Debug)]
@@ -229,12 +231,52 @@ fn client() -> Result<&'static reqwest::Client, String> {
             let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .no_proxy()
+                // A redirect could lead off loopback, past the check in `post`.
+                .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(5))
                 .build()
                 .map_err(|e| e.to_string())
         })
         .as_ref()
         .map_err(Clone::clone)
+}
+
+/// The answer to a stored upload (`ok`), or the callback server's answer when a callback was
+/// asked, carrying the stored object's ETag and checksums either way.
+pub(super) async fn relay(
+    ctx: &Ctx<'_>,
+    ok: Response<Body>,
+    callback: Option<Callback>,
+    meta: &ObjectMeta,
+) -> Response<Body> {
+    let Some(callback) = callback else {
+        return ok;
+    };
+    let facts = ObjectFacts {
+        bucket: ctx.route.bucket(),
+        key: &meta.key,
+        etag: meta.etag.trim_matches('"'),
+        size: meta.size,
+        mime_type: &meta.content_type,
+        crc64: meta.crc64,
+    };
+    let mut answer = match callback.call(&facts).await {
+        Outcome::Answered { content_type, body } => {
+            let builder = set(Response::builder(), "content-type", &content_type)
+                .header(header::CONTENT_LENGTH, body.len());
+            build(builder, full(body))
+        }
+        Outcome::Failed(why) => {
+            tracing::info!("upload callback failed: {why}");
+            error_response(failed(&why), ctx.request_id, &ctx.shared.host_id, false)
+        }
+    };
+    for name in ["etag", "x-oss-hash-crc64ecma", "content-md5"] {
+        if let Some(v) = ok.headers().get(name) {
+            answer.headers_mut().insert(name, v.clone());
+        }
+    }
+    answer
 }
 
 /// The error body of a failed callback.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::Op;
+use super::calls::Op;
 
 /// What happens to a request a rule hits.
 #[derive(Clone, Debug, PartialEq, Eq)]

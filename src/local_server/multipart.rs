@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use http::{HeaderValue, Response, StatusCode, header};
-use hyper::body::Incoming;
 use md5::{Digest as _, Md5};
 
 use crate::oss::crc64;
@@ -17,15 +16,17 @@ use crate::oss::xml::{
     ListMultipartUploadsResult, ListPartsResult, PartSummary, UploadSummary, to_xml,
 };
 
-use super::body::{self, BodyError};
+use super::body::{BodyError, RequestBody};
 use super::callback;
-use super::handler::{
-    CallResult, Ctx, Failure, Route, TmpFile, build, check_declared_size, check_key, check_md5,
-    content_md5, content_type, file_exists, header_str, is_true, object_acl, parse_number,
-    require_bucket, require_upload, stored_answer, user_meta,
+use super::headers::{
+    check_declared_size, check_key, check_md5, content_md5, content_type, header_str, is_true,
+    object_acl, user_meta,
 };
-use super::reply::{OssError, hex_upper, iso8601, plain_status, xml_response};
-use super::store::{ObjectMeta, PartMeta, UploadMeta, new_upload_id};
+use super::reply::{OssError, build, empty, hex_upper, iso8601, plain_status, xml_response};
+use super::request::{
+    CallResult, Ctx, Failure, Route, TmpFile, parse_number, require_bucket, require_upload,
+};
+use super::store::{NewData, ObjectMeta, PartMeta, UploadMeta, new_upload_id};
 
 /// The largest CompleteMultipartUpload body read: 10,000 parts fit in well under this.
 const MAX_XML_BODY: usize = 4 * 1024 * 1024;
@@ -39,7 +40,7 @@ pub(super) async fn initiate(ctx: &Ctx<'_>) -> CallResult {
     if forbid {
         let (b, k) = (bucket.clone(), key.clone());
         if ctx.shared.io(move |s| s.object(&b, &k)).await?.is_some() {
-            return Err(file_exists().into());
+            return Err(OssError::file_exists().into());
         }
     }
     let upload = UploadMeta {
@@ -75,7 +76,7 @@ fn part_number(route: &Route) -> Result<u32, OssError> {
         })
 }
 
-pub(super) async fn upload_part(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
+pub(super) async fn upload_part(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
     let number = part_number(ctx.route)?;
     require_bucket(ctx).await?;
     check_key(ctx.route.key())?;
@@ -83,7 +84,7 @@ pub(super) async fn upload_part(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResul
     let expected_md5 = content_md5(ctx.headers)?;
     check_declared_size(ctx.headers, MAX_PART_SIZE)?;
     let tmp = TmpFile(ctx.shared.store.tmp_path());
-    let received = body::receive_to_file(body, &tmp.0, MAX_PART_SIZE, ctx.counter).await?;
+    let received = body.receive_to_file(&tmp.0, MAX_PART_SIZE).await?;
     check_md5(expected_md5, received.md5)?;
     let part = PartMeta {
         number,
@@ -97,7 +98,7 @@ pub(super) async fn upload_part(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResul
     let bucket = ctx.route.bucket().to_owned();
     let upload_id = upload.upload_id;
     let committed = {
-        let _guard = ctx.shared.locks.lock(format!("upload:{upload_id}")).await;
+        let _guard = ctx.shared.lock_upload(&upload_id).await;
         let path = tmp.0.clone();
         ctx.shared
             .io(move |s| s.commit_part(&bucket, &upload_id, part, &path))
@@ -113,7 +114,7 @@ pub(super) async fn upload_part(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResul
             "content-md5",
             base64::engine::general_purpose::STANDARD.encode(received.md5),
         );
-    Ok(build(builder, super::reply::empty()))
+    Ok(build(builder, empty()))
 }
 
 fn normalize_etag(etag: &str) -> String {
@@ -215,23 +216,21 @@ fn check_sizes(parts: Vec<PartMeta>) -> Result<Vec<PartMeta>, OssError> {
     Ok(parts)
 }
 
-pub(super) async fn complete(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
+pub(super) async fn complete(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
     require_bucket(ctx).await?;
     let (bucket, key) = (ctx.route.bucket().to_owned(), ctx.route.key().to_owned());
     check_key(&key)?;
-    let xml = body::read_small(body, MAX_XML_BODY, ctx.counter)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge(_) => Failure::Oss(OssError::malformed_xml(
-                "The CompleteMultipartUpload body is too large.",
-            )),
-            other => Failure::Body(other),
-        })?;
+    let xml = body.read_small(MAX_XML_BODY).await.map_err(|e| match e {
+        BodyError::TooLarge(_) => Failure::Oss(OssError::malformed_xml(
+            "The CompleteMultipartUpload body is too large.",
+        )),
+        other => Failure::Body(other),
+    })?;
     let callback = callback::parse(ctx.headers)?;
     let acl_override = object_acl(ctx.headers)?;
     let upload_id = ctx.route.param("uploadId").unwrap_or_default().to_owned();
     // Holding the upload's lock keeps a late UploadPart from changing parts being joined.
-    let _upload_guard = ctx.shared.locks.lock(format!("upload:{upload_id}")).await;
+    let _upload_guard = ctx.shared.lock_upload(&upload_id).await;
     let upload = require_upload(ctx).await?;
     let (b, u) = (bucket.clone(), upload_id.clone());
     let stored = ctx.shared.io(move |s| s.parts(&b, &u)).await?;
@@ -262,26 +261,13 @@ pub(super) async fn complete(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
         object_type: "Multipart".to_owned(),
     };
 
-    let committed = {
-        let _guard = ctx
-            .shared
-            .locks
-            .lock(format!("object:{bucket}/{key}"))
-            .await;
-        let (b, u, m) = (bucket.clone(), upload_id.clone(), meta.clone());
-        ctx.shared
-            .io(move |s| {
-                if forbid && s.object(&b, &m.key)?.is_some() {
-                    return Ok(false);
-                }
-                s.commit_multipart(&b, &u, m, &parts)?;
-                Ok(true)
-            })
-            .await?
+    let data = NewData::Parts {
+        upload_id: upload_id.clone(),
+        parts,
     };
-    if !committed {
-        return Err(file_exists().into());
-    }
+    ctx.shared
+        .commit_object(&bucket, meta.clone(), data, forbid)
+        .await?;
     let xml = to_xml(&CompleteMultipartUploadResult {
         location: format!(
             "http://{}/{}/{}",
@@ -301,13 +287,13 @@ pub(super) async fn complete(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
     if let Ok(v) = HeaderValue::from_str(&meta.etag) {
         ok.headers_mut().insert(header::ETAG, v);
     }
-    Ok(stored_answer(ctx, ok, callback, &meta).await)
+    Ok(callback::relay(ctx, ok, callback, &meta).await)
 }
 
 pub(super) async fn abort(ctx: &Ctx<'_>) -> CallResult {
     require_bucket(ctx).await?;
     let upload_id = ctx.route.param("uploadId").unwrap_or_default().to_owned();
-    let _guard = ctx.shared.locks.lock(format!("upload:{upload_id}")).await;
+    let _guard = ctx.shared.lock_upload(&upload_id).await;
     require_upload(ctx).await?;
     let bucket = ctx.route.bucket().to_owned();
     ctx.shared

@@ -7,25 +7,27 @@ use base64::Engine as _;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use crate::oss::limits::MAX_PUT_OBJECT_SIZE;
 
-use super::body;
+use super::body::RequestBody;
 use super::callback;
-use super::handler::{
-    CallResult, Ctx, TmpFile, build, check_declared_size, check_key, check_md5, content_md5,
-    content_type, file_exists, header_str, is_true, object_acl, require_bucket, set, stored_answer,
-    user_meta,
+use super::headers::{
+    check_declared_size, check_key, check_md5, content_md5, content_type, header_str, is_true,
+    object_acl, user_meta,
 };
-use super::reply::{OssError, error_response, hex_upper, http_date, plain_status};
-use super::store::ObjectMeta;
+use super::reply::{
+    OssError, build, empty, error_response, hex_upper, http_date, plain_status, set,
+};
+use super::request::{CallResult, Ctx, TmpFile, require_bucket};
+use super::store::{NewData, ObjectMeta};
 
 /// Read size when streaming an object back.
 const READ_CHUNK: usize = 256 * 1024;
 
-pub(super) async fn put_object(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult {
+pub(super) async fn put_object(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
     require_bucket(ctx).await?;
     let (bucket, key) = (ctx.route.bucket().to_owned(), ctx.route.key().to_owned());
     check_key(&key)?;
@@ -37,11 +39,11 @@ pub(super) async fn put_object(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult
     if forbid {
         let (b, k) = (bucket.clone(), key.clone());
         if ctx.shared.io(move |s| s.object(&b, &k)).await?.is_some() {
-            return Err(file_exists().into());
+            return Err(OssError::file_exists().into());
         }
     }
     let tmp = TmpFile(ctx.shared.store.tmp_path());
-    let received = body::receive_to_file(body, &tmp.0, MAX_PUT_OBJECT_SIZE, ctx.counter).await?;
+    let received = body.receive_to_file(&tmp.0, MAX_PUT_OBJECT_SIZE).await?;
     check_md5(expected_md5, received.md5)?;
     let meta = ObjectMeta {
         key: key.clone(),
@@ -55,32 +57,16 @@ pub(super) async fn put_object(ctx: &Ctx<'_>, body: &mut Incoming) -> CallResult
         last_modified: ctx.shared.now(),
         object_type: "Normal".to_owned(),
     };
-    let committed = {
-        let _guard = ctx
-            .shared
-            .locks
-            .lock(format!("object:{bucket}/{key}"))
-            .await;
-        let (m, path) = (meta.clone(), tmp.0.clone());
-        ctx.shared
-            .io(move |s| {
-                if forbid && s.object(&bucket, &m.key)?.is_some() {
-                    return Ok(false);
-                }
-                s.commit_object(&bucket, m, &path).map(|()| true)
-            })
-            .await?
-    };
-    if !committed {
-        return Err(file_exists().into());
-    }
+    ctx.shared
+        .commit_object(&bucket, meta.clone(), NewData::Body(tmp.0.clone()), forbid)
+        .await?;
     let md5_b64 = base64::engine::general_purpose::STANDARD.encode(received.md5);
     let builder = Response::builder()
         .header(header::ETAG, meta.etag.as_str())
         .header("x-oss-hash-crc64ecma", meta.crc64.to_string())
         .header("content-md5", md5_b64);
-    let ok = build(builder, super::reply::empty());
-    Ok(stored_answer(ctx, ok, callback, &meta).await)
+    let ok = build(builder, empty());
+    Ok(callback::relay(ctx, ok, callback, &meta).await)
 }
 
 fn object_headers(
@@ -221,7 +207,7 @@ pub(super) async fn get_object(ctx: &Ctx<'_>, head: bool) -> CallResult {
     };
     let builder = builder.header(header::CONTENT_LENGTH, len);
     if head {
-        return Ok(build(builder, super::reply::empty()));
+        return Ok(build(builder, empty()));
     }
     // The pieces of the segments that overlap the range, as (file, offset, length).
     let mut pieces = Vec::new();
@@ -257,11 +243,7 @@ pub(super) async fn delete_object(ctx: &Ctx<'_>) -> CallResult {
     require_bucket(ctx).await?;
     let (bucket, key) = (ctx.route.bucket().to_owned(), ctx.route.key().to_owned());
     check_key(&key)?;
-    let _guard = ctx
-        .shared
-        .locks
-        .lock(format!("object:{bucket}/{key}"))
-        .await;
+    let _guard = ctx.shared.lock_object(&bucket, &key).await;
     // OSS answers 204 whether or not the object existed.
     ctx.shared
         .io(move |s| s.delete_object(&bucket, &key))

@@ -63,6 +63,15 @@ impl OssError {
         .ec("0042-00000002")
     }
 
+    pub fn file_exists() -> Self {
+        Self::new(
+            409,
+            "FileAlreadyExists",
+            "The object you specified already exists and can not be overwritten.",
+        )
+        .ec("0016-00000708")
+    }
+
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(400, "InvalidArgument", message)
     }
@@ -135,6 +144,26 @@ pub(crate) fn plain_status(status: StatusCode) -> Response<Body> {
     let mut r = Response::new(empty());
     *r.status_mut() = status;
     r
+}
+
+/// Adds a header whose value may not be a valid header value (stored user metadata).
+pub(crate) fn set(
+    builder: http::response::Builder,
+    name: &str,
+    value: &str,
+) -> http::response::Builder {
+    match HeaderValue::from_str(value) {
+        Ok(v) => builder.header(name, v),
+        // Only stored user metadata could fail here, and it came in as a valid header.
+        Err(_) => builder,
+    }
+}
+
+/// Finishes an answer; a builder that went wrong becomes a plain 500.
+pub(crate) fn build(builder: http::response::Builder, body: Body) -> Response<Body> {
+    builder
+        .body(body)
+        .unwrap_or_else(|_| plain_status(StatusCode::INTERNAL_SERVER_ERROR))
 }
 
 /// A fresh request id: 24 uppercase hex characters, as OSS's.

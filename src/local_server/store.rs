@@ -85,6 +85,17 @@ impl PartMeta {
     }
 }
 
+/// Where a new object's data comes from.
+pub(crate) enum NewData {
+    /// A received PutObject body in `tmp/`.
+    Body(PathBuf),
+    /// The chosen parts of a multipart upload, which is removed once the object is in place.
+    Parts {
+        upload_id: String,
+        parts: Vec<PartMeta>,
+    },
+}
+
 pub(crate) struct Store {
     root: PathBuf,
 }
@@ -202,41 +213,48 @@ impl Store {
             .collect()
     }
 
-    /// Moves a received body into place as the object's only segment and switches the metadata
-    /// to it.
-    pub fn commit_object(&self, bucket: &str, mut meta: ObjectMeta, body: &Path) -> io::Result<()> {
-        let file = unique_name();
-        fs::rename(body, self.data_path(bucket, &file))?;
-        meta.segments = vec![Segment {
-            file,
-            size: meta.size,
-        }];
-        self.switch_object(bucket, &meta)
-    }
-
-    /// Moves an upload's parts into the bucket as the object's segments, switches the metadata
-    /// to them and removes the upload.
-    pub fn commit_multipart(
+    /// Installs a new object from `data` and switches the metadata to it; `false` (and nothing
+    /// changed) when `forbid_overwrite` and an object already has the key. The caller holds the
+    /// object's lock, so the check and the switch are one step for other requests.
+    pub fn commit_object(
         &self,
         bucket: &str,
-        upload_id: &str,
         mut meta: ObjectMeta,
-        parts: &[PartMeta],
-    ) -> io::Result<()> {
-        meta.segments.clear();
-        for part in parts {
-            let file = unique_name();
-            fs::rename(
-                self.part_path(bucket, upload_id, part),
-                self.data_path(bucket, &file),
-            )?;
-            meta.segments.push(Segment {
-                file,
-                size: part.size,
-            });
+        data: NewData,
+        forbid_overwrite: bool,
+    ) -> io::Result<bool> {
+        if forbid_overwrite && self.object(bucket, &meta.key)?.is_some() {
+            return Ok(false);
         }
-        self.switch_object(bucket, &meta)?;
-        self.remove_upload(bucket, upload_id)
+        meta.segments.clear();
+        match data {
+            NewData::Body(body) => {
+                let file = unique_name();
+                fs::rename(body, self.data_path(bucket, &file))?;
+                meta.segments.push(Segment {
+                    file,
+                    size: meta.size,
+                });
+                self.switch_object(bucket, &meta)?;
+            }
+            // The parts become the object's segments instead of being copied into one file.
+            NewData::Parts { upload_id, parts } => {
+                for part in &parts {
+                    let file = unique_name();
+                    fs::rename(
+                        self.part_path(bucket, &upload_id, part),
+                        self.data_path(bucket, &file),
+                    )?;
+                    meta.segments.push(Segment {
+                        file,
+                        size: part.size,
+                    });
+                }
+                self.switch_object(bucket, &meta)?;
+                self.remove_upload(bucket, &upload_id)?;
+            }
+        }
+        Ok(true)
     }
 
     fn switch_object(&self, bucket: &str, meta: &ObjectMeta) -> io::Result<()> {
