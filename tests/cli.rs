@@ -932,3 +932,108 @@ async fn a_name_with_a_newline_stays_on_one_line_of_output() {
     assert!(r.stdout.contains("two\\nlines.txt"), "{r:?}");
     assert_eq!(rig.object("two\nlines.txt").await, b"x");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_cancels_the_upload_of_a_damaged_record_before_removing_it() {
+    let rig = Rig::new().await;
+    let path = rig.file("broken.bin", &data(450_000, 14));
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::UploadPart),
+        2,
+        FaultAction::error(403, "AccessDenied"),
+    ));
+    let r = ran(rig.upload(&[&path], &["--part-size", "100KiB", "--threads", "1"])).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let records = rig.checkpoints();
+    assert_eq!(records.len(), 1);
+    // A damaged record: its checksum no longer matches.
+    let text = std::fs::read_to_string(&records[0]).unwrap();
+    let at = text.find("\"checksum\": \"").unwrap() + "\"checksum\": \"".len();
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&records[0], bytes).unwrap();
+    assert_eq!(
+        rig.client()
+            .list_multipart_uploads(BUCKET, "")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let mut cmd = rig.bin();
+    cmd.args(["resume", "--all"]);
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("DAMAGED "), "{r:?}");
+    assert!(r.stderr.contains("cancelled on the server"), "{r:?}");
+    assert!(rig.checkpoints().is_empty());
+    assert!(
+        rig.client()
+            .list_multipart_uploads(BUCKET, "")
+            .await
+            .unwrap()
+            .is_empty(),
+        "the damaged record's upload was cancelled, not orphaned"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_killed_while_it_was_being_started_leaves_nothing_behind() {
+    let rig = Rig::new().await;
+    let path = rig.file("early.bin", &data(450_000, 15));
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::InitiateMultipartUpload),
+        1,
+        FaultAction::StallAfterHandling,
+    ));
+    let mut child = rig
+        .upload(&[&path], &["--key", "early.bin", "--part-size", "100KiB"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The server starts the upload; its answer never reaches the client, which is then killed.
+    let client = rig.client();
+    let mut open = Vec::new();
+    for _ in 0..1000 {
+        open = client.list_multipart_uploads(BUCKET, "").await.unwrap();
+        if !open.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(!status.success());
+    assert_eq!(open.len(), 1, "the killed run left an upload on the server");
+    assert!(rig.checkpoints().is_empty(), "it was never recorded");
+
+    let mut cmd = rig.bin();
+    cmd.arg("list");
+    let r = ran(cmd).await;
+    assert!(r.stdout.contains("NOT RECORDED"), "{r:?}");
+    let mut cmd = rig.bin();
+    cmd.args(["resume", "--all"]);
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("1 unfinished upload(s) of it were cancelled"),
+        "{r:?}"
+    );
+    assert!(
+        client
+            .list_multipart_uploads(BUCKET, "")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        common::checkpoint_files(&rig.data_dir),
+        Vec::<PathBuf>::new(),
+        "nothing left in the data folder"
+    );
+}

@@ -810,3 +810,194 @@ async fn a_file_rewritten_in_place_while_parts_are_read_never_completes() {
     assert_eq!(h.open_uploads().await, 0);
     assert_eq!(h.checkpoints(), 0);
 }
+
+#[tokio::test]
+async fn a_lost_answer_to_initiate_leaves_no_unrecorded_upload() {
+    let h = Harness::new().await;
+    let (path, content) = h.file("i.bin", PART as usize * 3, 41);
+    let spec = h.spec(&path, "i.bin");
+    // The server starts the upload, then the connection drops before the answer.
+    h.server.faults().add(FaultRule::new(
+        Some(Op::InitiateMultipartUpload),
+        1,
+        FaultAction::ResetBeforeResponse,
+    ));
+    let (outcome, _) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(h.server.stats().requests(Op::InitiateMultipartUpload), 2);
+    assert_eq!(
+        h.open_uploads().await,
+        0,
+        "the first, unanswered upload was aborted"
+    );
+    assert_eq!(h.object("i.bin").await, content);
+}
+
+/// Cuts the record of `spec` to its first `keep` bytes, as a crash in the middle of a
+/// non-atomic copy or a disk fault would.
+fn truncate_record(h: &Harness, spec: &JobSpec, keep: usize) {
+    let path = h.env.store.path_of(&spec.checkpoint_id());
+    let text = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &text[..keep.min(text.len())]).unwrap();
+}
+
+#[tokio::test]
+async fn a_record_cut_short_still_has_its_upload_aborted() {
+    let mut h = Harness::new().await;
+    let (path, content) = h.file("cut.bin", PART as usize * 5, 42);
+    let spec = h.spec(&path, "cut.bin");
+    leave_checkpoint(&mut h, &spec, 2).await;
+    let record = std::fs::read_to_string(h.env.store.path_of(&spec.checkpoint_id())).unwrap();
+    // Cut just after the upload id: no longer JSON, but the id is there.
+    let after_id = record.find("\"upload_id\"").unwrap() + 80;
+    truncate_record(&h, &spec, after_id);
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert!(
+        notices(&events).iter().any(|m| m.contains("damaged")),
+        "{events:?}"
+    );
+    assert_eq!(
+        h.open_uploads().await,
+        0,
+        "the damaged record's upload was aborted"
+    );
+}
+
+#[tokio::test]
+async fn a_first_checkpoint_that_cannot_be_written_aborts_its_new_upload() {
+    let h = Harness::new().await;
+    let (path, _) = h.file("full.bin", PART as usize * 3, 43);
+    let spec = h.spec(&path, "full.bin");
+    h.server.faults().add(FaultRule::new(
+        Some(Op::InitiateMultipartUpload),
+        1,
+        FaultAction::Delay(Duration::from_millis(300)),
+    ));
+    let record = h.env.store.path_of(&spec.checkpoint_id());
+    let server = &h.server;
+    // While Initiate is on its way, the record's name is taken by a folder: saving it then
+    // fails as a full disk would, after the upload was started.
+    let block = async {
+        wait_until("Initiate", WAIT, || {
+            server.stats().requests(Op::InitiateMultipartUpload) >= 1
+        })
+        .await;
+        std::fs::create_dir_all(&record).unwrap();
+    };
+    let ((outcome, _), ()) = tokio::join!(h.run(&spec), block);
+    assert!(matches!(outcome, JobOutcome::Failed(_)), "{outcome:?}");
+    assert_eq!(h.server.stats().requests(Op::UploadPart), 0);
+    assert_eq!(
+        h.open_uploads().await,
+        0,
+        "the upload without a record was aborted"
+    );
+    assert!(h.env.store.intents().is_empty());
+}
+
+#[tokio::test]
+async fn nothing_is_started_when_not_even_the_intent_can_be_written() {
+    let h = Harness::new().await;
+    let (path, _) = h.file("full2.bin", PART as usize * 3, 44);
+    let spec = h.spec(&path, "full2.bin");
+    let intent = h
+        .env
+        .store
+        .dir()
+        .join(format!("{}.intent.json", spec.checkpoint_id()));
+    std::fs::create_dir_all(intent).unwrap();
+    let (outcome, _) = h.run(&spec).await;
+    assert!(matches!(outcome, JobOutcome::Failed(_)), "{outcome:?}");
+    assert_eq!(h.server.stats().requests(Op::InitiateMultipartUpload), 0);
+    assert_eq!(h.open_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn a_second_run_of_the_same_upload_is_refused_and_says_who_holds_it() {
+    let h = Harness::new().await;
+    let (path, content) = h.file("two.bin", PART as usize * 6, 45);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "two.bin")
+    };
+    h.server.slow_parts(Duration::from_millis(40));
+    let server = &h.server;
+    let first = h.run(&spec);
+    let second = async {
+        wait_until("the first run's parts", WAIT, || {
+            server.stats().requests(Op::UploadPart) >= 1
+        })
+        .await;
+        h.run(&spec).await
+    };
+    let ((first, _), (second, _)) = tokio::join!(first, second);
+    assert_eq!(verified_crc(&first), crc64::checksum(&content));
+    match second {
+        JobOutcome::Interrupted(e) => {
+            assert!(e.message.contains("Another oss-uploader"), "{e:?}");
+            assert!(e.message.contains("process "), "{e:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        h.server.stats().requests(Op::UploadPart),
+        6,
+        "no part was sent twice"
+    );
+    assert_eq!(h.object("two.bin").await, content);
+}
+
+#[tokio::test]
+async fn a_record_of_a_newer_format_is_left_as_it_is() {
+    let mut h = Harness::new().await;
+    let (path, _) = h.file("new.bin", PART as usize * 5, 46);
+    let spec = h.spec(&path, "new.bin");
+    leave_checkpoint(&mut h, &spec, 2).await;
+    let record = h.env.store.path_of(&spec.checkpoint_id());
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    value["version"] = 99.into();
+    value["written_by"] = "oss-uploader 9.0.0".into();
+    let written = serde_json::to_vec(&value).unwrap();
+    std::fs::write(&record, &written).unwrap();
+    let (outcome, _) = h.run(&spec).await;
+    match outcome {
+        JobOutcome::Failed(e) => assert!(e.message.contains("oss-uploader 9.0.0"), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        std::fs::read(&record).unwrap(),
+        written,
+        "the record is untouched"
+    );
+    assert_eq!(
+        h.open_uploads().await,
+        1,
+        "its upload is kept for the newer version"
+    );
+}
+
+#[tokio::test]
+async fn temporary_files_a_killed_save_left_are_cleared() {
+    let h = Harness::new().await;
+    let (path, _) = h.file("tmp.bin", PART as usize * 3, 47);
+    let spec = h.spec(&path, "tmp.bin");
+    let leftover = h
+        .env
+        .store
+        .dir()
+        .join(format!(".checkpoint-{}-Zq81Xa.tmp", spec.checkpoint_id()));
+    std::fs::write(&leftover, b"{\"version\":").unwrap();
+    let (outcome, _) = h.run(&spec).await;
+    assert!(
+        matches!(outcome, JobOutcome::Verified { .. }),
+        "{outcome:?}"
+    );
+    assert!(!leftover.exists());
+    let left: Vec<_> = std::fs::read_dir(h.env.store.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

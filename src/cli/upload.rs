@@ -407,8 +407,8 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
                     None => creds.insert(credentials()?).clone(),
                 };
                 let what = match discard_damaged(&store, &id, &credentials).await {
-                    Ok(DamagedRecord::Discarded { .. }) => "; its unfinished upload was cancelled on the server and the record removed. Upload that file again to start over".to_owned(),
-                    Ok(DamagedRecord::NothingToAbort) => "; it named no upload on the server and was removed. Upload that file again to start over".to_owned(),
+                    Ok(DamagedRecord::Discarded { .. }) => "; its unfinished upload was cancelled on the server and it was removed. Upload that file again to start over".to_owned(),
+                    Ok(DamagedRecord::NothingToAbort) => "; it names no upload on the server, and it was removed. Upload that file again to start over".to_owned(),
                     Ok(DamagedRecord::Kept { why }) => format!("; it is kept because its upload on the server could not be cancelled ({why}); try again later, or run `oss-uploader clean`"),
                     Err(d) => format!("; it was left as it is: {d}"),
                 };

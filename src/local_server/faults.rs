@@ -25,6 +25,9 @@ pub enum FaultAction {
     /// Handle the request fully (a part is stored, an upload completed), then close the
     /// connection instead of answering.
     ResetBeforeResponse,
+    /// Handle the request fully, then never answer: the work is done and the client does not
+    /// learn of it (a process killed while its request is in flight).
+    StallAfterHandling,
 }
 
 impl FaultAction {
@@ -250,9 +253,10 @@ fn parse_action(action: &str) -> Result<FaultAction, String> {
         ("delay", Some(arg)) => parse_duration(arg).map(FaultAction::Delay).map_err(|e| e.0),
         ("stall", None) => Ok(FaultAction::Stall),
         ("reset", None) => Ok(FaultAction::ResetBeforeResponse),
+        ("stall-after", None) => Ok(FaultAction::StallAfterHandling),
         _ => Err(format!(
             "unknown action \"{action}\" (use status:HTTP[:Code[:Message]], drop:BYTES, \
-             delay:DURATION, stall or reset)"
+             delay:DURATION, stall, stall-after or reset)"
         )),
     }
 }

@@ -177,6 +177,7 @@ pub(crate) async fn serve(
         return Ok(answer(error(err), keep));
     }
     let mut reset = false;
+    let mut hold_answer = false;
     match shared.faults.take(op) {
         Some(FaultAction::Error {
             status,
@@ -202,6 +203,7 @@ pub(crate) async fn serve(
             std::future::pending::<()>().await;
         }
         Some(FaultAction::ResetBeforeResponse) => reset = true,
+        Some(FaultAction::StallAfterHandling) => hold_answer = true,
         None => {}
     }
 
@@ -246,6 +248,11 @@ pub(crate) async fn serve(
         }
     };
     let keep = body.finish().await;
+    if hold_answer {
+        tracing::info!(%op, "fault: handled, answer held back");
+        // Ends when the client hangs up (hyper drops this future) or the server stops.
+        std::future::pending::<()>().await;
+    }
     if reset {
         tracing::info!(%op, "fault: reset before response");
         return Err(Dropped("connection reset by a fault rule".to_owned()));
