@@ -1037,3 +1037,107 @@ async fn an_upload_killed_while_it_was_being_started_leaves_nothing_behind() {
         "nothing left in the data folder"
     );
 }
+
+/// Starts an upload of `path` to `key` in 100 KiB parts that stops for good at part 3 (refused),
+/// leaving its record and its server upload for the next run.
+async fn interrupted(rig: &Rig, path: &Path, key: &str, flags: &[&str]) {
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::UploadPart),
+        3,
+        FaultAction::error(403, "AccessDenied"),
+    ));
+    let mut all = vec!["--key", key, "--part-size", "100KiB", "--threads", "1"];
+    all.extend_from_slice(flags);
+    let r = ran(rig.upload(&[path], &all)).await;
+    rig.server.faults().clear();
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert_eq!(rig.checkpoints().len(), 1, "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_resuming_command_asks_for_wins() {
+    let rig = Rig::new().await;
+    let content = data(500_000, 16);
+    let path = rig.file("opts.bin", &content);
+    let open = || async {
+        rig.client()
+            .list_multipart_uploads(BUCKET, "")
+            .await
+            .unwrap()
+            .len()
+    };
+    let flags = |extra: &[&'static str]| {
+        let mut f = vec![
+            "--key",
+            "opts.bin",
+            "--part-size",
+            "100KiB",
+            "--threads",
+            "1",
+        ];
+        f.extend_from_slice(extra);
+        f
+    };
+
+    // An option sent with Complete (the ACL): the earlier upload goes on and takes it.
+    interrupted(
+        &rig,
+        &path,
+        "opts.bin",
+        &["--acl", "public-read", "--meta", "k=v1"],
+    )
+    .await;
+    let r = ran(rig.upload(&[&path], &flags(&["--acl", "private", "--meta", "k=v1"]))).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("continuing: 2 parts"), "{r:?}");
+    assert!(r.stdout.contains("applies when it is completed"), "{r:?}");
+    let meta = rig.client().head_object(BUCKET, "opts.bin").await.unwrap();
+    assert_eq!(meta.acl.as_deref(), Some("private"));
+    assert_eq!(open().await, 0);
+
+    // An option fixed at the start (metadata): the earlier upload is cancelled, the file sent again.
+    interrupted(&rig, &path, "opts.bin", &["--meta", "k=v1"]).await;
+    let r = ran(rig.upload(&[&path], &flags(&["--meta", "k=v2"]))).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("it was cancelled and the file is sent again"),
+        "{r:?}"
+    );
+    let meta = rig.client().head_object(BUCKET, "opts.bin").await.unwrap();
+    assert_eq!(meta.metadata.get("k").map(String::as_str), Some("v2"));
+    assert_eq!(open().await, 0, "the earlier upload was aborted");
+
+    // Another part size: the parts already sent are kept, and the user is told.
+    interrupted(&rig, &path, "opts.bin", &[]).await;
+    let mut f = flags(&[]);
+    f[3] = "200KiB";
+    let r = ran(rig.upload(&[&path], &f)).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("with its parts of 100 KiB"), "{r:?}");
+    assert_eq!(rig.object("opts.bin").await, content);
+
+    // --no-overwrite on a resumed upload: the object someone stored meanwhile is not replaced,
+    // and the parts sent are not left on the server.
+    let taken = rig.file("taken.bin", &data(500_000, 17));
+    interrupted(&rig, &taken, "taken.bin", &[]).await;
+    let theirs = data(1000, 18);
+    rig.client()
+        .put_object(
+            BUCKET,
+            "taken.bin",
+            Body::Bytes(theirs.clone().into()),
+            &ObjectOptions::default(),
+            &Transfer::default(),
+        )
+        .await
+        .unwrap();
+    let mut f = flags(&["--no-overwrite"]);
+    f[1] = "taken.bin";
+    let r = ran(rig.upload(&[&taken], &f)).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("[FileAlreadyExists"), "{r:?}");
+    assert_eq!(rig.object("taken.bin").await, theirs);
+    assert_eq!(open().await, 0, "no parts left on the server");
+    assert!(rig.checkpoints().is_empty());
+}

@@ -78,6 +78,7 @@ pub(super) fn object_meta(headers: &HeaderMap) -> ObjectMeta {
         crc64: server_crc(headers),
         last_modified: header_string(headers, "last-modified"),
         content_type: header_string(headers, "content-type"),
+        acl: header_string(headers, "x-oss-object-acl"),
         metadata,
         request_id: request_id(headers),
     }

@@ -179,6 +179,8 @@ pub struct ObjectMeta {
     pub crc64: Option<u64>,
     pub last_modified: Option<String>,
     pub content_type: Option<String>,
+    /// The object's ACL when the server says it (OSS itself answers it only to GetObjectAcl).
+    pub acl: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub request_id: String,
 }

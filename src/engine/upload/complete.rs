@@ -60,6 +60,13 @@ pub(super) async fn complete(cx: &Ctx<'_>, cp: Checkpoint) -> Result<JobOutcome,
                 _ => return Err(Stop::UploadGone),
             }
         }
+        // Replacing was forbidden and the name is taken: nothing was replaced, and the parts
+        // can never become this object, so they are not left on the server.
+        Err((e, _)) if e.code() == Some("FileAlreadyExists") => {
+            abort_quietly(&env.client, &cp.bucket, &cp.key, &cp.upload_id).await;
+            let _ = env.store.delete(&cp.id());
+            return Ok(JobOutcome::Failed(JobError::from_oss(&e)));
+        }
         Err(e) => return Err(stop_of(e)),
     };
     let server_crc = match server_crc {

@@ -6,6 +6,7 @@ use super::complete::{combined_crc, existing_object};
 use super::multipart::send_and_complete;
 use super::record::save_off_thread;
 use super::{Ctx, JobEvent, Stop, abort_quietly, stop_of};
+use crate::engine::checkpoint::ObjectOptions;
 use crate::engine::checkpoint::{
     Checkpoint, CheckpointError, CheckpointId, FileCheck, FinishedPart,
 };
@@ -14,6 +15,7 @@ use crate::engine::plan::UploadPlan;
 use crate::oss::crc64;
 use crate::oss::xml::PartSummary;
 use crate::text::Text;
+use crate::units::human_bytes;
 
 /// The checkpoint to resume, if there is one that still fits the file. A record that cannot
 /// be used is discarded with its server upload, and the user is told why.
@@ -26,7 +28,7 @@ pub(super) async fn load_usable_checkpoint(
     } = *cx;
     match env.store.load(id) {
         Ok(cp) => match cp.file_matches(&spec.path) {
-            Ok(FileCheck::Unchanged) => Ok(Some(cp)),
+            Ok(FileCheck::Unchanged) => adopt_what_is_asked_now(cx, cp).await,
             Ok(FileCheck::Changed { what }) => {
                 let why: Vec<String> = what.iter().map(ToString::to_string).collect();
                 emit(JobEvent::Notice(Text::new(
@@ -77,6 +79,98 @@ pub(super) async fn load_usable_checkpoint(
         }
         Err(e) => Err(JobOutcome::Failed(JobError::checkpoint(&e))),
     }
+}
+
+/// Which of the options asked for now differ from those the earlier run started with.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct OptionChanges {
+    /// Fixed when the upload was started (Content-Type, metadata, storage class): only a new
+    /// upload can take them.
+    at_start: Vec<&'static str>,
+    /// Sent with Complete (ACL, callback, forbid-overwrite): the earlier upload can take them.
+    at_complete: Vec<&'static str>,
+}
+
+fn option_changes(was: &ObjectOptions, now: &ObjectOptions) -> OptionChanges {
+    let mut c = OptionChanges::default();
+    if was.content_type != now.content_type {
+        c.at_start.push("content type");
+    }
+    if was.metadata != now.metadata {
+        c.at_start.push("metadata");
+    }
+    if was.storage_class != now.storage_class {
+        c.at_start.push("storage class");
+    }
+    if was.acl != now.acl {
+        c.at_complete.push("access control (ACL)");
+    }
+    if was.callback != now.callback || was.callback_var != now.callback_var {
+        c.at_complete.push("upload callback");
+    }
+    if was.forbid_overwrite != now.forbid_overwrite {
+        c.at_complete.push("overwrite rule");
+    }
+    c
+}
+
+/// What is asked for now wins over what an earlier run recorded: options sent with Complete are
+/// taken into the record; options fixed at the start mean the earlier upload is cancelled and
+/// the file sent again; a different part size keeps the earlier upload's parts (they are on the
+/// server already) and says so. The user is told which.
+async fn adopt_what_is_asked_now(
+    cx: &Ctx<'_>,
+    mut cp: Checkpoint,
+) -> Result<Option<Checkpoint>, JobOutcome> {
+    let Ctx {
+        spec, env, emit, ..
+    } = *cx;
+    let changes = option_changes(&cp.options, &spec.options);
+    if !changes.at_start.is_empty() {
+        let what = changes.at_start.join(", ");
+        emit(JobEvent::Notice(Text::new(
+            format!(
+                "The earlier upload of this file was started with another {what}; it was cancelled and the file is sent again with what was asked for now."
+            ),
+            "这个文件之前的上传使用了不同的设置（内容类型、元数据或存储类型），已取消并按现在的设置重新上传。",
+        )));
+        abort_quietly(&env.client, &cp.bucket, &cp.key, &cp.upload_id).await;
+        env.store
+            .delete(&cp.id())
+            .map_err(|e| JobOutcome::Failed(JobError::checkpoint(&e)))?;
+        return Ok(None);
+    }
+    let mut save = false;
+    if !changes.at_complete.is_empty() {
+        let what = changes.at_complete.join(", ");
+        emit(JobEvent::Notice(Text::new(
+            format!(
+                "Continuing the earlier upload of this file; the {what} asked for now applies when it is completed."
+            ),
+            "继续这个文件之前的上传；现在设置的访问权限、回调或覆盖规则将在完成上传时生效。",
+        )));
+        cp.options = spec.options.clone();
+        save = true;
+    }
+    if let Ok(asked) = UploadPlan::new(cp.file_size, spec.part_size)
+        && asked.part_size() != cp.part_size
+    {
+        let (was, now) = (human_bytes(cp.part_size), human_bytes(asked.part_size()));
+        emit(JobEvent::Notice(Text::new(
+            format!(
+                "Continuing the earlier upload with its parts of {was} (the parts already sent are kept); the part size asked for now ({now}) applies to new uploads."
+            ),
+            format!(
+                "继续之前的上传，沿用其 {was} 的分片（已发送的分片保留）；现在设置的分片大小（{now}）用于新的上传。"
+            ),
+        )));
+    }
+    if save {
+        save_off_thread(&env.store, cp.clone(), None)
+            .await
+            .map_err(Stop::outcome)?;
+    }
+    Ok(Some(cp))
 }
 
 /// Resumes from a checkpoint: the parts the server still has with the same size and CRC-64
