@@ -1141,3 +1141,45 @@ async fn what_the_resuming_command_asks_for_wins() {
     assert_eq!(open().await, 0, "no parts left on the server");
     assert!(rig.checkpoints().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_service_is_reported_once_and_retried_for_the_time_given() {
+    let rig = Rig::new().await;
+    let path = rig.file("far.bin", &data(300_000, 19));
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut cmd = rig.bin();
+    cmd.arg("upload").arg(&path).args([
+        "--bucket",
+        BUCKET,
+        "--endpoint",
+        &format!("http://{addr}"),
+        "--region",
+        "cn-hangzhou",
+        "--part-size",
+        "100KiB",
+        "--retry-for",
+        "3s",
+    ]);
+    let r = ran(cmd).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let waiting = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("WAITING"))
+        .count();
+    assert_eq!(waiting, 1, "{r:?}");
+    assert!(r.stdout.contains("up to 3 s"), "{r:?}");
+    assert!(
+        !r.stdout.contains("RETRY"),
+        "one line, not one per attempt: {r:?}"
+    );
+    assert!(r.stderr.contains("FAILED "), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("To continue, run: oss-uploader resume --all"),
+        "{r:?}"
+    );
+}

@@ -1001,3 +1001,37 @@ async fn temporary_files_a_killed_save_left_are_cleared() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[tokio::test]
+async fn an_outage_of_many_attempts_is_ridden_out_within_the_time_budget() {
+    let mut h = Harness::new().await;
+    // Today's attempt count, with the waits made short: only the time budget may stop it.
+    h.env.backoff = Backoff {
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        max_elapsed: Duration::from_secs(60),
+        random: || 0.5,
+        ..Backoff::default()
+    };
+    let (path, content) = h.file("long.bin", PART as usize * 3, 48);
+    let spec = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "long.bin")
+    };
+    // Dozens of failed attempts in a row: far more than a fixed cap of ten allowed.
+    h.server.faults().add(
+        FaultRule::new(
+            Some(Op::UploadPart),
+            2,
+            FaultAction::error(503, "ServiceUnavailable"),
+        )
+        .times(40),
+    );
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    let retries = events
+        .iter()
+        .filter(|e| matches!(e, JobEvent::Retrying { .. }))
+        .count();
+    assert_eq!(retries, 40);
+}

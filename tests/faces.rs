@@ -238,6 +238,7 @@ fn the_windows_engine_skips_a_taken_name_pauses_and_resumes() {
                 ..Default::default()
             },
             persist_queue: true,
+            resume_when_online: true,
         },
         Arc::new(|| {}),
     )

@@ -40,6 +40,7 @@ impl Rig {
                 credentials: Some(credentials()),
                 settings,
                 persist_queue: true,
+                resume_when_online: true,
             },
             Arc::new(|| {}),
         )
@@ -278,6 +279,7 @@ fn without_credentials_a_job_fails_with_a_clear_message() {
             credentials: None,
             settings: EngineSettings::default(),
             persist_queue: false,
+            resume_when_online: false,
         },
         Arc::new(|| {}),
     )
@@ -325,4 +327,54 @@ fn a_damaged_queue_file_is_set_aside_with_a_message() {
     }
     assert!(rig.data.path().join("queue.json.damaged").exists());
     engine.shutdown();
+}
+
+#[test]
+fn a_job_the_network_stopped_waits_for_it_and_goes_on_by_itself() {
+    let rig = Rig::new();
+    // An address where nothing answers yet: the network is "down".
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let f = rig.file("offline.bin", 100 * 1024 * 3);
+    let mut spec = rig.spec(&f, "offline.bin");
+    spec.connection.endpoint = format!("http://{addr}");
+    let engine = rig.engine(EngineSettings {
+        retry_for: Duration::from_secs(1),
+        ..Default::default()
+    });
+    engine.send(Command::Add(vec![spec]));
+    let mut seen = Vec::new();
+    let id = next_added(&engine, &mut seen);
+    // While its requests are retried the row says it waits for the network…
+    wait_for(&engine, &mut seen, in_state(id, JobState::Waiting));
+    // …and past the retry budget it stops, resumable, marked as a network stop.
+    match wait_for(&engine, &mut seen, in_state(id, JobState::Interrupted)) {
+        Event::State { error: Some(e), .. } => assert!(e.network, "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    // The network comes back: a server answers at that address.
+    let root = tempfile::tempdir().unwrap();
+    let server = rig.rt.block_on(async {
+        oss_uploader::local_server::LocalServer::start(
+            oss_uploader::local_server::ServerConfig::new(root.path())
+                .with_addr(addr)
+                .with_credentials(credentials())
+                .with_bucket(BUCKET),
+        )
+        .await
+        .unwrap()
+    });
+    // Nobody presses Retry.
+    wait_for(&engine, &mut seen, finished(id));
+    match wait_for(&engine, &mut seen, finished(id)) {
+        Event::Finished {
+            outcome: JobOutcome::Verified { .. },
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    engine.shutdown();
+    rig.rt.block_on(server.shutdown());
 }

@@ -121,6 +121,7 @@ strings! {
 
     st_queued: "Waiting", "等待中";
     st_uploading: "Uploading", "上传中";
+    st_waiting: "Waiting for network", "等待网络";
     st_paused: "Paused", "已暂停";
     st_interrupted: "Interrupted", "已中断";
     st_verifying: "Verifying", "校验中";

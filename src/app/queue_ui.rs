@@ -74,7 +74,10 @@ pub fn state_text(t: &Tr, row: &Row) -> &'static str {
     match row.state {
         JobState::Queued => t.st_queued,
         JobState::Uploading => t.st_uploading,
+        JobState::Waiting => t.st_waiting,
         JobState::Paused => t.st_paused,
+        // The engine queues it again by itself once the network is back.
+        JobState::Interrupted if row.error.as_ref().is_some_and(|e| e.network) => t.st_waiting,
         JobState::Interrupted => t.st_interrupted,
         JobState::Verifying => t.st_verifying,
         JobState::Done => t.st_done,
@@ -88,7 +91,7 @@ fn state_color(visuals: &egui::Visuals, state: JobState) -> Color32 {
     match state {
         JobState::Done => Color32::from_rgb(60, 170, 90),
         JobState::Failed => visuals.error_fg_color,
-        JobState::Interrupted => visuals.warn_fg_color,
+        JobState::Interrupted | JobState::Waiting => visuals.warn_fg_color,
         JobState::Uploading | JobState::Verifying => visuals.hyperlink_color,
         _ => visuals.weak_text_color(),
     }

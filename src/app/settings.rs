@@ -114,6 +114,7 @@ impl AppSettings {
             threads: self.threads,
             bandwidth_limit: self.bandwidth_limit,
             existing: self.existing,
+            ..EngineSettings::default()
         }
     }
 

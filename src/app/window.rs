@@ -77,6 +77,7 @@ impl UploaderApp {
                 credentials: start.credentials.clone(),
                 settings: start.settings.engine_settings(),
                 persist_queue: true,
+                resume_when_online: true,
             },
             Arc::new(move || wake_ctx.request_repaint()),
         )

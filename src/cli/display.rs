@@ -21,17 +21,24 @@ pub struct Display {
     bars: Option<MultiProgress>,
     // Keeps whole lines from different jobs from interleaving.
     out: Arc<Mutex<()>>,
+    /// Jobs are retrying because the network or the service cannot be reached: said once, not
+    /// once per attempt and job.
+    waiting: Arc<AtomicBool>,
+    /// How long retrying goes on, for the waiting line.
+    retry_for: Duration,
 }
 
 impl Display {
     /// Bars when stdout is a terminal, plain lines otherwise.
-    pub fn new() -> Self {
+    pub fn new(retry_for: Duration) -> Self {
         let bars = std::io::stdout()
             .is_terminal()
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
         Self {
             bars,
             out: Arc::new(Mutex::new(())),
+            waiting: Arc::new(AtomicBool::new(false)),
+            retry_for,
         }
     }
 
@@ -92,6 +99,18 @@ fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {bytes}/{total_bytes} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ")
+}
+
+/// `15 min`, `2 h`, `45 s`: a span as people say it.
+fn span(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 7200 && s.is_multiple_of(3600) {
+        format!("{} h", s / 3600)
+    } else if s >= 60 && s.is_multiple_of(60) {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s} s")
+    }
 }
 
 fn clock(d: Duration) -> String {
@@ -172,6 +191,9 @@ impl JobView {
     }
 
     pub fn progress(&self, snap: &ProgressSnapshot) {
+        if self.display.waiting.swap(false, Ordering::Relaxed) {
+            self.display.line("CONNECTED again: uploading goes on.");
+        }
         self.with_bar(|b| {
             b.set_length(snap.total);
             b.set_position(snap.done);
@@ -188,6 +210,16 @@ impl JobView {
     }
 
     pub fn retrying(&self, attempt: u32, delay: Duration, error: &JobError) {
+        if error.network {
+            if !self.display.waiting.swap(true, Ordering::Relaxed) {
+                self.display.line(&format!(
+                    "WAITING for the network: {} Trying again for up to {}; Ctrl-C stops and keeps what was sent.",
+                    error.message,
+                    span(self.display.retry_for)
+                ));
+            }
+            return;
+        }
         self.display.line(&format!(
             "RETRY {}: {} (attempt {attempt}, next try in {:.1} s){}",
             self.label,

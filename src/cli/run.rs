@@ -50,7 +50,7 @@ struct Tally {
 
 /// Runs every item and prints the outcome of each; the exit status says whether all succeeded.
 pub async fn run_batch(items: Vec<Item>, settings: Settings) -> ExitCode {
-    let display = Display::new();
+    let display = Display::new(settings.engine.retry_for);
     let total = items.len();
     let notify = Arc::new(tokio::sync::Notify::new());
     let wake = {
@@ -62,6 +62,7 @@ pub async fn run_batch(items: Vec<Item>, settings: Settings) -> ExitCode {
         credentials: Some(settings.credentials.clone()),
         settings: settings.engine.clone(),
         persist_queue: false,
+        resume_when_online: false,
     };
     let engine = match crate::engine::spawn(config, wake) {
         Ok(e) => e,

@@ -88,6 +88,10 @@ pub struct UploadArgs {
     /// Bandwidth limit for all files together, in bytes per second, e.g. 10MiB.
     #[arg(long, value_name = "RATE")]
     pub limit_rate: Option<String>,
+    /// How long to keep trying through a network outage or service trouble before stopping
+    /// (what was sent is kept), e.g. 15m, 2h, 30s.
+    #[arg(long, value_name = "TIME", default_value = "15m", value_parser = retry_for)]
+    pub retry_for: std::time::Duration,
     /// Folder for resume records [default: OSS_UPLOADER_DATA_DIR, else the system's app data folder].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -110,6 +114,10 @@ pub struct ResumeArgs {
     /// Bandwidth limit for all files together, in bytes per second, e.g. 10MiB.
     #[arg(long, value_name = "RATE")]
     pub limit_rate: Option<String>,
+    /// How long to keep trying through a network outage or service trouble before stopping
+    /// (what was sent is kept), e.g. 15m, 2h, 30s.
+    #[arg(long, value_name = "TIME", default_value = "15m", value_parser = retry_for)]
+    pub retry_for: std::time::Duration,
     /// Folder for resume records [default: OSS_UPLOADER_DATA_DIR, else the system's app data folder].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -137,6 +145,10 @@ fn parse_meta(s: &str) -> Result<(String, String), String> {
         ));
     }
     Ok((name.to_ascii_lowercase(), value.to_owned()))
+}
+
+fn retry_for(text: &str) -> Result<std::time::Duration, String> {
+    crate::units::parse_duration(text).map_err(|e| e.to_string())
 }
 
 fn check_count(flag: &str, n: usize) -> Result<usize, CliError> {
@@ -325,6 +337,7 @@ pub async fn upload(args: UploadArgs) -> CliResult {
             threads,
             bandwidth_limit: limit_rate,
             existing: args.if_exists.into(),
+            retry_for: args.retry_for,
         },
         data_dir: args.data_dir.clone(),
         from_upload: true,
@@ -485,6 +498,7 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
             threads,
             bandwidth_limit: limit_rate,
             existing: ExistingPolicy::Overwrite,
+            retry_for: args.retry_for,
         },
         data_dir: args.data_dir.clone(),
         from_upload: false,

@@ -42,6 +42,9 @@ pub struct EngineSettings {
     /// Bytes per second for all uploads together; `None` is unlimited.
     pub bandwidth_limit: Option<u64>,
     pub existing: ExistingPolicy,
+    /// How long a request keeps being retried through network or service trouble before the
+    /// upload stops (resumable).
+    pub retry_for: Duration,
 }
 
 impl Default for EngineSettings {
@@ -51,6 +54,7 @@ impl Default for EngineSettings {
             threads: DEFAULT_THREADS,
             bandwidth_limit: None,
             existing: ExistingPolicy::Overwrite,
+            retry_for: super::retry::DEFAULT_MAX_ELAPSED,
         }
     }
 }
@@ -106,6 +110,9 @@ pub enum Command {
 pub enum JobState {
     Queued,
     Uploading,
+    /// Running, but its requests are being retried because the network or the service cannot
+    /// be reached.
+    Waiting,
     Paused,
     /// Stopped by network trouble or a crash; resumable.
     Interrupted,
@@ -126,7 +133,10 @@ impl JobState {
 
     /// Whether the job is sending or about to.
     pub fn is_active(self) -> bool {
-        matches!(self, Self::Queued | Self::Uploading | Self::Verifying)
+        matches!(
+            self,
+            Self::Queued | Self::Uploading | Self::Waiting | Self::Verifying
+        )
     }
 }
 
@@ -210,6 +220,9 @@ pub struct EngineConfig {
     /// Keep the queue in `<data dir>/queue.json` and restore it at start (the window does; the
     /// CLI does not).
     pub persist_queue: bool,
+    /// Queue again by itself a job the network stopped, once the endpoint answers (the window
+    /// does; the command line ends with its `--retry-for` budget and says how to resume).
+    pub resume_when_online: bool,
 }
 
 /// Called after events were sent, so a window can repaint.

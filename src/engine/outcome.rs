@@ -21,6 +21,10 @@ pub struct JobError {
     pub code: Option<String>,
     pub ec: Option<String>,
     pub request_id: Option<String>,
+    /// The network or the service could not be reached (no connection, a reset, no answer):
+    /// the window waits for it to come back and goes on by itself.
+    #[serde(default)]
+    pub network: bool,
 }
 
 impl JobError {
@@ -32,6 +36,7 @@ impl JobError {
             code: None,
             ec: None,
             request_id: None,
+            network: false,
         }
     }
 
@@ -48,6 +53,10 @@ impl JobError {
             code: e.code().map(str::to_owned),
             ec,
             request_id: e.request_id().map(str::to_owned),
+            network: matches!(
+                e,
+                Error::Transport { kind, .. } if *kind != crate::oss::error::TransportKind::Tls
+            ),
         }
     }
 

@@ -289,27 +289,9 @@ fn parse_bytes(s: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
-/// Parses `500ms`, `2s`, `1.5s`, `3m`, `1h`; a bare number is seconds.
+/// A duration for a fault rule or a flag (`500ms`, `2s`, `3m`): the one parser in `units`.
 pub fn parse_duration(s: &str) -> Result<Duration, FaultSpecError> {
-    let bad = || {
-        FaultSpecError(format!(
-            "\"{s}\" is not a duration (examples: 500ms, 2s, 1.5s, 3m)"
-        ))
-    };
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(bad()),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| bad())
+    crate::units::parse_duration(s).map_err(|e| FaultSpecError(e.to_string()))
 }
 
 #[cfg(test)]

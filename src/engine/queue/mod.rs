@@ -3,6 +3,7 @@
 //! queue file (`persist`) so that killing the program at any moment loses nothing. How one run
 //! of a job is started and reported lives in `run`.
 
+mod online;
 mod persist;
 mod run;
 
@@ -114,12 +115,24 @@ struct Engine {
     next_persist: Instant,
     /// No job with a smaller id is queued.
     scan_from: JobId,
+    /// Queue network-stopped jobs again when the endpoint answers.
+    resume_when_online: bool,
+    /// Jobs the network stopped, waiting for it to come back.
+    offline: std::collections::BTreeSet<JobId>,
+    /// A reachability check is under way.
+    probing: bool,
+    /// When the next check starts, and the wait after it if it fails.
+    next_probe: Option<tokio::time::Instant>,
+    probe_wait: Duration,
+    probe_tx: tmpsc::UnboundedSender<bool>,
+    probe_rx: Option<tmpsc::UnboundedReceiver<bool>>,
     shutting_down: bool,
 }
 
 impl Engine {
     fn new(config: EngineConfig, sink: Sink) -> Self {
         let part_cap = config.settings.part_cap();
+        let (probe_tx, probe_rx) = tmpsc::unbounded_channel();
         let (done_tx, done_rx) = tmpsc::unbounded_channel();
         let store = match CheckpointStore::open(&config.data_dir) {
             Ok(s) => Some(s),
@@ -150,17 +163,26 @@ impl Engine {
             dirty: false,
             next_persist: Instant::now(),
             scan_from: 0,
+            resume_when_online: config.resume_when_online,
+            offline: std::collections::BTreeSet::new(),
+            probing: false,
+            next_probe: None,
+            probe_wait: Duration::ZERO,
+            probe_tx,
+            probe_rx: Some(probe_rx),
             shutting_down: false,
         }
     }
 
     async fn run(mut self, mut commands: tmpsc::UnboundedReceiver<Command>) {
         self.restore();
-        let Some(mut done_rx) = self.done_rx.take() else {
+        let (Some(mut done_rx), Some(mut probe_rx)) = (self.done_rx.take(), self.probe_rx.take())
+        else {
             return;
         };
         let mut tick = tokio::time::interval(PERSIST_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
         loop {
             tokio::select! {
                 cmd = commands.recv() => match cmd {
@@ -168,6 +190,8 @@ impl Engine {
                     Some(cmd) => self.handle(cmd),
                 },
                 Some((id, end)) = done_rx.recv() => self.finish(id, end),
+                Some(reachable) = probe_rx.recv() => self.network_probed(reachable),
+                () = sleep_until_some(self.next_probe) => self.probe_network(),
                 _ = tick.tick() => {
                     if self.dirty && Instant::now() >= self.next_persist {
                         let started = Instant::now();
@@ -409,7 +433,10 @@ impl Engine {
             store,
             throttle: self.throttle.clone(),
             part_permits: self.part_permits.clone(),
-            backoff: Backoff::default(),
+            backoff: Backoff {
+                max_elapsed: self.settings.retry_for,
+                ..Backoff::default()
+            },
         })
     }
 
@@ -497,7 +524,11 @@ impl Engine {
                 (state, error, Some(outcome))
             }
         };
+        let network_stop = matches!(&error, Some(e) if e.network) && state == JobState::Interrupted;
         self.set_state(id, state, error);
+        if network_stop {
+            self.wait_for_network(id);
+        }
         if let Some(outcome) = outcome {
             self.sink.send(Event::Finished { id, outcome });
         }
@@ -505,5 +536,13 @@ impl Engine {
             self.jobs.remove(&id);
             self.sink.send(Event::Removed { id });
         }
+    }
+}
+
+/// Sleeps until `at`, or for ever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -2,6 +2,7 @@
 //! the job's own events turned into the engine's [`Event`]s and one log line per finished run.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::watch;
 
@@ -41,8 +42,20 @@ pub(super) async fn run_one(
         }
     }
     let events = sink.clone();
+    // Whether the row says "waiting for the network": from the first retry the network caused
+    // until bytes flow again.
+    let waiting = std::sync::atomic::AtomicBool::new(false);
     let emit = Arc::new(move |e: JobEvent| match e {
-        JobEvent::Progress(progress) => events.send(Event::Progress { id, progress }),
+        JobEvent::Progress(progress) => {
+            if waiting.swap(false, Ordering::Relaxed) {
+                events.send(Event::State {
+                    id,
+                    state: JobState::Uploading,
+                    error: None,
+                });
+            }
+            events.send(Event::Progress { id, progress })
+        }
         JobEvent::Notice(message) => events.send(Event::Notice { id, message }),
         JobEvent::Verifying => events.send(Event::State {
             id,
@@ -63,6 +76,13 @@ pub(super) async fn run_one(
                 "retrying: {}",
                 error.detail
             );
+            if error.network && !waiting.swap(true, Ordering::Relaxed) {
+                events.send(Event::State {
+                    id,
+                    state: JobState::Waiting,
+                    error: None,
+                });
+            }
             events.send(Event::Retrying {
                 id,
                 attempt,
