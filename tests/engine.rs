@@ -14,7 +14,7 @@ use oss_uploader::local_server::{FaultAction, FaultRule, Op};
 use oss_uploader::oss::client::{Client, ObjectOptions as ClientOptions};
 use oss_uploader::oss::crc64;
 use oss_uploader::oss::sign::Credentials;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 mod common;
 use common::{AK, BUCKET, TestServer, WAIT, credentials, data, object, wait_until, write_file};
@@ -52,7 +52,7 @@ impl Harness {
             client: Client::new(cfg).unwrap(),
             store: CheckpointStore::open(data.path()).unwrap(),
             throttle: Throttle::unlimited(),
-            part_permits: Arc::new(Semaphore::new(16)),
+            pool: oss_uploader::engine::pool::Pool::new(Some(16)),
             backoff: fast_backoff(6, Duration::from_secs(10)),
         };
         Self {

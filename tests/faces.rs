@@ -232,8 +232,8 @@ fn the_windows_engine_skips_a_taken_name_pauses_and_resumes() {
             data_dir: s.data_dir.clone(),
             credentials: Some(credentials()),
             settings: EngineSettings {
-                jobs: 1,
-                threads: 1,
+                jobs: Some(1),
+                threads: Some(1),
                 existing: ExistingPolicy::Skip,
                 ..Default::default()
             },

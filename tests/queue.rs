@@ -191,7 +191,7 @@ fn pause_resume_cancel_and_remove() {
     rig.server.slow_parts(Duration::from_millis(40));
     let f = rig.file("p.bin", 100 * 1024 * 15);
     let engine = rig.engine(EngineSettings {
-        jobs: 1,
+        jobs: Some(1),
         ..Default::default()
     });
     engine.send(Command::Add(vec![

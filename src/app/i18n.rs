@@ -161,6 +161,7 @@ strings! {
     dur_seconds: "{s} s", "{s} 秒";
     status_failed: "{n} failed", "{n} 个失败";
     status_walking: "Adding files… {n} found", "正在添加文件… 已找到 {n} 个";
+    status_connections: "{n} connections", "{n} 个连接";
     drop_here: "Drop to upload {n} item(s) to oss://{target}", "松开即可上传 {n} 项到 oss://{target}";
     drop_blocked: "Finish the setup first, then drop the files again.", "请先完成设置，然后再拖入文件。";
     finish_setup_first: "Finish the setup first, then add the files again.", "请先完成设置，然后再添加文件。";

@@ -118,6 +118,8 @@ pub struct Totals {
     pub bytes: u64,
     pub done: u64,
     pub bytes_per_second: u64,
+    /// Requests the engine has in flight (its last `Throughput`), 0 when idle.
+    pub connections: usize,
 }
 
 impl Totals {
@@ -153,6 +155,8 @@ pub struct QueueModel {
     pub selection: BTreeSet<JobId>,
     /// Problems the engine reported that belong to no single job.
     pub problems: Vec<crate::text::Text>,
+    /// Requests in flight, from the engine's last `Throughput` event.
+    pub connections: usize,
 }
 
 impl QueueModel {
@@ -174,6 +178,7 @@ impl QueueModel {
     /// Folds one engine event into the rows.
     pub fn apply(&mut self, event: Event) {
         match event {
+            Event::Throughput { in_flight, .. } => self.connections = in_flight,
             Event::Added(info) => {
                 let row = Row::from_info(&info);
                 if let Some(existing) = self.get_mut(row.id) {
@@ -315,6 +320,9 @@ impl QueueModel {
                 _ => {}
             }
             t.bytes_per_second += r.bytes_per_second.unwrap_or(0);
+        }
+        if t.active > 0 {
+            t.connections = self.connections;
         }
         t
     }

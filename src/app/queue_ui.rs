@@ -438,6 +438,13 @@ pub fn status_bar_ui(ui: &mut egui::Ui, t: &Tr, totals: &Totals, walking: Option
             ui.separator();
             ui.label(format!("{}/s", human_bytes(totals.bytes_per_second)));
         }
+        if totals.connections > 0 {
+            ui.separator();
+            ui.label(
+                t.status_connections
+                    .replace("{n}", &totals.connections.to_string()),
+            );
+        }
         if let Some(eta) = totals.eta() {
             ui.separator();
             ui.label(t.status_eta.replace("{eta}", &t.duration(eta)));

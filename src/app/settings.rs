@@ -110,8 +110,8 @@ impl AppSettings {
 
     pub fn engine_settings(&self) -> EngineSettings {
         EngineSettings {
-            jobs: self.jobs,
-            threads: self.threads,
+            jobs: Some(self.jobs),
+            threads: Some(self.threads),
             bandwidth_limit: self.bandwidth_limit,
             existing: self.existing,
             ..EngineSettings::default()

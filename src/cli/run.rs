@@ -181,7 +181,11 @@ fn show(
             }
         }
         Event::Problem(text) => display.error_line(&format!("error: {}", text.en)),
-        Event::State { .. } | Event::Removed { .. } | Event::Restored { .. } | Event::Stopped => {}
+        Event::State { .. }
+        | Event::Removed { .. }
+        | Event::Restored { .. }
+        | Event::Throughput { .. }
+        | Event::Stopped => {}
         Event::Renamed { id, key } => {
             if let Some(v) = views.get_mut(&id) {
                 v.renamed(&key);

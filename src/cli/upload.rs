@@ -12,9 +12,7 @@ use super::{CliError, CliResult, ConnectionArgs, EXIT_FAILED, EXIT_OK, credentia
 use crate::engine::checkpoint::{CheckpointError, CheckpointId, ObjectOptions};
 use crate::engine::upload::{DamagedRecord, discard_damaged, reap_intents};
 use crate::engine::walk::{FolderName, KeyRule, Problem, walk};
-use crate::engine::{
-    Connection, DEFAULT_JOBS, DEFAULT_THREADS, EngineSettings, ExistingPolicy, JobSpec, MAX_THREADS,
-};
+use crate::engine::{Connection, EngineSettings, ExistingPolicy, JobSpec, MAX_THREADS};
 use crate::oss::limits::{self, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::oss::sign::Credentials;
 use crate::units::{human_bytes, parse_size};
@@ -60,12 +58,14 @@ pub struct UploadArgs {
     /// Size of each piece sent (100KiB to 5GiB), e.g. 8MiB, 16MB.
     #[arg(long, value_name = "SIZE", default_value = "8MiB")]
     pub part_size: String,
-    /// Pieces of one file sent at the same time (1 to 64).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_THREADS)]
-    pub threads: usize,
-    /// Files uploaded at the same time (1 to 64).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS)]
-    pub jobs: usize,
+    /// Pieces of one file sent at the same time (1 to 64), fixed [default: chosen as the
+    /// upload goes, by the speed it measures; with --jobs alone: 3]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Files uploaded at the same time (1 to 64), fixed [default: chosen as the upload goes;
+    /// with --threads alone: 3]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Content-Type for every file [default: guessed from each file's name].
     #[arg(long, value_name = "T")]
     pub content_type: Option<String>,
@@ -105,12 +105,14 @@ pub struct ResumeArgs {
     /// The uploads to resume, by the id `list` shows (a unique beginning is enough).
     #[arg(value_name = "ID")]
     pub ids: Vec<String>,
-    /// Pieces of one file sent at the same time (1 to 64).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_THREADS)]
-    pub threads: usize,
-    /// Files uploaded at the same time (1 to 64).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS)]
-    pub jobs: usize,
+    /// Pieces of one file sent at the same time (1 to 64), fixed [default: chosen as the
+    /// upload goes, by the speed it measures; with --jobs alone: 3]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Files uploaded at the same time (1 to 64), fixed [default: chosen as the upload goes;
+    /// with --threads alone: 3]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Bandwidth limit for all files together, in bytes per second, e.g. 10MiB.
     #[arg(long, value_name = "RATE")]
     pub limit_rate: Option<String>,
@@ -273,8 +275,11 @@ fn options(args: &UploadArgs) -> ObjectOptions {
 
 pub async fn upload(args: UploadArgs) -> CliResult {
     let part_size = part_size(&args.part_size)?;
-    let threads = check_count("--threads", args.threads)?;
-    let jobs = check_count("--jobs", args.jobs)?;
+    let threads = args
+        .threads
+        .map(|n| check_count("--threads", n))
+        .transpose()?;
+    let jobs = args.jobs.map(|n| check_count("--jobs", n)).transpose()?;
     let limit_rate = limit_rate(args.limit_rate.as_deref())?;
     limits::validate_bucket(&args.bucket).map_err(|e| CliError::Usage(e.to_string()))?;
     if let Some(acl) = &args.acl
@@ -312,6 +317,13 @@ pub async fn upload(args: UploadArgs) -> CliResult {
         }
         return Ok(std::process::ExitCode::from(EXIT_OK));
     }
+    let engine = EngineSettings {
+        jobs,
+        threads,
+        bandwidth_limit: limit_rate,
+        existing: args.if_exists.into(),
+        retry_for: args.retry_for,
+    };
     let mut items = Vec::with_capacity(files.len());
     for f in files {
         let path = std::path::absolute(&f.path)
@@ -324,7 +336,7 @@ pub async fn upload(args: UploadArgs) -> CliResult {
                 bucket: args.bucket.clone(),
                 key: f.key,
                 part_size,
-                threads,
+                threads: engine.threads_per_file(),
             },
             label: f.label,
         });
@@ -332,13 +344,7 @@ pub async fn upload(args: UploadArgs) -> CliResult {
     let settings = Settings {
         data_root: dir.root().to_owned(),
         credentials,
-        engine: EngineSettings {
-            jobs,
-            threads,
-            bandwidth_limit: limit_rate,
-            existing: args.if_exists.into(),
-            retry_for: args.retry_for,
-        },
+        engine,
         data_dir: args.data_dir.clone(),
         from_upload: true,
         left_out: left_out.len(),
@@ -389,8 +395,11 @@ fn select_ids(all: &[CheckpointId], wanted: &[String]) -> Result<Vec<CheckpointI
 }
 
 pub async fn resume(args: ResumeArgs) -> CliResult {
-    let threads = check_count("--threads", args.threads)?;
-    let jobs = check_count("--jobs", args.jobs)?;
+    let threads = args
+        .threads
+        .map(|n| check_count("--threads", n))
+        .transpose()?;
+    let jobs = args.jobs.map(|n| check_count("--jobs", n)).transpose()?;
     let limit_rate = limit_rate(args.limit_rate.as_deref())?;
     let (dir, store) = open_store(args.data_dir.as_deref())?;
     let listed = store.list().map_err(|e| CliError::Failed(e.to_string()))?;
@@ -477,10 +486,17 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
         Some(c) => c,
         None => credentials()?,
     };
+    let engine = EngineSettings {
+        jobs,
+        threads,
+        bandwidth_limit: limit_rate,
+        existing: ExistingPolicy::Overwrite,
+        retry_for: args.retry_for,
+    };
     let mut checked: Vec<Connection> = Vec::new();
     let mut items = Vec::with_capacity(checkpoints.len());
     for cp in &checkpoints {
-        let spec = JobSpec::from_checkpoint(cp, threads);
+        let spec = JobSpec::from_checkpoint(cp, engine.threads_per_file());
         if !checked.contains(&spec.connection) {
             check_connection(&spec.connection, &credentials)?;
             checked.push(spec.connection.clone());
@@ -493,13 +509,7 @@ pub async fn resume(args: ResumeArgs) -> CliResult {
     let settings = Settings {
         data_root: dir.root().to_owned(),
         credentials,
-        engine: EngineSettings {
-            jobs,
-            threads,
-            bandwidth_limit: limit_rate,
-            existing: ExistingPolicy::Overwrite,
-            retry_for: args.retry_for,
-        },
+        engine,
         data_dir: args.data_dir.clone(),
         from_upload: false,
         left_out: 0,

@@ -35,10 +35,11 @@ pub enum ExistingPolicy {
 /// Engine-wide settings that may change while it runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineSettings {
-    /// Files uploading at once.
-    pub jobs: usize,
-    /// Parts of one file in flight (the default for jobs whose spec does not say).
-    pub threads: usize,
+    /// Files uploading at once, fixed by a person; `None` lets the engine decide (see
+    /// [`EngineSettings::concurrency`]).
+    pub jobs: Option<usize>,
+    /// Parts of one file in flight, fixed by a person; `None` lets the engine decide.
+    pub threads: Option<usize>,
     /// Bytes per second for all uploads together; `None` is unlimited.
     pub bandwidth_limit: Option<u64>,
     pub existing: ExistingPolicy,
@@ -50,8 +51,8 @@ pub struct EngineSettings {
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
-            jobs: DEFAULT_JOBS,
-            threads: DEFAULT_THREADS,
+            jobs: None,
+            threads: None,
             bandwidth_limit: None,
             existing: ExistingPolicy::Overwrite,
             retry_for: super::retry::DEFAULT_MAX_ELAPSED,
@@ -59,26 +60,60 @@ impl Default for EngineSettings {
     }
 }
 
+/// How many requests, files and parts of a file may be in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concurrency {
+    /// The engine sizes one pool of requests for the whole queue by the goodput it measures
+    /// (`engine::pool`): many small files, or many parts of one big file, as the link allows.
+    Automatic,
+    /// As a person set it: `jobs` files at once, `threads` parts of each, at most
+    /// `jobs × threads` (and never more than [`MAX_IN_FLIGHT`]) requests in all.
+    Fixed { jobs: usize, threads: usize },
+}
+
 impl EngineSettings {
-    /// The cap on parts in flight across all jobs: as many as the running jobs may send at
-    /// once, and never more than [`GLOBAL_PART_CAP`]. Both faces get it from here.
-    pub fn part_cap(&self) -> usize {
-        self.jobs
-            .max(1)
-            .saturating_mul(self.threads.max(1))
-            .min(GLOBAL_PART_CAP)
+    /// Automatic unless a person fixed the files or the parts at once; a number fixed alone
+    /// takes the other's default beside it, as the command line always did.
+    pub fn concurrency(&self) -> Concurrency {
+        match (self.jobs, self.threads) {
+            (None, None) => Concurrency::Automatic,
+            (jobs, threads) => Concurrency::Fixed {
+                jobs: jobs.unwrap_or(DEFAULT_JOBS).clamp(1, MAX_THREADS),
+                threads: threads.unwrap_or(DEFAULT_THREADS).clamp(1, MAX_THREADS),
+            },
+        }
+    }
+
+    /// A fixed size for the pool of requests in flight, or `None` when the engine sizes it.
+    /// Both faces get it from here.
+    pub fn fixed_pool(&self) -> Option<usize> {
+        match self.concurrency() {
+            Concurrency::Automatic => None,
+            Concurrency::Fixed { jobs, threads } => {
+                Some(jobs.saturating_mul(threads).min(MAX_IN_FLIGHT))
+            }
+        }
+    }
+
+    /// Parts of one file sent at once: as fixed, or as many as the pool allows.
+    pub fn threads_per_file(&self) -> usize {
+        match self.concurrency() {
+            Concurrency::Automatic => MAX_IN_FLIGHT,
+            Concurrency::Fixed { threads, .. } => threads,
+        }
     }
 }
 
-/// Files uploading at once unless the user says otherwise.
+/// Files uploading at once when a person fixes only the parts.
 pub const DEFAULT_JOBS: usize = 3;
-/// Parts of one file in flight unless the user says otherwise (as Alibaba's resumable upload).
+/// Parts of one file in flight when a person fixes only the files (as Alibaba's resumable
+/// upload).
 pub const DEFAULT_THREADS: usize = 3;
 /// The most parts of one file, or files, in flight that a user may ask for: beyond this a
 /// connection only gets slower.
 pub const MAX_THREADS: usize = 64;
-/// The cap on parts in flight across all jobs.
-pub const GLOBAL_PART_CAP: usize = 64;
+/// The cap on requests in flight across all jobs.
+pub use super::pool::MAX_IN_FLIGHT;
 
 /// What a face asks of the engine.
 #[derive(Clone, Debug)]
@@ -207,6 +242,12 @@ pub enum Event {
     },
     /// The engine could not do something that is not tied to one job (queue file unwritable…).
     Problem(Text),
+    /// What the network is doing, about once a second while uploads run: requests in flight
+    /// and the bytes per second they carry together (the status bar says it in plain words).
+    Throughput {
+        in_flight: usize,
+        bytes_per_second: u64,
+    },
     /// The engine thread stopped (after `Command::Shutdown`).
     Stopped,
 }

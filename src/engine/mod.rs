@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod outcome;
 pub mod paths;
 pub mod plan;
+pub mod pool;
 pub mod progress;
 mod queue;
 pub mod retry;
@@ -21,8 +22,8 @@ pub mod upload;
 pub mod walk;
 
 pub use api::{
-    Command, CommandSender, DEFAULT_JOBS, DEFAULT_THREADS, EngineConfig, EngineHandle,
-    EngineSettings, Event, ExistingPolicy, GLOBAL_PART_CAP, JobId, JobInfo, JobState, MAX_THREADS,
+    Command, CommandSender, Concurrency, DEFAULT_JOBS, DEFAULT_THREADS, EngineConfig, EngineHandle,
+    EngineSettings, Event, ExistingPolicy, JobId, JobInfo, JobState, MAX_IN_FLIGHT, MAX_THREADS,
     Wake, spawn,
 };
 pub use outcome::{JobError, JobOutcome};

@@ -9,20 +9,21 @@ mod run;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc as tmpsc, watch};
+use tokio::sync::{mpsc as tmpsc, watch};
 
 use super::checkpoint::CheckpointStore;
 use super::outcome::{JobError, JobOutcome};
+use super::pool::Pool;
 use super::retry::Backoff;
 use super::spec::{Connection, JobSpec};
 use super::throttle::Throttle;
 use super::upload::{Control, JobEnv, cancel_idle};
 use crate::engine::api::{
-    Command, EngineConfig, EngineHandle, EngineSettings, Event, JobId, JobInfo, JobState, Wake,
+    Command, Concurrency, EngineConfig, EngineHandle, EngineSettings, Event, JobId, JobInfo,
+    JobState, Wake,
 };
 use crate::oss::client::Client;
 use crate::oss::sign::Credentials;
@@ -30,6 +31,10 @@ use crate::text::Text;
 
 /// The queue file is written at most this often while jobs change (and always at shutdown).
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
+/// How often the pool's controller looks at its window, and room for another job is sought.
+const POOL_TICK: Duration = Duration::from_millis(100);
+/// How often the faces hear what the network is doing.
+const THROUGHPUT_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts the engine on its own thread with its own runtime.
 pub fn start(config: EngineConfig, wake: Wake) -> std::io::Result<EngineHandle> {
@@ -104,7 +109,10 @@ struct Engine {
     clients: HashMap<Connection, Client>,
     store: Option<CheckpointStore>,
     throttle: Throttle,
-    part_permits: Arc<Semaphore>,
+    /// The one pool of requests in flight, for every job.
+    pool: Pool,
+    /// When the last throughput event went out.
+    last_throughput: Instant,
     running: usize,
     sink: Sink,
     done_tx: tmpsc::UnboundedSender<(JobId, TaskEnd)>,
@@ -131,7 +139,6 @@ struct Engine {
 
 impl Engine {
     fn new(config: EngineConfig, sink: Sink) -> Self {
-        let part_cap = config.settings.part_cap();
         let (probe_tx, probe_rx) = tmpsc::unbounded_channel();
         let (done_tx, done_rx) = tmpsc::unbounded_channel();
         let store = match CheckpointStore::open(&config.data_dir) {
@@ -148,11 +155,12 @@ impl Engine {
             jobs: BTreeMap::new(),
             next_id: 1,
             throttle: Throttle::new(config.settings.bandwidth_limit),
+            pool: Pool::new(config.settings.fixed_pool()),
             settings: config.settings,
             credentials: config.credentials,
             clients: HashMap::new(),
             store,
-            part_permits: Arc::new(Semaphore::new(part_cap)),
+            last_throughput: Instant::now(),
             running: 0,
             sink,
             done_tx,
@@ -182,6 +190,8 @@ impl Engine {
         };
         let mut tick = tokio::time::interval(PERSIST_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pool_tick = tokio::time::interval(POOL_TICK);
+        pool_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
         loop {
             tokio::select! {
@@ -192,6 +202,7 @@ impl Engine {
                 Some((id, end)) = done_rx.recv() => self.finish(id, end),
                 Some(reachable) = probe_rx.recv() => self.network_probed(reachable),
                 () = sleep_until_some(self.next_probe) => self.probe_network(),
+                _ = pool_tick.tick(), if self.running > 0 => self.pool_tick(),
                 _ = tick.tick() => {
                     if self.dirty && Instant::now() >= self.next_persist {
                         let started = Instant::now();
@@ -294,7 +305,7 @@ impl Engine {
             }
             Command::SetSettings(s) => {
                 self.throttle.set_limit(s.bandwidth_limit);
-                self.resize_part_cap(self.settings.part_cap(), s.part_cap());
+                self.pool.set_fixed(s.fixed_pool());
                 self.settings = s;
             }
             Command::SetCredentials(c) => {
@@ -374,18 +385,15 @@ impl Engine {
         }
     }
 
-    /// Moves the cap on parts in flight from `old` to `new`. Lowering it takes permits out of
-    /// circulation as parts in flight give them back, so no running part is cut.
-    fn resize_part_cap(&self, old: usize, new: usize) {
-        if new > old {
-            self.part_permits.add_permits(new - old);
-        } else if new < old {
-            let permits = self.part_permits.clone();
-            let fewer = u32::try_from(old - new).unwrap_or(u32::MAX);
-            tokio::spawn(async move {
-                if let Ok(taken) = permits.acquire_many_owned(fewer).await {
-                    taken.forget();
-                }
+    /// Lets the pool judge its window, and tells the faces what the network does.
+    fn pool_tick(&mut self) {
+        self.pool.tick();
+        if self.last_throughput.elapsed() >= THROUGHPUT_EVERY {
+            self.last_throughput = Instant::now();
+            let (in_flight, goodput) = self.pool.load();
+            self.sink.send(Event::Throughput {
+                in_flight,
+                bytes_per_second: goodput as u64,
             });
         }
     }
@@ -432,7 +440,7 @@ impl Engine {
             client,
             store,
             throttle: self.throttle.clone(),
-            part_permits: self.part_permits.clone(),
+            pool: self.pool.clone(),
             backoff: Backoff {
                 max_elapsed: self.settings.retry_for,
                 ..Backoff::default()
@@ -440,9 +448,22 @@ impl Engine {
         })
     }
 
-    /// Starts queued jobs, in queue order, while fewer than `jobs` run.
+    /// Starts queued jobs in queue order: with a fixed concurrency while fewer than `jobs` run;
+    /// automatically while the pool has room for more requests (a big file's parts may fill it
+    /// alone, a folder of small files needs a job per request), never more than twice the
+    /// pool's size, so that some wait ready for the next free place.
     fn schedule(&mut self) {
-        while self.running < self.settings.jobs.max(1) {
+        loop {
+            let more = match self.settings.concurrency() {
+                Concurrency::Fixed { jobs, .. } => self.running < jobs,
+                Concurrency::Automatic => {
+                    let limit = self.pool.limit();
+                    self.running < limit || (self.running < 2 * limit && self.pool.has_room())
+                }
+            };
+            if !more {
+                return;
+            }
             // Only ids from `scan_from` on can be queued: with 100,000 jobs, most of them done,
             // each scan would otherwise walk the whole queue.
             let Some(id) = self

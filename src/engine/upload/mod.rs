@@ -28,11 +28,12 @@ mod single;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use super::checkpoint::{CheckpointError, CheckpointStore, FileStamp, holder_description};
 use super::outcome::{JobError, JobOutcome};
 use super::plan::UploadPlan;
+use super::pool::{Pool, Trouble};
 use super::progress::ProgressSnapshot;
 use super::retry::{Backoff, with_retry};
 use super::spec::{JobSpec, guess_content_type};
@@ -47,8 +48,8 @@ pub struct JobEnv {
     pub client: Client,
     pub store: CheckpointStore,
     pub throttle: Throttle,
-    /// The global cap on parts in flight across all jobs.
-    pub part_permits: Arc<Semaphore>,
+    /// The one pool of requests in flight across all jobs.
+    pub pool: Pool,
     pub backoff: Backoff,
 }
 
@@ -138,18 +139,45 @@ impl Ctx<'_> {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
-        with_retry(&self.env.backoff, retry_notice(self.emit), f).await
+        with_retry(
+            &self.env.backoff,
+            retry_notice(self.emit, &self.env.pool),
+            f,
+        )
+        .await
     }
 }
 
-/// Turns each retry into a [`JobEvent::Retrying`].
-pub(super) fn retry_notice(emit: &Emit) -> impl FnMut(u32, Duration, &Error) + '_ {
+/// Turns each retry into a [`JobEvent::Retrying`], and tells the pool when the failure says
+/// the link or the service has more than it can take.
+pub(super) fn retry_notice<'a>(
+    emit: &'a Emit,
+    pool: &'a Pool,
+) -> impl FnMut(u32, Duration, &Error) + 'a {
     move |attempt, delay, e| {
+        if let Some(kind) = trouble_of(e) {
+            pool.trouble(kind);
+        }
         emit(JobEvent::Retrying {
             attempt,
             delay,
             error: JobError::from_oss(e),
         })
+    }
+}
+
+/// Whether a failure is a sign of too many requests at once: a timeout or a connection broken
+/// under load, or the service saying it is busy. A network that is down is not: fewer requests
+/// would not bring it back.
+fn trouble_of(e: &Error) -> Option<Trouble> {
+    use crate::oss::error::TransportKind;
+    match e {
+        Error::Transport {
+            kind: TransportKind::Timeout | TransportKind::Broken,
+            ..
+        } => Some(Trouble::Timeout),
+        Error::Service(s) if s.status >= 500 || s.code == "SlowDown" => Some(Trouble::Busy),
+        _ => None,
     }
 }
 

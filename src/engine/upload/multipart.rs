@@ -15,6 +15,7 @@ use super::{
 use crate::engine::checkpoint::{Checkpoint, FileStamp, FinishedPart, Intent, unix_ms};
 use crate::engine::outcome::{JobError, JobOutcome};
 use crate::engine::plan::{PartRange, UploadPlan};
+use crate::engine::pool::Pool;
 use crate::engine::progress::JobProgress;
 use crate::engine::retry::with_retry;
 use crate::engine::throttle::Throttle;
@@ -73,7 +74,7 @@ pub(super) async fn start_multipart(
                 .save_intent(&id, &intent)
                 .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
             let mut attempts = 0;
-            let upload_id = with_retry(&env.backoff, retry_notice(&emit), || {
+            let upload_id = with_retry(&env.backoff, retry_notice(&emit, &env.pool), || {
                 attempts += 1;
                 env.client
                     .initiate_multipart_upload(&spec.bucket, &spec.key, &spec.options)
@@ -207,12 +208,7 @@ async fn send_part(
         upload_id,
         began,
     } = *upload;
-    let _permit = env.part_permits.acquire().await.map_err(|_| {
-        Stop::Interrupted(JobError::plain(Text::new(
-            "The engine is shutting down.",
-            "上传引擎正在关闭。",
-        )))
-    })?;
+    let _permit = env.pool.acquire().await;
     let out = cx
         .retry(|| {
             let transfer = attempt_transfer(cx, progress, part.number);
@@ -251,11 +247,22 @@ async fn send_part(
     record.part_recorded().await
 }
 
-fn pace_fn(throttle: &Throttle) -> crate::oss::client::PaceFn {
+/// Paces by the user's bandwidth limit; a wait tells the pool that the limit, not the link,
+/// binds (so it does not grow for nothing).
+fn pace_fn(throttle: &Throttle, pool: &Pool) -> crate::oss::client::PaceFn {
     let throttle = throttle.clone();
+    let pool = pool.clone();
     Arc::new(move |n| {
         let t = throttle.clone();
-        Box::pin(async move { t.grant(n).await })
+        let pool = pool.clone();
+        Box::pin(async move {
+            let asked = std::time::Instant::now();
+            let granted = t.grant(n).await;
+            if asked.elapsed() > std::time::Duration::from_millis(1) {
+                pool.throttled();
+            }
+            granted
+        })
     })
 }
 
@@ -271,8 +278,8 @@ pub(super) fn attempt_transfer(
         p.part_started(number);
     }
     Transfer {
-        pace: Some(pace_fn(&env.throttle)),
-        progress: Some(progress_fn(progress, number, emit)),
+        pace: Some(pace_fn(&env.throttle, &env.pool)),
+        progress: Some(progress_fn(progress, number, emit, &env.pool)),
         ..Default::default()
     }
 }
@@ -296,10 +303,13 @@ fn progress_fn(
     progress: &Arc<Mutex<JobProgress>>,
     part: u32,
     emit: &Emit,
+    pool: &Pool,
 ) -> crate::oss::client::ProgressFn {
     let progress = progress.clone();
     let emit = emit.clone();
+    let pool = pool.clone();
     Arc::new(move |n| {
+        pool.sent(n);
         let snap = match progress.lock() {
             Ok(mut p) => {
                 let now = Instant::now();

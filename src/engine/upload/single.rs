@@ -14,6 +14,9 @@ use crate::engine::progress::JobProgress;
 use crate::oss::client::{Body, FileRange};
 use crate::text::Text;
 
+/// Bodies up to this size count as "small" for the pool's answer-time signal.
+const SMALL_BODY: u64 = 64 * 1024;
+
 /// Files smaller than one part: one PutObject, sent again if the file changed meanwhile.
 pub(super) async fn put_whole(cx: &Ctx<'_>, stamp: FileStamp) -> JobOutcome {
     let Ctx {
@@ -38,18 +41,31 @@ pub(super) async fn put_whole(cx: &Ctx<'_>, stamp: FileStamp) -> JobOutcome {
             })
         };
         let mut attempts = 0;
+        // A small file is one request of the shared pool, like a part of a big one.
+        let permit = env.pool.acquire().await;
+        let small = stamp.size <= SMALL_BODY;
         let result = cx
             .retry(|| {
                 attempts += 1;
                 let transfer = attempt_transfer(cx, &progress, 1);
                 let body = body.clone();
+                let pool = env.pool.clone();
                 forget_on_failure(progress.clone(), 1, async move {
-                    env.client
+                    let sent = tokio::time::Instant::now();
+                    let out = env
+                        .client
                         .put_object(&spec.bucket, &spec.key, body, &spec.options, &transfer)
-                        .await
+                        .await;
+                    // A small body's time is mostly the round trip and the server's queue:
+                    // answers slowing down tell the pool requests are queueing somewhere.
+                    if small && out.is_ok() {
+                        pool.answered(sent.elapsed());
+                    }
+                    out
                 })
             })
             .await;
+        drop(permit);
         let out = match result {
             Ok(out) => out,
             // With overwriting forbidden, a retry after an answer that got lost finds our own

@@ -1,0 +1,543 @@
+//! The one pool of requests in flight for the whole queue, shared by the parts of big files and
+//! by small files, and the controller that sizes it.
+//!
+//! On a long link one TCP connection gets a fraction of the bandwidth and every request costs
+//! a round trip, so the number of requests in flight decides the speed; the right number is
+//! not known in advance (3 on a slow uplink, 30 on a far, fat link) and a person should never
+//! have to find it. The controller works like TCP's own congestion control, on goodput: it
+//! starts small and doubles while each doubling brings clearly more bytes per second (slow
+//! start), then probes upward one step at a time and keeps a step only when it pays; it backs
+//! off when requests time out or the service is busy (5xx, throttling) or answers slow down,
+//! and it does not grow while the user's bandwidth limit, not the link, is what binds.
+//! Everything it decides on is passed in (time, bytes, errors), so tests drive it with a fake
+//! clock.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Requests in flight the pool never exceeds: beyond this a desktop only adds contention.
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Where the controller starts.
+pub const START_IN_FLIGHT: usize = 4;
+/// Slow start measures over short windows: a whole transfer may last a few seconds.
+const FAST_WINDOW: Duration = Duration::from_millis(500);
+/// Later steps are judged over longer windows, which smooth out single slow requests.
+const STEADY_WINDOW: Duration = Duration::from_secs(2);
+/// A doubling must bring this much more goodput to count as still growing.
+const DOUBLING_GAIN: f64 = 1.25;
+/// A single step up must bring this much more goodput to be kept.
+const STEP_GAIN: f64 = 1.05;
+/// After a step that did not pay, or a back-off, the next probe waits this long.
+const HOLD: Duration = Duration::from_secs(6);
+/// On trouble the pool shrinks to this share of its size.
+const BACK_OFF: f64 = 0.7;
+/// Answers this many times slower than the fastest seen mean requests are queueing somewhere.
+const SLOW_ANSWERS: f64 = 3.0;
+
+/// What went wrong with a request, as far as sizing the pool is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trouble {
+    /// A timeout or a broken connection while the network is up.
+    Timeout,
+    /// The service said it is busy or failing (5xx, throttling).
+    Busy,
+}
+
+/// Decides how many requests may be in flight. Pure: fed with observations and the time.
+#[derive(Clone, Debug)]
+pub struct Controller {
+    limit: usize,
+    max: usize,
+    phase: Phase,
+    window_start: Instant,
+    window_bytes: u64,
+    /// Goodput of the last finished window, bytes per second.
+    last_goodput: f64,
+    /// The limit and goodput before the step being judged.
+    before_step: Option<(usize, f64)>,
+    hold_until: Option<Instant>,
+    trouble: bool,
+    /// The fastest answer seen, and the latest ones smoothed.
+    fastest_answer: Option<Duration>,
+    recent_answer: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    SlowStart,
+    Steady,
+}
+
+/// What the pool tells the controller at the end of a window, besides the bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Window {
+    /// Requests were waiting for room: more room could have been used.
+    pub demand: bool,
+    /// The user's bandwidth limit held bytes back: the link is not what binds.
+    pub throttled: bool,
+}
+
+impl Controller {
+    pub fn new(now: Instant) -> Self {
+        Self {
+            limit: START_IN_FLIGHT,
+            max: MAX_IN_FLIGHT,
+            phase: Phase::SlowStart,
+            window_start: now,
+            window_bytes: 0,
+            last_goodput: 0.0,
+            before_step: None,
+            hold_until: None,
+            trouble: false,
+            fastest_answer: None,
+            recent_answer: None,
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes handed to the network.
+    pub fn sent(&mut self, bytes: u64) {
+        self.window_bytes += bytes;
+    }
+
+    /// A retryable failure: shrink at once (once per window), then hold.
+    pub fn trouble(&mut self, _kind: Trouble, now: Instant) {
+        if !self.trouble {
+            self.trouble = true;
+            self.shrink(now);
+        }
+    }
+
+    /// How long an answer took after its request was sent, for requests with small bodies
+    /// (their time is mostly the round trip and the server's queue).
+    pub fn answered(&mut self, took: Duration) {
+        self.fastest_answer = Some(self.fastest_answer.map_or(took, |f| f.min(took)));
+        self.recent_answer = Some(match self.recent_answer {
+            Some(r) => (r * 7 + took) / 8,
+            None => took,
+        });
+    }
+
+    fn shrink(&mut self, now: Instant) {
+        self.limit = ((self.limit as f64 * BACK_OFF).floor() as usize).max(1);
+        self.phase = Phase::Steady;
+        self.before_step = None;
+        self.hold_until = Some(now + HOLD);
+    }
+
+    fn answers_slowing(&self) -> bool {
+        match (self.fastest_answer, self.recent_answer) {
+            (Some(f), Some(r)) => r.as_secs_f64() > f.as_secs_f64() * SLOW_ANSWERS + 0.05,
+            _ => false,
+        }
+    }
+
+    /// Called often; at the end of each window it may change the limit. Returns the new limit
+    /// when it changed.
+    pub fn tick(&mut self, now: Instant, window: Window) -> Option<usize> {
+        let length = match self.phase {
+            Phase::SlowStart => FAST_WINDOW,
+            Phase::Steady => STEADY_WINDOW,
+        };
+        let elapsed = now.saturating_duration_since(self.window_start);
+        if elapsed < length {
+            return None;
+        }
+        let goodput = self.window_bytes as f64 / elapsed.as_secs_f64();
+        let before = self.limit;
+        self.window_start = now;
+        self.window_bytes = 0;
+        let troubled = std::mem::take(&mut self.trouble);
+        let previous = std::mem::replace(&mut self.last_goodput, goodput);
+        if troubled {
+            return (self.limit != before).then_some(self.limit);
+        }
+        if self.answers_slowing() && self.phase == Phase::Steady {
+            self.shrink(now);
+            self.recent_answer = self.fastest_answer;
+            return (self.limit != before).then_some(self.limit);
+        }
+        if let Some(until) = self.hold_until {
+            if now < until {
+                return None;
+            }
+            self.hold_until = None;
+        }
+        match self.phase {
+            Phase::SlowStart => {
+                let growing = previous == 0.0 || goodput >= previous * DOUBLING_GAIN;
+                if window.throttled || (!window.demand && previous > 0.0) {
+                    // Nothing to gain here now: judge growth later, one step at a time.
+                    self.phase = Phase::Steady;
+                } else if growing {
+                    self.limit = (self.limit * 2).min(self.max);
+                } else {
+                    // The last doubling did not pay: halfway back, then probe from there.
+                    self.limit = ((self.limit * 3) / 4).max(START_IN_FLIGHT.min(self.max));
+                    self.phase = Phase::Steady;
+                    self.hold_until = Some(now + STEADY_WINDOW);
+                }
+            }
+            Phase::Steady => {
+                if let Some((old_limit, old_goodput)) = self.before_step.take()
+                    && goodput < old_goodput * STEP_GAIN
+                {
+                    // The step did not pay: back to where it was, and wait before probing.
+                    self.limit = old_limit;
+                    self.hold_until = Some(now + HOLD);
+                    return (self.limit != before).then_some(self.limit);
+                }
+                if window.demand && !window.throttled && self.limit < self.max {
+                    self.before_step = Some((self.limit, goodput));
+                    let step = (self.limit / 8).max(1);
+                    self.limit = (self.limit + step).min(self.max);
+                }
+            }
+        }
+        (self.limit != before).then_some(self.limit)
+    }
+}
+
+/// The pool itself: a semaphore whose size the controller changes, or that a person fixed.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Mutex<State>>,
+    room: Arc<Notify>,
+}
+
+struct State {
+    controller: Controller,
+    /// A fixed size a person chose (`--threads`/`--jobs`, the Advanced settings).
+    fixed: Option<usize>,
+    in_flight: usize,
+    waiting: usize,
+    throttled: bool,
+    /// Bytes per second over the last window, for the status line.
+    goodput: f64,
+}
+
+impl State {
+    fn limit(&self) -> usize {
+        self.fixed.unwrap_or_else(|| self.controller.limit())
+    }
+}
+
+/// One request's place in the pool; the place is given back when it is dropped.
+pub struct Permit {
+    pool: Pool,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.pool.state().in_flight -= 1;
+        self.pool.room.notify_waiters();
+    }
+}
+
+impl Pool {
+    /// A pool sized by the controller, or of `fixed` size.
+    pub fn new(fixed: Option<usize>) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(State {
+                controller: Controller::new(Instant::now()),
+                fixed: fixed.map(|n| n.clamp(1, MAX_IN_FLIGHT)),
+                in_flight: 0,
+                waiting: 0,
+                throttled: false,
+                goodput: 0.0,
+            })),
+            room: Arc::new(Notify::new()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sizes the pool by hand (`Some`) or hands it back to the controller (`None`).
+    pub fn set_fixed(&self, fixed: Option<usize>) {
+        self.state().fixed = fixed.map(|n| n.clamp(1, MAX_IN_FLIGHT));
+        self.room.notify_waiters();
+    }
+
+    /// Waits for room for one more request.
+    pub async fn acquire(&self) -> Permit {
+        let mut counted = false;
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a place given back in between is not missed.
+            notified.as_mut().enable();
+            {
+                let mut s = self.state();
+                if s.in_flight < s.limit() {
+                    s.in_flight += 1;
+                    if counted {
+                        s.waiting -= 1;
+                    }
+                    return Permit { pool: self.clone() };
+                }
+                if !counted {
+                    s.waiting += 1;
+                    counted = true;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Room for more requests right now: the queue starts another job only when there is.
+    pub fn has_room(&self) -> bool {
+        let s = self.state();
+        s.in_flight + s.waiting < s.limit()
+    }
+
+    /// The current size.
+    pub fn limit(&self) -> usize {
+        self.state().limit()
+    }
+
+    /// Requests in flight, and the goodput of the last window in bytes per second.
+    pub fn load(&self) -> (usize, f64) {
+        let s = self.state();
+        (s.in_flight, s.goodput)
+    }
+
+    /// Bytes were handed to the network.
+    pub fn sent(&self, bytes: u64) {
+        self.state().controller.sent(bytes);
+    }
+
+    /// The user's bandwidth limit held bytes back in this window.
+    pub fn throttled(&self) {
+        self.state().throttled = true;
+    }
+
+    pub fn trouble(&self, kind: Trouble) {
+        self.state().controller.trouble(kind, Instant::now());
+    }
+
+    pub fn answered(&self, took: Duration) {
+        self.state().controller.answered(took);
+    }
+
+    /// Lets the controller judge the window that ended; call a few times a second.
+    pub fn tick(&self) {
+        let mut s = self.state();
+        let window = Window {
+            demand: s.waiting > 0,
+            throttled: std::mem::take(&mut s.throttled),
+        };
+        let now = Instant::now();
+        let start = s.controller.window_start;
+        let bytes = s.controller.window_bytes;
+        if s.controller.tick(now, window).is_some() || s.controller.window_start != start {
+            let secs = now.saturating_duration_since(start).as_secs_f64();
+            if secs > 0.0 {
+                s.goodput = bytes as f64 / secs;
+            }
+            drop(s);
+            self.room.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link that gives each request `per_request` bytes/s, all of them together at most
+    /// `link` bytes/s: the goodput a controller at `limit` sees.
+    fn goodput(limit: usize, per_request: f64, link: f64) -> f64 {
+        (limit as f64 * per_request).min(link)
+    }
+
+    /// Runs the controller for `seconds` of fake time against a simulated link, ticking every
+    /// 50 ms; returns the limits it chose, one per tick.
+    fn drive(
+        c: &mut Controller,
+        start: Instant,
+        seconds: u64,
+        link: impl Fn(usize, Duration) -> f64,
+        window: impl Fn(usize) -> Window,
+    ) -> Vec<usize> {
+        let step = Duration::from_millis(50);
+        let mut now = start;
+        let mut seen = Vec::new();
+        while now < start + Duration::from_secs(seconds) {
+            let rate = link(c.limit(), now - start);
+            c.sent((rate * step.as_secs_f64()) as u64);
+            now += step;
+            c.tick(now, window(c.limit()));
+            seen.push(c.limit());
+        }
+        seen
+    }
+
+    fn demand(_: usize) -> Window {
+        Window {
+            demand: true,
+            throttled: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn grows_fast_on_a_long_fat_link_and_settles_near_what_fills_it() {
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        // 24 Mbit/s per connection, 300 Mbit/s for all: 13 connections fill the link.
+        let per = 3_000_000.0;
+        let link = 37_500_000.0;
+        let limits = drive(&mut c, start, 20, |l, _| goodput(l, per, link), demand);
+        // Within two seconds it is past what fills the link…
+        assert!(limits[40] >= 13, "{:?}", &limits[..40]);
+        // …and it never runs away to the cap for nothing, nor falls back below the fill.
+        let settled = &limits[200..];
+        assert!(
+            settled.iter().all(|&l| (13..=40).contains(&l)),
+            "{settled:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keeps_growing_while_each_step_pays() {
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        // Small files: every request is a round trip; more in flight is more files per second
+        // up to the cap.
+        let limits = drive(
+            &mut c,
+            start,
+            60,
+            |l, _| goodput(l, 200_000.0, 1e12),
+            demand,
+        );
+        assert_eq!(*limits.last().unwrap(), MAX_IN_FLIGHT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_uplink_gets_few_connections() {
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        // 200 KiB/s in all, whatever the number of connections.
+        let limits = drive(&mut c, start, 60, |l, _| goodput(l, 1e9, 204_800.0), demand);
+        assert!(limits.iter().all(|&l| l <= 8), "{limits:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn holds_when_the_users_limit_binds() {
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        let limits = drive(
+            &mut c,
+            start,
+            30,
+            |l, _| goodput(l, 3_000_000.0, 1e12),
+            |_| Window {
+                demand: true,
+                throttled: true,
+            },
+        );
+        assert!(limits.iter().all(|&l| l == START_IN_FLIGHT), "{limits:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn does_not_grow_without_requests_waiting() {
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        let limits = drive(
+            &mut c,
+            start,
+            30,
+            |l, _| goodput(l, 3_000_000.0, 1e12),
+            |_| Window::default(),
+        );
+        assert!(
+            limits.iter().all(|&l| l <= 2 * START_IN_FLIGHT),
+            "{limits:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backs_off_on_trouble_and_holds_before_probing_again() {
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        drive(
+            &mut c,
+            start,
+            10,
+            |l, _| goodput(l, 200_000.0, 1e12),
+            demand,
+        );
+        let before = c.limit();
+        let now = start + Duration::from_secs(10);
+        c.trouble(Trouble::Busy, now);
+        let after = c.limit();
+        assert!(
+            after < before && after >= (before as f64 * 0.6) as usize,
+            "{before} → {after}"
+        );
+        // Trouble in the same window does not shrink it twice.
+        c.trouble(Trouble::Timeout, now);
+        assert_eq!(c.limit(), after);
+        // No probe upward while it holds.
+        let mut t = now;
+        for _ in 0..(HOLD.as_millis() / 100 - 1) {
+            t += Duration::from_millis(100);
+            c.sent(20_000);
+            c.tick(t, demand(c.limit()));
+            assert!(c.limit() <= after, "probed during the hold");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answers_slowing_down_shrink_the_pool() {
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        drive(
+            &mut c,
+            start,
+            10,
+            |l, _| goodput(l, 200_000.0, 1e12),
+            demand,
+        );
+        let before = c.limit();
+        c.answered(Duration::from_millis(80));
+        for _ in 0..20 {
+            c.answered(Duration::from_millis(900));
+        }
+        let t = start + Duration::from_secs(10) + STEADY_WINDOW;
+        c.sent(1_000_000);
+        c.tick(t, demand(c.limit()));
+        assert!(c.limit() < before, "{before} → {}", c.limit());
+    }
+
+    #[tokio::test]
+    async fn the_pool_never_lets_more_in_than_its_limit() {
+        let pool = Pool::new(Some(3));
+        let a = pool.acquire().await;
+        let _b = pool.acquire().await;
+        let _c = pool.acquire().await;
+        assert!(!pool.has_room());
+        let waiting = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.acquire().await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        drop(a);
+        let _d = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap();
+        pool.set_fixed(Some(5));
+        assert!(pool.has_room());
+        assert_eq!(pool.load().0, 3);
+    }
+}
