@@ -477,6 +477,7 @@ mod tests {
         );
         assert_eq!(svc(400, "EntityTooSmall").class(), ErrorClass::InvalidInput);
         assert_eq!(svc(400, "BadDigest").class(), retry);
+        assert_eq!(svc(400, "InvalidDigest").class(), retry);
         assert_eq!(svc(304, "").class(), ErrorClass::Other);
         let t = |kind| {
             Error::Transport {
@@ -499,10 +500,40 @@ mod tests {
             retry
         );
         assert_eq!(
+            Error::Md5Mismatch {
+                what: "part 1".into(),
+                expected: "00".into(),
+                etag: "\"11\"".into(),
+            }
+            .class(),
+            retry
+        );
+        assert_eq!(
             Error::from(InvalidInput::EmptyKey).class(),
             ErrorClass::InvalidInput
         );
         assert!(svc(404, "NoSuchUpload").is_no_such_upload());
+    }
+
+    #[test]
+    fn stalls_say_which_step_and_are_retryable() {
+        for stall in [Stall::Sending, Stall::NoAnswer, Stall::Receiving] {
+            let e = stall.error(Duration::from_secs(60));
+            assert_eq!(e.stall(), Some(stall));
+            assert_eq!(e.class(), ErrorClass::Retry { clock_offset: None });
+            assert!(e.to_string().contains("60 s"), "{e}");
+        }
+        let plain = Error::Transport {
+            kind: TransportKind::Timeout,
+            message: "operation timed out".into(),
+        };
+        assert_eq!(plain.stall(), None);
+        let broken = Error::Transport {
+            kind: TransportKind::Broken,
+            message: Stall::SENDING.into(),
+        };
+        assert_eq!(broken.stall(), None);
+        assert!(!plain.is_plain_http_answer());
     }
 
     #[test]

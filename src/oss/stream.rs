@@ -497,6 +497,71 @@ mod tests {
     }
 
     #[test]
+    fn a_stall_is_no_progress_for_the_limit_and_pacing_never_counts() {
+        let limit = Duration::from_secs(10);
+        let t0 = Instant::now();
+        let s = |n: u64| Duration::from_secs(n);
+        let mut w = Watch::new(t0, true);
+        // Waiting for the connection to take the body: the limit from the last progress.
+        assert_eq!(w.check(t0 + s(9), limit), Ok(t0 + s(10)));
+        assert_eq!(
+            w.check(t0 + s(10), limit),
+            Err(Stalled::Connection(Stall::Sending))
+        );
+        // A piece taken moves the deadline; a slow file read is told apart from the network.
+        w.first_pull = Some(t0 + s(1));
+        w.enter(Step::Connection, t0 + s(8));
+        assert_eq!(w.check(t0 + s(17), limit), Ok(t0 + s(18)));
+        w.enter(Step::File, t0 + s(8));
+        assert_eq!(w.check(t0 + s(18), limit), Err(Stalled::File));
+        // Held back by the bandwidth limit: however long, not a stall.
+        w.enter(Step::Pacing, t0 + s(8));
+        assert_eq!(w.check(t0 + s(500), limit), Ok(t0 + s(510)));
+        // All handed over at 21 s after the first piece was asked for at 1 s: the connection
+        // may still be sending, so the answer gets those 20 s more before the limit runs.
+        w.enter(Step::Sent, t0 + s(21));
+        assert_eq!(w.check(t0 + s(50), limit), Ok(t0 + s(51)));
+        assert_eq!(
+            w.check(t0 + s(51), limit),
+            Err(Stalled::Connection(Stall::NoAnswer))
+        );
+        // No body: the answer is due within the limit.
+        let w = Watch::new(t0, false);
+        assert_eq!(w.check(t0, limit), Ok(t0 + s(10)));
+        assert_eq!(
+            w.check(t0 + s(10), limit),
+            Err(Stalled::Connection(Stall::NoAnswer))
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_bodies_go_out_in_pieces_and_end_sent() {
+        let data = Bytes::from(vec![5u8; PIECE_SIZE * 2 + 10]);
+        let watch = Arc::new(Mutex::new(Watch::new(Instant::now(), true)));
+        let seen = Arc::new(AtomicI64::new(0));
+        let seen2 = seen.clone();
+        let transfer = Transfer {
+            progress: Some(Arc::new(move |n| {
+                seen2.fetch_add(n as i64, Ordering::Relaxed);
+            })),
+            ..Default::default()
+        };
+        let got: Vec<_> = futures_util::StreamExt::collect(pieces(
+            Source::Memory(data.clone()),
+            transfer,
+            watch.clone(),
+            true,
+        ))
+        .await;
+        let sizes: Vec<usize> = got.iter().map(|p| p.as_ref().unwrap().len()).collect();
+        assert_eq!(sizes, [PIECE_SIZE, PIECE_SIZE, 10]);
+        let w = watch.lock().unwrap();
+        assert_eq!(w.step, Step::Sent);
+        assert_eq!(w.crc.value(), crc64::checksum(&data));
+        assert_eq!(seen.load(Ordering::Relaxed), data.len() as i64);
+    }
+
+    #[test]
     fn recent_chunks_are_bounded() {
         let mut recent = Recent::default();
         let held: Vec<Bytes> = (0..10).map(|i| Bytes::from(vec![i; 4])).collect();

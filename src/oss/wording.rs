@@ -248,6 +248,92 @@ mod tests {
         assert!(io.user_message().contains("/x/y"));
     }
 
+    /// The same message is shown while a retry waits and after the last one failed: it must not
+    /// promise another try (issue 9.10).
+    #[test]
+    fn no_message_promises_a_retry() {
+        let transport = |kind, message: &str| Error::Transport {
+            kind,
+            message: message.into(),
+        };
+        let mut errors = vec![
+            transport(TransportKind::Timeout, "timed out"),
+            transport(TransportKind::Broken, "reset"),
+            transport(TransportKind::Connect, "refused"),
+            transport(TransportKind::Tls, "bad cert"),
+            Stall::Sending.error(std::time::Duration::from_secs(60)),
+            Stall::NoAnswer.error(std::time::Duration::from_secs(60)),
+            Stall::Receiving.error(std::time::Duration::from_secs(60)),
+            Error::Integrity {
+                what: "part 1".into(),
+                expected: 1,
+                actual: 2,
+            },
+            Error::Md5Mismatch {
+                what: "part 1".into(),
+                expected: "00".into(),
+                etag: "11".into(),
+            },
+            Error::Protocol {
+                status: 200,
+                message: "garbage".into(),
+                request_id: String::new(),
+            },
+        ];
+        for (status, code) in [
+            (500, "InternalError"),
+            (503, "ServiceUnavailable"),
+            (502, ""),
+            (429, ""),
+            (408, "RequestTimeout"),
+            (400, "BadDigest"),
+            (400, "InvalidDigest"),
+            (404, "NoSuchUpload"),
+            (400, "InvalidPart"),
+            (403, "RequestTimeTooSkewed"),
+        ] {
+            errors.push(svc(status, code));
+        }
+        errors.push(Error::service(ServiceError {
+            status: 403,
+            code: "RequestTimeTooSkewed".into(),
+            clock_offset: Some(600),
+            ..Default::default()
+        }));
+        for e in errors {
+            let t = e.user_text();
+            for promise in [
+                "will try",
+                "try again",
+                "trying again",
+                "will start",
+                "being sent again",
+                "corrects for it",
+            ] {
+                assert!(!t.en.to_lowercase().contains(promise), "{e:?}: {}", t.en);
+            }
+            for promise in ["重试", "重新发送", "重新开始", "将从头", "自动校正"] {
+                assert!(!t.zh.contains(promise), "{e:?}: {}", t.zh);
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_data_and_stalls_say_what_happened() {
+        let damaged = svc(400, "InvalidDigest").user_text();
+        assert!(damaged.en.contains("damaged"), "{}", damaged.en);
+        assert!(damaged.zh.contains("损坏"), "{}", damaged.zh);
+        let sending = Stall::Sending
+            .error(std::time::Duration::from_secs(60))
+            .user_text();
+        assert!(
+            sending.en.contains("stalled while sending"),
+            "{}",
+            sending.en
+        );
+        assert!(sending.zh.contains("停滞"), "{}", sending.zh);
+    }
+
     #[test]
     fn an_oversized_answer_says_what_to_check() {
         let e = Error::AnswerTooLarge {
