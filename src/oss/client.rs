@@ -3,19 +3,21 @@
 //! `RequestTimeTooSkewed` teaches us, so every later request is signed with the server's time.
 //!
 //! Every call takes the same three steps: `request` builds what is sent, with no I/O; `execute`
-//! signs it and sends it (a file body streams through `stream`); `response` reads the answer.
-//! The types the calls take and give live in `types` and are re-exported here.
+//! signs it and sends it (a body streams through `stream`, which also watches for stalls);
+//! `response` reads the answer. The types the calls take and give live in `types` and are
+//! re-exported here.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use http::Method;
 
+use super::digest;
 use super::error::Error;
 use super::limits::InvalidInput;
 use super::request::{self, Request};
 use super::response::{
-    self, callback_outcome, header_string, object_meta, read_xml, request_id, verify_crc,
+    self, callback_outcome, check_body, header_string, object_meta, read_xml, request_id,
 };
 use super::stream::Outgoing;
 use super::xml::{self, CompletePart, PartSummary, UploadSummary};
@@ -23,8 +25,8 @@ use super::xml::{self, CompletePart, PartSummary, UploadSummary};
 pub use super::response::{MAX_LIST_ANSWER, MAX_XML_ANSWER};
 pub use super::stream::CHUNK_SIZE;
 pub use super::types::{
-    Body, CallbackOutcome, ClientConfig, CompleteOutput, FileRange, GetObjectOutput, ObjectMeta,
-    ObjectOptions, PaceFn, PartOutput, ProgressFn, PutObjectOutput, Transfer,
+    Body, BodyCheck, CallbackOutcome, ClientConfig, CompleteOutput, FileRange, GetObjectOutput,
+    ObjectMeta, ObjectOptions, PaceFn, PartOutput, ProgressFn, PutObjectOutput, Transfer,
 };
 
 /// The OSS client. Cheap to clone; clones share connections and the learned clock offset.
@@ -38,9 +40,11 @@ pub struct Client {
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Self, Error> {
         install_crypto_provider();
+        // No read timeout here: reqwest's runs from the start of a request to its answer, body
+        // upload included, and cut every part slower than it. Stalls are watched instead
+        // (`Outgoing::answer`, `response::next_chunk`).
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
-            .read_timeout(cfg.read_timeout)
             .user_agent(concat!("oss-uploader/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| InvalidInput::Other(format!("The network client could not start: {e}")))?;
@@ -64,6 +68,10 @@ impl Client {
         self.clock_offset.store(secs, Ordering::Relaxed);
     }
 
+    fn stall(&self) -> std::time::Duration {
+        self.cfg.read_timeout
+    }
+
     /// Signs and sends one request; a non-2xx answer becomes `Error::Service`.
     async fn execute(&self, req: Request<'_>) -> Result<reqwest::Response, Error> {
         let (response, _) = self.send(req, &Transfer::default()).await?;
@@ -72,7 +80,8 @@ impl Client {
 
     /// Signs and sends one request, its body paced and counted by `transfer`; returns the
     /// answer and what can be learnt of the body sent. A failure of the file being read is
-    /// reported as that, not as whatever the server or the connection made of it.
+    /// reported as that, not as whatever the server or the connection made of it; a request
+    /// that makes no progress for the stall limit (`ClientConfig::read_timeout`) is given up.
     async fn send(
         &self,
         mut req: Request<'_>,
@@ -83,35 +92,41 @@ impl Client {
         req.sign(&self.cfg, local_now + self.clock_offset());
         let url = req.url(&self.cfg.endpoint);
         let is_head = req.method == Method::HEAD;
-        let response = self
+        let stall = self.stall();
+        let pending = self
             .http
             .request(req.method, url)
             .headers(req.headers)
             .body(body)
-            .send()
-            .await
-            .map_err(|e| outgoing.explain(e.into()))?;
+            .send();
+        let response = outgoing.answer(pending, stall).await?;
         if response.status().is_success() {
             return Ok((response, outgoing));
         }
-        let err = response::service_error(response, is_head, local_now).await;
+        let err = response::service_error(response, is_head, local_now, stall).await;
         if let Some(offset) = err.clock_offset {
             self.set_clock_offset(offset);
         }
         Err(outgoing.explain(Error::service(err)))
     }
 
-    /// Sends a request with a body and checks the server's CRC-64 of it against the bytes sent.
+    /// Sends a request with a body and checks what the server says it stored against the
+    /// bytes sent: its CRC-64, or without one its ETag against our `Content-MD5`. Returns the
+    /// CRC-64 of the bytes sent and what was confirmed.
     async fn send_body(
         &self,
         req: Request<'_>,
         transfer: &Transfer,
         what: impl Fn() -> String,
-    ) -> Result<(reqwest::Response, u64), Error> {
+    ) -> Result<(reqwest::Response, u64, BodyCheck), Error> {
         let (resp, outgoing) = self.send(req, transfer).await?;
         let sent = outgoing.sent_crc()?;
-        let crc64 = verify_crc(resp.headers(), sent, what)?;
-        Ok((resp, crc64))
+        let md5 = transfer
+            .content_md5
+            .as_deref()
+            .and_then(digest::parse_content_md5);
+        let check = check_body(resp.headers(), sent, md5.as_ref(), what)?;
+        Ok((resp, sent, check))
     }
 
     /// PutBucket: creates a bucket (optionally with a storage class and ACL).
@@ -136,15 +151,17 @@ impl Client {
         transfer: &Transfer,
     ) -> Result<PutObjectOutput, Error> {
         let req = request::put_object(bucket, key, body, opts, transfer)?;
-        let (resp, crc64) = self
+        let (resp, crc64, check) = self
             .send_body(req, transfer, || format!("object {key}"))
             .await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let callback = callback_outcome(opts, status, &headers, resp, now_unix()).await;
+        let stall = self.stall();
+        let callback = callback_outcome(opts, status, &headers, resp, now_unix(), stall).await;
         Ok(PutObjectOutput {
             etag: header_string(&headers, "etag").unwrap_or_default(),
             crc64,
+            check,
             request_id: request_id(&headers),
             callback,
         })
@@ -162,18 +179,23 @@ impl Client {
             .await?;
         let meta = object_meta(response.headers());
         let content_range = header_string(response.headers(), "content-range");
-        Ok(GetObjectOutput::new(meta, content_range, response))
+        Ok(GetObjectOutput::new(
+            meta,
+            content_range,
+            response,
+            self.stall(),
+        ))
     }
 
     /// HeadObject: the object's size, ETag, CRC-64 and metadata.
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta, Error> {
-        let resp = self.execute(request::head_object(bucket, key)).await?;
+        let resp = self.execute(request::head_object(bucket, key)?).await?;
         Ok(object_meta(resp.headers()))
     }
 
     /// DeleteObject. Deleting an object that does not exist succeeds, as in OSS.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
-        self.execute(request::delete_object(bucket, key)).await?;
+        self.execute(request::delete_object(bucket, key)?).await?;
         Ok(())
     }
 
@@ -186,8 +208,13 @@ impl Client {
     ) -> Result<String, Error> {
         let req = request::initiate_multipart_upload(bucket, key, opts)?;
         let resp = self.execute(req).await?;
-        let r: xml::InitiateMultipartUploadResult =
-            read_xml(resp, MAX_XML_ANSWER, "InitiateMultipartUpload").await?;
+        let r: xml::InitiateMultipartUploadResult = read_xml(
+            resp,
+            MAX_XML_ANSWER,
+            "InitiateMultipartUpload",
+            self.stall(),
+        )
+        .await?;
         if r.upload_id.is_empty() {
             return Err(Error::Protocol {
                 status: 200,
@@ -198,7 +225,8 @@ impl Client {
         Ok(r.upload_id)
     }
 
-    /// UploadPart: sends one part, streamed, and checks its CRC-64 against the server's.
+    /// UploadPart: sends one part, streamed, and checks what the server stored against what
+    /// was sent (`PartOutput::check`).
     pub async fn upload_part(
         &self,
         bucket: &str,
@@ -210,7 +238,7 @@ impl Client {
     ) -> Result<PartOutput, Error> {
         let size = body.len();
         let req = request::upload_part(bucket, key, upload_id, part_number, body, transfer)?;
-        let (resp, crc64) = self
+        let (resp, crc64, check) = self
             .send_body(req, transfer, || format!("part {part_number}"))
             .await?;
         let etag = header_string(resp.headers(), "etag").unwrap_or_default();
@@ -221,7 +249,12 @@ impl Client {
                 request_id: request_id(resp.headers()),
             });
         }
-        Ok(PartOutput { etag, crc64, size })
+        Ok(PartOutput {
+            etag,
+            crc64,
+            size,
+            check,
+        })
     }
 
     /// CompleteMultipartUpload with the parts in ascending order.
@@ -241,10 +274,15 @@ impl Client {
         let mut etag = header_string(&headers, "etag").unwrap_or_default();
         let mut location = String::new();
         let callback = if opts.wants_callback() {
-            callback_outcome(opts, status, &headers, resp, now_unix()).await
+            callback_outcome(opts, status, &headers, resp, now_unix(), self.stall()).await
         } else {
-            let r: xml::CompleteMultipartUploadResult =
-                read_xml(resp, MAX_XML_ANSWER, "CompleteMultipartUpload").await?;
+            let r: xml::CompleteMultipartUploadResult = read_xml(
+                resp,
+                MAX_XML_ANSWER,
+                "CompleteMultipartUpload",
+                self.stall(),
+            )
+            .await?;
             if !r.etag.is_empty() {
                 etag = r.etag;
             }
@@ -267,7 +305,7 @@ impl Client {
         key: &str,
         upload_id: &str,
     ) -> Result<(), Error> {
-        self.execute(request::abort_multipart_upload(bucket, key, upload_id))
+        self.execute(request::abort_multipart_upload(bucket, key, upload_id)?)
             .await?;
         Ok(())
     }
@@ -282,10 +320,11 @@ impl Client {
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let req = request::list_parts(bucket, key, upload_id, marker.as_deref());
+            let req = request::list_parts(bucket, key, upload_id, marker.as_deref())?;
             let resp = self.execute(req).await?;
             let rid = request_id(resp.headers());
-            let page: xml::ListPartsResult = read_xml(resp, MAX_LIST_ANSWER, "ListParts").await?;
+            let page: xml::ListPartsResult =
+                read_xml(resp, MAX_LIST_ANSWER, "ListParts", self.stall()).await?;
             all.extend(page.parts);
             if !page.is_truncated {
                 return Ok(all);
@@ -316,7 +355,7 @@ impl Client {
             let resp = self.execute(req).await?;
             let rid = request_id(resp.headers());
             let page: xml::ListMultipartUploadsResult =
-                read_xml(resp, MAX_LIST_ANSWER, "ListMultipartUploads").await?;
+                read_xml(resp, MAX_LIST_ANSWER, "ListMultipartUploads", self.stall()).await?;
             all.extend(page.uploads);
             if !page.is_truncated {
                 return Ok(all);

@@ -2,6 +2,7 @@
 //! about it. How each error is worded for a person lives in `wording`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use base64::Engine as _;
 
@@ -137,6 +138,53 @@ pub enum TransportKind {
     Tls,
 }
 
+/// Which step of a request made no progress for the stall limit (`ClientConfig::read_timeout`).
+/// A stall is a `Transport` error of kind `Timeout`, retryable; its message says which step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stall {
+    /// The connection took none of the body: the link or the server stopped taking data.
+    Sending,
+    /// The request was sent but no answer came.
+    NoAnswer,
+    /// The answer began but stopped arriving.
+    Receiving,
+}
+
+impl Stall {
+    const SENDING: &str = "the connection stalled while sending";
+    const NO_ANSWER: &str = "no answer after the upload";
+    const RECEIVING: &str = "the answer stopped arriving";
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Sending => Self::SENDING,
+            Self::NoAnswer => Self::NO_ANSWER,
+            Self::Receiving => Self::RECEIVING,
+        }
+    }
+
+    /// The error for this stall after `limit` without progress.
+    pub(super) fn error(self, limit: Duration) -> Error {
+        Error::Transport {
+            kind: TransportKind::Timeout,
+            message: format!(
+                "{} (no progress for {} s)",
+                self.prefix(),
+                limit.as_secs_f64().round()
+            ),
+        }
+    }
+
+    fn of(message: &str) -> Option<Self> {
+        [Self::Sending, Self::NoAnswer, Self::Receiving]
+            .into_iter()
+            .find(|s| message.starts_with(s.prefix()))
+    }
+}
+
+/// How a TLS failure begins when the server answered the handshake in plain HTTP.
+const PLAIN_HTTP: &str = "the server answered in plain HTTP, not HTTPS";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{}", service_summary(.0))]
@@ -151,6 +199,14 @@ pub enum Error {
         what: String,
         expected: u64,
         actual: u64,
+    },
+    /// The server stored a body whose MD5 (its ETag) is not the MD5 of what was sent.
+    #[error("data check failed: {what}: expected MD5 {expected}, the server's ETag is {etag}")]
+    Md5Mismatch {
+        what: String,
+        /// The MD5 of what was sent, in hex.
+        expected: String,
+        etag: String,
     },
     #[error("cannot read {}: {source}", path.display())]
     Io {
@@ -221,6 +277,23 @@ impl Error {
         self.code() == Some("NoSuchUpload")
     }
 
+    /// Which step stalled, when the request was given up for making no progress.
+    pub fn stall(&self) -> Option<Stall> {
+        match self {
+            Self::Transport {
+                kind: TransportKind::Timeout,
+                message,
+            } => Stall::of(message),
+            _ => None,
+        }
+    }
+
+    /// Whether an `https://` address was answered in plain HTTP: the server there does not
+    /// speak HTTPS, and `http://` is what reaches it.
+    pub fn is_plain_http_answer(&self) -> bool {
+        matches!(self, Self::Transport { kind: TransportKind::Tls, message } if message.starts_with(PLAIN_HTTP))
+    }
+
     /// What the engine should do about this error.
     pub fn class(&self) -> ErrorClass {
         match self {
@@ -230,7 +303,9 @@ impl Error {
                 _ => ErrorClass::Retry { clock_offset: None },
             },
             // The bytes were damaged on the way: sending them again fixes it.
-            Self::Integrity { .. } => ErrorClass::Retry { clock_offset: None },
+            Self::Integrity { .. } | Self::Md5Mismatch { .. } => {
+                ErrorClass::Retry { clock_offset: None }
+            }
             Self::Io { .. } => ErrorClass::Other,
             Self::InvalidInput(_) => ErrorClass::InvalidInput,
             // A garbled answer is usually a proxy or a broken connection: worth a bounded retry.
@@ -266,8 +341,11 @@ fn classify_service(e: &ServiceError) -> ErrorClass {
     if code == "AccessDenied" || (code.is_empty() && e.status == 403) {
         return ErrorClass::Denied;
     }
-    // The body was damaged on the way (its MD5 did not match): sending it again fixes it.
-    if code == "BadDigest" || code == "RequestTimeout" {
+    // The body was damaged on the way (its MD5 did not match what we said): sending it again
+    // fixes it. OSS says `InvalidDigest` both for that and for a Content-MD5 that is not an
+    // MD5 at all, but the client only sends well-formed ones (checked before sending), so
+    // here it means damage; the retry bound of the engine stops a server that always says so.
+    if matches!(code, "BadDigest" | "InvalidDigest" | "RequestTimeout") {
         return ErrorClass::Retry { clock_offset: None };
     }
     match e.status {
@@ -279,11 +357,14 @@ fn classify_service(e: &ServiceError) -> ErrorClass {
 
 impl From<reqwest::Error> for Error {
     fn from(e: reqwest::Error) -> Self {
-        let message = error_chain(&e);
+        let mut message = error_chain(&e);
         let lower = message.to_ascii_lowercase();
         let kind = if e.is_timeout() {
             TransportKind::Timeout
         } else if is_tls(&e) || TLS_MARKERS.iter().any(|m| lower.contains(m)) {
+            if answered_in_plain_http(&e, &message) {
+                message = format!("{PLAIN_HTTP}: {message}");
+            }
             TransportKind::Tls
         } else if e.is_connect() {
             TransportKind::Connect
@@ -292,6 +373,26 @@ impl From<reqwest::Error> for Error {
         };
         Self::Transport { kind, message }
     }
+}
+
+/// Whether the TLS handshake was answered with something that is not TLS at all. A TLS record
+/// begins with a content type byte (20 to 24); an HTTP answer begins with `H`, which rustls
+/// refuses as an invalid content type before anything else.
+fn answered_in_plain_http(e: &(dyn std::error::Error + 'static), message: &str) -> bool {
+    let plain = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        let inner = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<rustls::Error>());
+        if c.downcast_ref::<rustls::Error>().or(inner) == Some(&plain) {
+            return true;
+        }
+        cur = c.source();
+    }
+    // The type can hide behind a wrapper that only keeps the text.
+    message.contains("InvalidContentType")
 }
 
 /// How rustls describes its failures, for when the error's type is hidden behind a wrapper.
@@ -376,6 +477,7 @@ mod tests {
         );
         assert_eq!(svc(400, "EntityTooSmall").class(), ErrorClass::InvalidInput);
         assert_eq!(svc(400, "BadDigest").class(), retry);
+        assert_eq!(svc(400, "InvalidDigest").class(), retry);
         assert_eq!(svc(304, "").class(), ErrorClass::Other);
         let t = |kind| {
             Error::Transport {
@@ -398,10 +500,40 @@ mod tests {
             retry
         );
         assert_eq!(
+            Error::Md5Mismatch {
+                what: "part 1".into(),
+                expected: "00".into(),
+                etag: "\"11\"".into(),
+            }
+            .class(),
+            retry
+        );
+        assert_eq!(
             Error::from(InvalidInput::EmptyKey).class(),
             ErrorClass::InvalidInput
         );
         assert!(svc(404, "NoSuchUpload").is_no_such_upload());
+    }
+
+    #[test]
+    fn stalls_say_which_step_and_are_retryable() {
+        for stall in [Stall::Sending, Stall::NoAnswer, Stall::Receiving] {
+            let e = stall.error(Duration::from_secs(60));
+            assert_eq!(e.stall(), Some(stall));
+            assert_eq!(e.class(), ErrorClass::Retry { clock_offset: None });
+            assert!(e.to_string().contains("60 s"), "{e}");
+        }
+        let plain = Error::Transport {
+            kind: TransportKind::Timeout,
+            message: "operation timed out".into(),
+        };
+        assert_eq!(plain.stall(), None);
+        let broken = Error::Transport {
+            kind: TransportKind::Broken,
+            message: Stall::SENDING.into(),
+        };
+        assert_eq!(broken.stall(), None);
+        assert!(!plain.is_plain_http_answer());
     }
 
     #[test]

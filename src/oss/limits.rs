@@ -37,6 +37,10 @@ pub enum InvalidInput {
     KeyTooLong(usize),
     #[error("The object name \"{0}\" starts with '/' or '\\'; OSS does not allow that.")]
     KeyLeadingSlash(String),
+    #[error(
+        "The object name \"{0}\" has a \".\" or \"..\" between slashes. A web address cannot carry that unchanged (it would name another object), so OSS cannot be asked for it. Rename the file or folder, or choose another name in the bucket."
+    )]
+    KeyDotSegment(String),
     #[error("The part size {0} is outside what OSS allows: from 100 KiB to 5 GiB.")]
     PartSize(u64),
     #[error("Part number {0} is outside what OSS allows: from 1 to 10000.")]
@@ -72,7 +76,13 @@ pub fn validate_bucket(name: &str) -> Result<(), InvalidInput> {
     }
 }
 
-/// Checks an object key: 1–1023 bytes, not starting with `/` or `\`.
+/// Checks an object key: 1–1023 bytes, not starting with `/` or `\`, and with no `.` or `..`
+/// segment between slashes.
+///
+/// OSS itself stores `a/../b`, but a URL cannot carry it: the URL parser every HTTP client
+/// uses (WHATWG, in reqwest) resolves dot segments, and treats `%2e` as `.`, so the request
+/// would be signed for one path and sent for another (then refused as a wrong secret), or
+/// name another object. Encoding cannot help; refusing up front says what is wrong.
 pub fn validate_key(key: &str) -> Result<(), InvalidInput> {
     if key.is_empty() {
         return Err(InvalidInput::EmptyKey);
@@ -82,6 +92,9 @@ pub fn validate_key(key: &str) -> Result<(), InvalidInput> {
     }
     if key.starts_with('/') || key.starts_with('\\') {
         return Err(InvalidInput::KeyLeadingSlash(key.to_owned()));
+    }
+    if key.split('/').any(|segment| matches!(segment, "." | "..")) {
+        return Err(InvalidInput::KeyDotSegment(key.to_owned()));
     }
     Ok(())
 }
@@ -149,6 +162,31 @@ mod tests {
             Err(InvalidInput::KeyLeadingSlash(_))
         ));
         assert_eq!(validate_key(&"é".repeat(511)), Ok(())); // 1022 bytes
+        for dots in ["a/../b", "./x", "x/.", "..", ".", "a/./b", "a/..", "../a"] {
+            assert_eq!(
+                validate_key(dots),
+                Err(InvalidInput::KeyDotSegment(dots.to_owned())),
+                "{dots}"
+            );
+        }
+        // Dots that are not a whole segment are ordinary characters.
+        for ok in [
+            "...",
+            "a/.../b",
+            ".hidden/x",
+            "x/.y",
+            "a..b",
+            "a/b.",
+            "%2e%2e/x",
+            "a\\..\\b",
+        ] {
+            assert_eq!(validate_key(ok), Ok(()), "{ok}");
+        }
+        let msg = validate_key("a/../b").unwrap_err().to_string();
+        assert!(
+            msg.contains("\"a/../b\"") && msg.contains("\"..\""),
+            "{msg}"
+        );
         assert_eq!(
             validate_key(&"é".repeat(512)),
             Err(InvalidInput::KeyTooLong(1024))

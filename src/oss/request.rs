@@ -6,6 +6,7 @@
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
+use super::digest;
 use super::endpoint::Endpoint;
 use super::error::Error;
 use super::limits::{self, InvalidInput};
@@ -90,7 +91,15 @@ impl<'a> Request<'a> {
     /// Attaches the object's bytes with the headers that describe them.
     fn data(mut self, body: Body, transfer: &Transfer) -> Result<Self, Error> {
         if let Some(md5) = &transfer.content_md5 {
-            set_header(&mut self.headers, "content-md5", md5)?;
+            // OSS answers a malformed one with the same code as a damaged body: refuse it here,
+            // so that code from the server always means damage.
+            if digest::parse_content_md5(md5).is_none() {
+                return Err(InvalidInput::Other(format!(
+                    "The Content-MD5 \"{md5}\" is not the base64 of an MD5 digest."
+                ))
+                .into());
+            }
+            set_header(&mut self.headers, "content-md5", md5.trim())?;
         }
         if let Some(limit) = transfer.traffic_limit {
             limits::validate_traffic_limit(limit)?;
@@ -218,10 +227,16 @@ pub(super) fn put_object<'a>(
     transfer: &Transfer,
 ) -> Result<Request<'a>, Error> {
     limits::validate_bucket(bucket)?;
-    limits::validate_key(key)?;
-    let mut req = Request::new(Method::PUT, Some(bucket), Some(key));
+    let mut req = on_object(Method::PUT, bucket, key)?;
     object_headers(&mut req, opts, OptionsFor::Put)?;
     req.data(body, transfer)
+}
+
+/// A request on an object. Its key is checked first: a key the URL cannot carry unchanged
+/// would be signed as one path and sent as another, and refused as a wrong secret.
+fn on_object<'a>(method: Method, bucket: &'a str, key: &'a str) -> Result<Request<'a>, Error> {
+    limits::validate_key(key)?;
+    Ok(Request::new(method, Some(bucket), Some(key)))
 }
 
 /// GetObject, optionally of a byte range (`first..=last`, or `first..` when `last` is None).
@@ -230,7 +245,7 @@ pub(super) fn get_object<'a>(
     key: &'a str,
     range: Option<(u64, Option<u64>)>,
 ) -> Result<Request<'a>, Error> {
-    let req = Request::new(Method::GET, Some(bucket), Some(key));
+    let req = on_object(Method::GET, bucket, key)?;
     match range {
         Some((first, Some(last))) => req.header("range", &format!("bytes={first}-{last}")),
         Some((first, None)) => req.header("range", &format!("bytes={first}-")),
@@ -238,12 +253,12 @@ pub(super) fn get_object<'a>(
     }
 }
 
-pub(super) fn head_object<'a>(bucket: &'a str, key: &'a str) -> Request<'a> {
-    Request::new(Method::HEAD, Some(bucket), Some(key))
+pub(super) fn head_object<'a>(bucket: &'a str, key: &'a str) -> Result<Request<'a>, Error> {
+    on_object(Method::HEAD, bucket, key)
 }
 
-pub(super) fn delete_object<'a>(bucket: &'a str, key: &'a str) -> Request<'a> {
-    Request::new(Method::DELETE, Some(bucket), Some(key))
+pub(super) fn delete_object<'a>(bucket: &'a str, key: &'a str) -> Result<Request<'a>, Error> {
+    on_object(Method::DELETE, bucket, key)
 }
 
 pub(super) fn initiate_multipart_upload<'a>(
@@ -252,8 +267,7 @@ pub(super) fn initiate_multipart_upload<'a>(
     opts: &ObjectOptions,
 ) -> Result<Request<'a>, Error> {
     limits::validate_bucket(bucket)?;
-    limits::validate_key(key)?;
-    let mut req = Request::new(Method::POST, Some(bucket), Some(key)).query("uploads", "");
+    let mut req = on_object(Method::POST, bucket, key)?.query("uploads", "");
     object_headers(&mut req, opts, OptionsFor::Initiate)?;
     Ok(req)
 }
@@ -267,7 +281,7 @@ pub(super) fn upload_part<'a>(
     transfer: &Transfer,
 ) -> Result<Request<'a>, Error> {
     limits::validate_part_number(part_number)?;
-    Request::new(Method::PUT, Some(bucket), Some(key))
+    on_object(Method::PUT, bucket, key)?
         .query("partNumber", part_number.to_string())
         .query("uploadId", upload_id)
         .data(body, transfer)
@@ -284,7 +298,7 @@ pub(super) fn complete_multipart_upload<'a>(
     let mut sorted = parts.to_vec();
     sorted.sort_by_key(|p| p.part_number);
     let doc = xml::CompleteMultipartUpload { parts: sorted };
-    let mut req = Request::new(Method::POST, Some(bucket), Some(key)).query("uploadId", upload_id);
+    let mut req = on_object(Method::POST, bucket, key)?.query("uploadId", upload_id);
     object_headers(&mut req, opts, OptionsFor::Complete)?;
     req.xml(&doc)
 }
@@ -293,8 +307,8 @@ pub(super) fn abort_multipart_upload<'a>(
     bucket: &'a str,
     key: &'a str,
     upload_id: &str,
-) -> Request<'a> {
-    Request::new(Method::DELETE, Some(bucket), Some(key)).query("uploadId", upload_id)
+) -> Result<Request<'a>, Error> {
+    Ok(on_object(Method::DELETE, bucket, key)?.query("uploadId", upload_id))
 }
 
 /// One page of ListParts, after `marker` when it is not the first.
@@ -303,14 +317,14 @@ pub(super) fn list_parts<'a>(
     key: &'a str,
     upload_id: &str,
     marker: Option<&str>,
-) -> Request<'a> {
-    let req = Request::new(Method::GET, Some(bucket), Some(key))
+) -> Result<Request<'a>, Error> {
+    let req = on_object(Method::GET, bucket, key)?
         .query("uploadId", upload_id)
         .query("max-parts", LIST_PAGE.to_string());
-    match marker {
+    Ok(match marker {
         Some(m) => req.query("part-number-marker", m),
         None => req,
-    }
+    })
 }
 
 /// One page of ListMultipartUploads under `prefix`, after the (key, upload id) markers when it
@@ -503,9 +517,9 @@ mod tests {
 
     #[test]
     fn list_pages_carry_their_markers() {
-        let first = list_parts("b", "k", "UP1", None);
+        let first = list_parts("b", "k", "UP1", None).unwrap();
         assert_eq!(query(&first), [("uploadId", "UP1"), ("max-parts", "1000")]);
-        let next = list_parts("b", "k", "UP1", Some("1000"));
+        let next = list_parts("b", "k", "UP1", Some("1000")).unwrap();
         assert_eq!(
             query(&next),
             [
@@ -539,9 +553,9 @@ mod tests {
         assert_eq!(req.headers["range"], "bytes=5-");
         assert!(get_object("b", "k", None).unwrap().headers.is_empty());
 
-        assert_eq!(head_object("b", "k").method, Method::HEAD);
-        assert_eq!(delete_object("b", "k").method, Method::DELETE);
-        let abort = abort_multipart_upload("b", "k", "UP1");
+        assert_eq!(head_object("b", "k").unwrap().method, Method::HEAD);
+        assert_eq!(delete_object("b", "k").unwrap().method, Method::DELETE);
+        let abort = abort_multipart_upload("b", "k", "UP1").unwrap();
         assert_eq!(
             (abort.method.clone(), query(&abort)),
             (Method::DELETE, vec![("uploadId", "UP1")])
@@ -564,7 +578,7 @@ mod tests {
         let creds = Credentials::new("ak", "sk").with_security_token("tok");
         let v4 =
             ClientConfig::new(endpoint.clone(), None, creds.clone(), SignatureVersion::V4).unwrap();
-        let mut req = list_parts("b", "a b", "UP1", None);
+        let mut req = list_parts("b", "a b", "UP1", None).unwrap();
         assert_eq!(
             req.url(&endpoint),
             "https://b.oss-cn-hangzhou.aliyuncs.com/a%20b?uploadId=UP1&max-parts=1000"
@@ -581,7 +595,7 @@ mod tests {
         );
 
         let v1 = ClientConfig::new(endpoint, None, creds, SignatureVersion::V1).unwrap();
-        let mut req = head_object("b", "k");
+        let mut req = head_object("b", "k").unwrap();
         req.sign(&v1, 1702747512);
         assert_eq!(req.headers["date"], "Sat, 16 Dec 2023 17:25:12 GMT");
         assert!(

@@ -1,12 +1,17 @@
-//! Reading what OSS answers: headers into outputs, error answers into `ServiceError`, XML bodies
-//! into their types. Every body is read as a stream under a size cap, so a server that is not
-//! OSS (or a broken proxy) cannot make us buffer or parse without end.
+//! Reading what OSS answers: headers into outputs (and what they confirm about a body sent),
+//! error answers into `ServiceError`, XML bodies into their types. Every body is read as a
+//! stream under a size cap and the stall limit, so a server that is not OSS (or a broken proxy)
+//! cannot make us buffer, parse or wait without end.
 
+use std::time::Duration;
+
+use bytes::Bytes;
 use http::HeaderMap;
 
 use super::crc64;
-use super::error::{Error, ServiceError};
-use super::types::{CallbackOutcome, ObjectMeta, ObjectOptions};
+use super::digest::{self, EtagCheck};
+use super::error::{Error, ServiceError, Stall};
+use super::types::{BodyCheck, CallbackOutcome, ObjectMeta, ObjectOptions};
 use super::xml;
 
 /// How much of an error body we read: OSS's are small; anything longer is not OSS speaking.
@@ -39,20 +44,48 @@ pub(super) fn server_crc(headers: &HeaderMap) -> Option<u64> {
         .and_then(crc64::parse_header)
 }
 
-/// Compares the server's CRC-64 header with what we sent. A server that gives none (some
-/// OSS-compatible ones) is taken at its word: the whole-object check still covers the bytes.
-pub(super) fn verify_crc(
+/// What the answer to a write confirms about the body sent: the server's CRC-64 against ours,
+/// or, when it gives none (older deployments, proxies, gateways), its ETag against the
+/// `Content-MD5` we sent. A mismatch of either is a retryable integrity error; an answer that
+/// confirms nothing says so (`Unconfirmed`) rather than passing for checked.
+pub(super) fn check_body(
     headers: &HeaderMap,
-    sent: u64,
+    sent_crc: u64,
+    sent_md5: Option<&digest::Md5Digest>,
     what: impl Fn() -> String,
-) -> Result<u64, Error> {
-    match server_crc(headers) {
-        Some(server) if server != sent => Err(Error::Integrity {
+) -> Result<BodyCheck, Error> {
+    match (server_crc(headers), sent_md5) {
+        (Some(server), _) if server != sent_crc => Err(Error::Integrity {
             what: what(),
-            expected: sent,
+            expected: sent_crc,
             actual: server,
         }),
-        _ => Ok(sent),
+        (Some(_), _) => Ok(BodyCheck::Crc64),
+        (None, None) => Ok(BodyCheck::Unconfirmed),
+        (None, Some(md5)) => {
+            let etag = header_string(headers, "etag").unwrap_or_default();
+            match digest::compare_etag(&etag, md5) {
+                EtagCheck::Matches => Ok(BodyCheck::EtagMd5),
+                EtagCheck::NotAnMd5 => Ok(BodyCheck::ContentMd5),
+                EtagCheck::Differs => Err(Error::Md5Mismatch {
+                    what: what(),
+                    expected: digest::to_hex(md5),
+                    etag,
+                }),
+            }
+        }
+    }
+}
+
+/// The next piece of an answer's body, `None` at the end; a body that stops arriving for
+/// `stall` is a retryable timeout.
+pub(super) async fn next_chunk(
+    resp: &mut reqwest::Response,
+    stall: Duration,
+) -> Result<Option<Bytes>, Error> {
+    match tokio::time::timeout(stall, resp.chunk()).await {
+        Ok(chunk) => Ok(chunk?),
+        Err(_) => Err(Stall::Receiving.error(stall)),
     }
 }
 
@@ -90,6 +123,7 @@ pub(super) async fn service_error(
     response: reqwest::Response,
     is_head: bool,
     local_now: i64,
+    stall: Duration,
 ) -> ServiceError {
     let status = response.status().as_u16();
     let rid = header_string(response.headers(), "x-oss-request-id");
@@ -97,7 +131,7 @@ pub(super) async fn service_error(
         let x_oss_err = header_string(response.headers(), "x-oss-err");
         ServiceError::from_head(status, rid.as_deref(), x_oss_err.as_deref(), local_now)
     } else {
-        let body = read_limited(response).await;
+        let body = read_limited(response, stall).await;
         ServiceError::from_response(status, rid.as_deref(), &body, local_now)
     }
 }
@@ -110,11 +144,12 @@ pub(super) async fn callback_outcome(
     headers: &HeaderMap,
     resp: reqwest::Response,
     local_now: i64,
+    stall: Duration,
 ) -> Option<CallbackOutcome> {
     if !opts.wants_callback() {
         return None;
     }
-    let body = read_limited(resp).await;
+    let body = read_limited(resp, stall).await;
     if status == 203 {
         let rid = header_string(headers, "x-oss-request-id");
         return Some(CallbackOutcome::Failed(ServiceError::from_response(
@@ -127,10 +162,11 @@ pub(super) async fn callback_outcome(
     Some(CallbackOutcome::Delivered(body))
 }
 
-/// The start of a body that is only shown to people: what is past the limit is not read.
-async fn read_limited(mut resp: reqwest::Response) -> String {
+/// The start of a body that is only shown to people: what is past the limit is not read, and
+/// what stalls is cut where it stopped.
+async fn read_limited(mut resp: reqwest::Response, stall: Duration) -> String {
     let mut buf = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
+    while let Ok(Some(chunk)) = next_chunk(&mut resp, stall).await {
         let room = MAX_ERROR_BODY - buf.len();
         buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if buf.len() >= MAX_ERROR_BODY {
@@ -147,6 +183,7 @@ pub(super) async fn read_xml<T: serde::de::DeserializeOwned>(
     mut resp: reqwest::Response,
     cap: usize,
     what: &'static str,
+    stall: Duration,
 ) -> Result<T, Error> {
     let status = resp.status().as_u16();
     let rid = request_id(resp.headers());
@@ -160,7 +197,7 @@ pub(super) async fn read_xml<T: serde::de::DeserializeOwned>(
         return Err(too_large());
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
-    while let Some(chunk) = resp.chunk().await? {
+    while let Some(chunk) = next_chunk(&mut resp, stall).await? {
         if body.len() + chunk.len() > cap {
             return Err(too_large());
         }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::endpoint::Endpoint;
 use super::error::{Error, ServiceError};
 use super::limits::InvalidInput;
+use super::response::next_chunk;
 use super::sign::{Credentials, SignatureVersion};
 
 /// Where and how to connect, and as whom.
@@ -24,7 +25,12 @@ pub struct ClientConfig {
     pub credentials: Credentials,
     pub signature: SignatureVersion,
     pub connect_timeout: Duration,
-    /// How long the connection may stay silent before the request counts as stalled.
+    /// The stall limit: how long a request may make no progress before it is given up with a
+    /// retryable timeout (`Error::stall` says which step stalled). Progress is the connection
+    /// taking body bytes while sending, an answer after the body was sent, and answer bytes
+    /// while reading it. There is no limit on a request's total time: a slow transfer that
+    /// keeps moving is never cut, and time held back by the bandwidth limit (`Transfer::pace`)
+    /// does not count.
     pub read_timeout: Duration,
 }
 
@@ -95,7 +101,10 @@ pub type ProgressFn = Arc<dyn Fn(u64) + Send + Sync>;
 /// Per-request transfer settings of a body.
 #[derive(Clone, Default)]
 pub struct Transfer {
-    /// Base64 MD5 of the body, checked by the server.
+    /// Base64 MD5 of the body (`digest::content_md5`), sent as `Content-MD5`: OSS refuses a
+    /// body whose MD5 differs (`InvalidDigest`, retryable), and when the answer has no CRC-64
+    /// the client compares the ETag with it. A value that is not base64 of 16 bytes is
+    /// refused before sending.
     pub content_md5: Option<String>,
     /// Server-side speed limit of this request in bit/s (`x-oss-traffic-limit`).
     pub traffic_limit: Option<u64>,
@@ -141,12 +150,40 @@ pub enum CallbackOutcome {
     Failed(ServiceError),
 }
 
+/// What the server confirmed about a body it stored (PutObject, UploadPart). Only the first
+/// three say the server holds the bytes that were sent; "verified" needs one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyCheck {
+    /// The server's CRC-64 (`x-oss-hash-crc64ecma`) equals the CRC-64 of the bytes sent. The
+    /// normal case with OSS.
+    Crc64,
+    /// No CRC-64 came back, but the ETag is the MD5 given as `Content-MD5`, which is the MD5
+    /// of the bytes sent.
+    EtagMd5,
+    /// No CRC-64 came back and the ETag is not an MD5 (encryption, say), but `Content-MD5` was
+    /// sent and the server accepted the body: OSS refuses one whose MD5 differs.
+    ContentMd5,
+    /// Nothing in the answer confirms the bytes: no CRC-64, and no `Content-MD5` was sent.
+    /// The caller may check the ETag itself (`digest::compare_etag` with `md5_of_range`) or
+    /// send again with `Content-MD5`.
+    Unconfirmed,
+}
+
+impl BodyCheck {
+    /// Whether the server confirmed it holds the bytes that were sent.
+    pub fn confirmed(self) -> bool {
+        !matches!(self, Self::Unconfirmed)
+    }
+}
+
 /// The answer to PutObject.
 #[derive(Clone, Debug)]
 pub struct PutObjectOutput {
     pub etag: String,
-    /// The object's CRC-64, checked against the bytes we sent.
+    /// The CRC-64 of the bytes sent; the server's equals it when `check` is `Crc64`.
     pub crc64: u64,
+    /// What the server confirmed about the bytes it stored.
+    pub check: BodyCheck,
     pub request_id: String,
     pub callback: Option<CallbackOutcome>,
 }
@@ -155,9 +192,11 @@ pub struct PutObjectOutput {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartOutput {
     pub etag: String,
-    /// The part's CRC-64, checked against the bytes we sent.
+    /// The CRC-64 of the bytes sent; the server's equals it when `check` is `Crc64`.
     pub crc64: u64,
     pub size: u64,
+    /// What the server confirmed about the bytes it stored.
+    pub check: BodyCheck,
 }
 
 /// The answer to CompleteMultipartUpload.
@@ -191,6 +230,8 @@ pub struct GetObjectOutput {
     /// `Content-Range` when a range was asked for and served.
     pub content_range: Option<String>,
     response: reqwest::Response,
+    /// The stall limit: how long the body may stop arriving.
+    stall: Duration,
 }
 
 impl GetObjectOutput {
@@ -198,22 +239,28 @@ impl GetObjectOutput {
         meta: ObjectMeta,
         content_range: Option<String>,
         response: reqwest::Response,
+        stall: Duration,
     ) -> Self {
         Self {
             meta,
             content_range,
             response,
+            stall,
         }
     }
 
     /// The next piece of the body, `None` at the end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        Ok(self.response.chunk().await?)
+        next_chunk(&mut self.response, self.stall).await
     }
 
     /// The whole body. For small objects and tests; large ones are read with `chunk`.
-    pub async fn bytes(self) -> Result<Bytes, Error> {
-        Ok(self.response.bytes().await?)
+    pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        let mut all = bytes::BytesMut::new();
+        while let Some(chunk) = self.chunk().await? {
+            all.extend_from_slice(&chunk);
+        }
+        Ok(all.freeze())
     }
 }
 

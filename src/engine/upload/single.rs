@@ -82,6 +82,7 @@ pub(super) async fn put_whole(cx: &Ctx<'_>, stamp: FileStamp) -> JobOutcome {
                         crate::oss::client::PutObjectOutput {
                             etag: meta.etag,
                             crc64: local,
+                            check: crate::oss::client::BodyCheck::Crc64,
                             request_id: meta.request_id,
                             callback: None,
                         }
