@@ -126,6 +126,7 @@ strings! {
     st_interrupted: "Interrupted", "已中断";
     st_verifying: "Verifying", "校验中";
     st_done: "Done (verified)", "完成（已校验）";
+    st_unverified: "Done (not verified)", "完成（未校验）";
     st_skipped: "Skipped (already there)", "已跳过（已存在）";
     st_failed: "Failed", "失败";
     st_cancelled: "Cancelled", "已取消";

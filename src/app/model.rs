@@ -67,7 +67,7 @@ impl Row {
 
     /// Done as a fraction from 0 to 1; a finished empty file is full.
     pub fn fraction(&self) -> f32 {
-        if self.state == JobState::Done {
+        if matches!(self.state, JobState::Done | JobState::Unverified) {
             1.0
         } else if self.size == 0 {
             0.0
@@ -103,7 +103,7 @@ impl Row {
     pub fn can_cancel(&self) -> bool {
         !matches!(
             self.state,
-            JobState::Done | JobState::Skipped | JobState::Cancelled
+            JobState::Done | JobState::Unverified | JobState::Skipped | JobState::Cancelled
         )
     }
 }
@@ -206,7 +206,7 @@ impl QueueModel {
                             r.error = None;
                             r.notice = None;
                         }
-                        JobState::Done => {
+                        JobState::Done | JobState::Unverified => {
                             r.error = None;
                             r.done = r.size;
                         }
@@ -247,6 +247,11 @@ impl QueueModel {
                             r.verified = true;
                             r.size = size;
                             r.done = size;
+                        }
+                        JobOutcome::Unverified { size, why, .. } => {
+                            r.size = size;
+                            r.done = size;
+                            r.notice = Some(why);
                         }
                         JobOutcome::Failed(e) | JobOutcome::Interrupted(e) => r.error = Some(e),
                         JobOutcome::Skipped | JobOutcome::Paused | JobOutcome::Cancelled => {}
@@ -308,13 +313,13 @@ impl QueueModel {
                 continue;
             }
             t.bytes += r.size;
-            t.done += if r.state == JobState::Done {
+            t.done += if matches!(r.state, JobState::Done | JobState::Unverified) {
                 r.size
             } else {
                 r.done
             };
             match r.state {
-                JobState::Done => t.finished += 1,
+                JobState::Done | JobState::Unverified => t.finished += 1,
                 JobState::Failed => t.failed += 1,
                 s if s.is_active() => t.active += 1,
                 _ => {}

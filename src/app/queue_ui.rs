@@ -81,6 +81,7 @@ pub fn state_text(t: &Tr, row: &Row) -> &'static str {
         JobState::Interrupted => t.st_interrupted,
         JobState::Verifying => t.st_verifying,
         JobState::Done => t.st_done,
+        JobState::Unverified => t.st_unverified,
         JobState::Skipped => t.st_skipped,
         JobState::Failed => t.st_failed,
         JobState::Cancelled => t.st_cancelled,
@@ -91,7 +92,7 @@ fn state_color(visuals: &egui::Visuals, state: JobState) -> Color32 {
     match state {
         JobState::Done => Color32::from_rgb(60, 170, 90),
         JobState::Failed => visuals.error_fg_color,
-        JobState::Interrupted | JobState::Waiting => visuals.warn_fg_color,
+        JobState::Interrupted | JobState::Waiting | JobState::Unverified => visuals.warn_fg_color,
         JobState::Uploading | JobState::Verifying => visuals.hyperlink_color,
         _ => visuals.weak_text_color(),
     }
@@ -350,7 +351,7 @@ fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) 
     {
         out.push(QueueAction::Engine(Command::Cancel(id)));
     }
-    if row.state == JobState::Done
+    if matches!(row.state, JobState::Done | JobState::Unverified)
         && ui
             .small_button(t.copy_link)
             .on_hover_text(t.copy_link_tip)

@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::plan::UploadPlan;
 use crate::engine::progress::ProgressSnapshot;
-use crate::engine::{JobError, JobOutcome};
+use crate::engine::{JobError, JobOutcome, Proof};
 use crate::oss::client::CallbackOutcome;
 use crate::text::Text;
 use crate::units::human_bytes;
@@ -291,24 +291,40 @@ impl JobView {
             }
         }
         match outcome {
+            JobOutcome::Unverified {
+                size,
+                callback,
+                why,
+                ..
+            } => {
+                self.display.line(&format!(
+                    "UPLOADED, NOT VERIFIED {} -> {} ({}: {})",
+                    self.label,
+                    self.target,
+                    human_bytes(*size),
+                    why.en
+                ));
+                callback_note(&self.display, &self.label, callback.as_ref());
+                true
+            }
             JobOutcome::Verified {
                 size,
                 crc64,
                 callback,
+                proof,
                 ..
             } => {
+                let how = match proof {
+                    Proof::Crc64 => format!("CRC-64 {crc64} verified"),
+                    Proof::PartMd5 => "verified by MD5; the server gave no CRC-64".to_owned(),
+                };
                 self.display.line(&format!(
-                    "OK {} -> {} ({}, CRC-64 {crc64} verified)",
+                    "OK {} -> {} ({}, {how})",
                     self.label,
                     self.target,
                     human_bytes(*size)
                 ));
-                if let Some(CallbackOutcome::Failed(e)) = callback {
-                    self.display.line(&format!(
-                        "NOTE {}: the file is stored, but the upload callback to your application failed: {} [{}, request id {}]",
-                        self.label, e.message, e.code, e.request_id
-                    ));
-                }
+                callback_note(&self.display, &self.label, callback.as_ref());
                 true
             }
             JobOutcome::Failed(e) | JobOutcome::Interrupted(e) => {
@@ -338,6 +354,16 @@ impl JobView {
                 false
             }
         }
+    }
+}
+
+/// A failed upload callback leaves the object in place: the user is told.
+fn callback_note(display: &Display, label: &str, callback: Option<&CallbackOutcome>) {
+    if let Some(CallbackOutcome::Failed(e)) = callback {
+        display.line(&format!(
+            "NOTE {label}: the file is stored, but the upload callback to your application failed: {} [{}, request id {}]",
+            e.message, e.code, e.request_id
+        ));
     }
 }
 

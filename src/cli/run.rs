@@ -46,6 +46,8 @@ struct Tally {
     failed: usize,
     /// Failed or stopped with their work kept: `resume` continues them.
     resumable: usize,
+    /// Counted in `ok` too: stored, but the server could not prove the bytes.
+    unverified: usize,
 }
 
 /// Runs every item and prints the outcome of each; the exit status says whether all succeeded.
@@ -172,6 +174,10 @@ fn show(
             }
             match outcome {
                 JobOutcome::Verified { .. } => tally.ok += 1,
+                JobOutcome::Unverified { .. } => {
+                    tally.ok += 1;
+                    tally.unverified += 1;
+                }
                 JobOutcome::Skipped => tally.skipped += 1,
                 JobOutcome::Interrupted(_) | JobOutcome::Paused => {
                     tally.failed += 1;
@@ -253,6 +259,7 @@ fn summary(
     let failed = total.saturating_sub(ok + tally.skipped);
     if failed == 0 {
         let mut notes = Vec::new();
+        // One file alone says it on its own OK line; the summary repeats it for many.
         if tally.skipped > 0 {
             notes.push(format!("{} skipped: their names were taken", tally.skipped));
         }
@@ -268,7 +275,14 @@ fn summary(
             } else {
                 format!(" ({})", notes.join("; "))
             };
-            display.line(&format!("All {total} files uploaded and verified{notes}."));
+            if tally.unverified > 0 {
+                display.line(&format!(
+                    "All {total} files uploaded; {} of them NOT verified (see above){notes}.",
+                    tally.unverified
+                ));
+            } else {
+                display.line(&format!("All {total} files uploaded and verified{notes}."));
+            }
         }
         return ExitCode::from(EXIT_OK);
     }

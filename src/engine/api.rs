@@ -152,8 +152,10 @@ pub enum JobState {
     /// Stopped by network trouble or a crash; resumable.
     Interrupted,
     Verifying,
-    /// Uploaded and its CRC-64 verified.
+    /// Uploaded and verified by a check the server made (CRC-64, or each part's MD5).
     Done,
+    /// Uploaded with the file's size, but the server's answers could not prove its bytes.
+    Unverified,
     /// Left alone because the key existed and the policy said skip.
     Skipped,
     Failed,
@@ -163,7 +165,10 @@ pub enum JobState {
 impl JobState {
     /// Whether the job is over and will not run again unless retried.
     pub fn is_finished(self) -> bool {
-        matches!(self, Self::Done | Self::Skipped | Self::Cancelled)
+        matches!(
+            self,
+            Self::Done | Self::Unverified | Self::Skipped | Self::Cancelled
+        )
     }
 
     /// Whether the job is sending or about to.

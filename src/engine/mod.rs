@@ -26,5 +26,5 @@ pub use api::{
     EngineSettings, Event, ExistingPolicy, JobId, JobInfo, JobState, MAX_IN_FLIGHT, MAX_THREADS,
     Wake, spawn,
 };
-pub use outcome::{JobError, JobOutcome};
+pub use outcome::{JobError, JobOutcome, Proof};
 pub use spec::{Connection, JobSpec};

@@ -92,16 +92,37 @@ impl JobError {
     }
 }
 
+/// What a server-side check proved about an object that is "verified".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proof {
+    /// The CRC-64 the server computed over the object equals the file's. The normal case.
+    Crc64,
+    /// The server gave no CRC-64 (an older deployment, a proxy or gateway that drops it), but
+    /// it confirmed every part's MD5 (an ETag equal to the MD5 of the file's bytes, or a
+    /// `Content-MD5` it checked), and the object has the file's size.
+    PartMd5,
+}
+
 /// How a job ended: exactly one per run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobOutcome {
-    /// The object is in OSS and its CRC-64 equals the file's.
+    /// The object is in OSS and a check made by the server proved it equals the file.
     Verified {
         size: u64,
+        /// The file's CRC-64 (the object's too when `proof` is `Crc64`).
         crc64: u64,
         etag: String,
         /// A callback failure leaves the object in place; the user is told.
         callback: Option<CallbackOutcome>,
+        proof: Proof,
+    },
+    /// The object is in OSS with the file's size, but nothing the server said could prove its
+    /// bytes are the file's; `why` says what was not checked. Never shown as verified.
+    Unverified {
+        size: u64,
+        etag: String,
+        callback: Option<CallbackOutcome>,
+        why: Text,
     },
     /// The name was taken and the policy said skip: nothing was sent.
     Skipped,

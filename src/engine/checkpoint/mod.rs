@@ -107,6 +107,11 @@ pub struct FinishedPart {
     /// The part's CRC-64 (`x-oss-hash-crc64ecma`), checked when the part was sent; combined
     /// into the whole object's CRC at the end without re-reading the file.
     pub crc64: u64,
+    /// The server gave no CRC-64 and its ETag is not an MD5, but it accepted the part with a
+    /// `Content-MD5`, which it checks: the one proof for such a part when Complete gives no
+    /// CRC-64 either. Absent in records of earlier versions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub md5_checked: bool,
 }
 
 /// Options that shape the object and must be the same after a resume: the client's own type,

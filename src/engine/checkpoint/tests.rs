@@ -28,12 +28,14 @@ fn sample(local_path: &Path) -> Checkpoint {
                 size: 8 * MIB,
                 etag: "\"A1\"".into(),
                 crc64: 11_051_210_869_376_104_954,
+                md5_checked: false,
             },
             FinishedPart {
                 number: 3,
                 size: 4 * MIB + 7,
                 etag: "\"C3\"".into(),
                 crc64: 7,
+                md5_checked: false,
             },
         ],
         options: ObjectOptions {
@@ -304,6 +306,7 @@ fn concurrent_saves_leave_a_valid_record() {
                 size: 8 * MIB,
                 etag: format!("\"T{t}\""),
                 crc64: u64::from(t),
+                md5_checked: false,
             });
             cp.updated_unix_ms += i64::from(t);
             cp
@@ -368,12 +371,14 @@ fn record_part_keeps_order_and_replaces() {
         size: 8 * MIB,
         etag: "\"B\"".into(),
         crc64: 2,
+        md5_checked: false,
     });
     cp.record_part(FinishedPart {
         number: 1,
         size: 8 * MIB,
         etag: "\"A2\"".into(),
         crc64: 1,
+        md5_checked: false,
     });
     let numbers: Vec<_> = cp.parts.iter().map(|p| p.number).collect();
     assert_eq!(numbers, [1, 2, 3]);

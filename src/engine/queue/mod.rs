@@ -344,7 +344,7 @@ impl Engine {
         if job.control.is_none()
             && !matches!(
                 job.state,
-                JobState::Queued | JobState::Done | JobState::Skipped
+                JobState::Queued | JobState::Done | JobState::Unverified | JobState::Skipped
             )
         {
             self.set_state(id, JobState::Queued, None);
@@ -361,10 +361,7 @@ impl Engine {
             let _ = c.send(Control::Cancel);
             return;
         }
-        let needs_abort = !matches!(
-            job.state,
-            JobState::Done | JobState::Skipped | JobState::Cancelled
-        );
+        let needs_abort = !job.state.is_finished();
         let was_queued = job.state == JobState::Queued;
         let spec = job.spec.clone();
         if needs_abort && let Ok(env) = self.make_env(&spec.connection) {
@@ -534,6 +531,10 @@ impl Engine {
                     JobOutcome::Verified { size, .. } => {
                         job.confirmed = *size;
                         (JobState::Done, None)
+                    }
+                    JobOutcome::Unverified { size, .. } => {
+                        job.confirmed = *size;
+                        (JobState::Unverified, None)
                     }
                     JobOutcome::Skipped => (JobState::Skipped, None),
                     JobOutcome::Paused if self.shutting_down => (JobState::Interrupted, None),

@@ -76,7 +76,7 @@ impl Engine {
                 other => other,
             };
             let confirmed = match (&self.store, state) {
-                (_, JobState::Done) => j.size,
+                (_, JobState::Done | JobState::Unverified) => j.size,
                 (Some(store), _) => store
                     .load(&j.spec.checkpoint_id())
                     .map(|cp| cp.bytes_done())

@@ -146,7 +146,18 @@ pub(super) fn log_end(id: JobId, spec: &JobSpec, end: &TaskEnd) {
             size,
             crc64 = %format_args!("{crc64:016x}"),
             etag = %etag,
-            "upload done, CRC-64 verified"
+            "upload done, verified"
+        ),
+        TaskEnd::Ran(JobOutcome::Unverified {
+            size, etag, why, ..
+        }) => tracing::warn!(
+            job = id,
+            bucket = %spec.bucket,
+            key,
+            size,
+            etag = %etag,
+            "upload done, NOT verified: {}",
+            why.en
         ),
         TaskEnd::Ran(JobOutcome::Interrupted(e)) => tracing::warn!(
             job = id,

@@ -1,10 +1,14 @@
 //! The end of a multipart upload: the file checked once more, Complete (a lost answer
-//! recognised), and the object's CRC-64 compared with the one combined from the parts.
+//! recognised), and the object's CRC-64 compared with the one combined from the parts; when
+//! the server keeps no CRC-64, each part's MD5 as the server confirmed it.
 
+use super::proof::md5_of;
 use super::{Ctx, JobEvent, Stop, abort_quietly, stop_of};
 use crate::engine::checkpoint::{Checkpoint, FileCheck, FinishedPart};
-use crate::engine::outcome::{JobError, JobOutcome};
+use crate::engine::outcome::{JobError, JobOutcome, Proof};
+use crate::oss::client::FileRange;
 use crate::oss::crc64;
+use crate::oss::digest::{self, EtagCheck};
 use crate::oss::xml::CompletePart;
 use crate::text::Text;
 
@@ -82,24 +86,88 @@ pub(super) async fn complete(cx: &Ctx<'_>, cp: Checkpoint) -> Result<JobOutcome,
             }
         },
     };
-    if let Some(c) = server_crc
-        && c != combined
-    {
-        return Ok(JobOutcome::Failed(JobError::plain(Text::new(
-            format!(
-                "The stored object does not match the file (CRC-64 {c} instead of {combined}). Retry the upload."
-            ),
-            format!("存储的对象与文件不一致（CRC-64 为 {c}，应为 {combined}）。请重试上传。"),
-        ))));
-    }
+    let proof = match server_crc {
+        Some(c) if c != combined => {
+            return Ok(JobOutcome::Failed(JobError::plain(Text::new(
+                format!(
+                    "The stored object does not match the file (CRC-64 {c} instead of {combined}). Retry the upload."
+                ),
+                format!("存储的对象与文件不一致（CRC-64 为 {c}，应为 {combined}）。请重试上传。"),
+            ))));
+        }
+        Some(_) => Some(Proof::Crc64),
+        None => match prove_parts(cx, &cp).await? {
+            PartsProof::Md5 => Some(Proof::PartMd5),
+            PartsProof::Differs(number) => {
+                return Ok(JobOutcome::Failed(JobError::plain(Text::new(
+                    format!(
+                        "Part {number} of the stored object does not match the file (its MD5 differs). Retry the upload."
+                    ),
+                    format!("存储的对象第 {number} 段与文件不一致（MD5 不同）。请重试上传。"),
+                ))));
+            }
+            PartsProof::Unknown => None,
+        },
+    };
     env.store
         .delete(&cp.id())
         .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
-    Ok(JobOutcome::Verified {
-        size: cp.file_size,
-        crc64: combined,
-        etag,
-        callback,
+    Ok(match proof {
+        Some(proof) => JobOutcome::Verified {
+            size: cp.file_size,
+            crc64: combined,
+            etag,
+            callback,
+            proof,
+        },
+        None => JobOutcome::Unverified {
+            size: cp.file_size,
+            etag,
+            callback,
+            why: Text::new(
+                "the server returned no CRC-64 and its ETags are not MD5s, so only the size was checked",
+                "服务器没有返回 CRC-64，其 ETag 也不是 MD5，因此只核对了大小",
+            ),
+        },
+    })
+}
+
+/// What the parts' MD5s prove when the server gave no CRC-64 of the object.
+enum PartsProof {
+    /// Every part the object was made of holds the file's bytes.
+    Md5,
+    /// This part's ETag is an MD5, and not the MD5 of the file's bytes.
+    Differs(u32),
+    /// Some part cannot be checked: its ETag is not an MD5 and no `Content-MD5` was checked.
+    Unknown,
+}
+
+/// Reads the file once more and compares each part's MD5 with its ETag (a part's ETag is the
+/// MD5 of its body). Costs a read of the file, only on servers that keep no CRC-64.
+async fn prove_parts(cx: &Ctx<'_>, cp: &Checkpoint) -> Result<PartsProof, Stop> {
+    let mut unknown = false;
+    for part in &cp.parts {
+        if part.md5_checked {
+            continue;
+        }
+        let range = FileRange {
+            path: cx.spec.path.clone(),
+            offset: u64::from(part.number.saturating_sub(1)) * cp.part_size,
+            len: part.size,
+        };
+        let md5 = md5_of(Some(&range))
+            .await
+            .map_err(|e| Stop::Failed(JobError::from_oss(&e)))?;
+        match digest::compare_etag(&part.etag, &md5) {
+            EtagCheck::Matches => {}
+            EtagCheck::Differs => return Ok(PartsProof::Differs(part.number)),
+            EtagCheck::NotAnMd5 => unknown = true,
+        }
+    }
+    Ok(if unknown {
+        PartsProof::Unknown
+    } else {
+        PartsProof::Md5
     })
 }
 

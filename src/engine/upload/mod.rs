@@ -19,6 +19,7 @@ mod complete;
 pub mod existing;
 mod multipart;
 mod orphans;
+mod proof;
 
 pub use orphans::{DamagedRecord, ReapedIntent, discard_damaged, reap_intents};
 mod record;

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 use futures_util::StreamExt as _;
 
 use super::complete::{changed_during_upload, complete};
+use super::proof::{Unconfirmed, send_confirmed};
 use super::record::Record;
 use super::{
     Ctx, Emit, JobEvent, Stop, abort_quietly, lock_poisoned, orphans, retry_notice, stop_of,
@@ -19,7 +20,7 @@ use crate::engine::pool::Pool;
 use crate::engine::progress::JobProgress;
 use crate::engine::retry::with_retry;
 use crate::engine::throttle::Throttle;
-use crate::oss::client::{Body, FileRange, Transfer};
+use crate::oss::client::{Body, BodyCheck, FileRange, Transfer};
 use crate::oss::error::Error;
 use crate::text::Text;
 use crate::units::human_bytes;
@@ -209,22 +210,30 @@ async fn send_part(
         began,
     } = *upload;
     let _permit = env.pool.acquire().await;
-    let out = cx
-        .retry(|| {
-            let transfer = attempt_transfer(cx, progress, part.number);
-            let body = Body::File(FileRange {
-                path: spec.path.clone(),
-                offset: part.offset,
-                len: part.len,
-            });
+    let range = FileRange {
+        path: spec.path.clone(),
+        offset: part.offset,
+        len: part.len,
+    };
+    let range_ref = &range;
+    let sent = send_confirmed(Some(&range), |content_md5| {
+        cx.retry(move || {
+            let mut transfer = attempt_transfer(cx, progress, part.number);
+            transfer.content_md5 = content_md5.clone();
+            let body = Body::File(range_ref.clone());
             forget_on_failure(progress.clone(), part.number, async move {
                 env.client
                     .upload_part(bucket, key, upload_id, part.number, body, &transfer)
                     .await
             })
         })
-        .await
-        .map_err(stop_of)?;
+    })
+    .await;
+    let out = match sent {
+        Ok(out) => out,
+        Err(Unconfirmed::Send(e)) => return Err(stop_of(e)),
+        Err(Unconfirmed::File(e)) => return Err(Stop::Failed(JobError::from_oss(&e))),
+    };
     // The part is recorded only if the file is still the one the upload began with: bytes read
     // from a file being rewritten may belong to neither version.
     match FileStamp::of(&spec.path) {
@@ -241,6 +250,7 @@ async fn send_part(
             size: out.size,
             etag: out.etag,
             crc64: out.crc64,
+            md5_checked: out.check == BodyCheck::ContentMd5,
         });
         cp.touch(SystemTime::now());
     }

@@ -200,6 +200,7 @@ pub(super) async fn resume(cx: &Ctx<'_>, mut cp: Checkpoint) -> Result<JobOutcom
                         crc64: combined,
                         etag: meta.etag,
                         callback: None,
+                        proof: crate::engine::outcome::Proof::Crc64,
                     });
                 }
             }
@@ -300,6 +301,7 @@ async fn adopt_unrecorded_parts(
                 size: part.len,
                 etag: found.etag.clone(),
                 crc64: local,
+                md5_checked: false,
             });
             adopted += 1;
         }

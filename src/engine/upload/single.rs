@@ -1,17 +1,19 @@
 //! Files smaller than one part: one PutObject, checked against the file as it is afterwards.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::complete::existing_object;
 use super::multipart::{attempt_transfer, forget_on_failure};
+use super::proof::{Unconfirmed, send_confirmed};
 use super::resume::file_crc;
 use super::{Ctx, JobEvent, file_error, stop_of};
 use crate::engine::checkpoint::FileStamp;
-use crate::engine::outcome::{JobError, JobOutcome};
+use crate::engine::outcome::{JobError, JobOutcome, Proof};
 use crate::engine::plan::UploadPlan;
 use crate::engine::progress::JobProgress;
-use crate::oss::client::{Body, FileRange};
+use crate::oss::client::{Body, BodyCheck, FileRange};
 use crate::text::Text;
 
 /// Bodies up to this size count as "small" for the pool's answer-time signal.
@@ -31,26 +33,29 @@ pub(super) async fn put_whole(cx: &Ctx<'_>, stamp: FileStamp) -> JobOutcome {
     let progress = Arc::new(Mutex::new(JobProgress::new(stamp.size, Instant::now())));
     let mut stamp = stamp;
     for _ in 0..3 {
+        let range = FileRange {
+            path: spec.path.clone(),
+            offset: 0,
+            len: stamp.size,
+        };
         let body = if stamp.size == 0 {
             Body::Empty
         } else {
-            Body::File(FileRange {
-                path: spec.path.clone(),
-                offset: 0,
-                len: stamp.size,
-            })
+            Body::File(range.clone())
         };
-        let mut attempts = 0;
+        let attempts = AtomicU32::new(0);
         // A small file is one request of the shared pool, like a part of a big one.
         let permit = env.pool.acquire().await;
         let small = stamp.size <= SMALL_BODY;
-        let result = cx
-            .retry(|| {
-                attempts += 1;
-                let transfer = attempt_transfer(cx, &progress, 1);
+        let (body, progress_ref, attempts_ref) = (&body, &progress, &attempts);
+        let result = send_confirmed(Some(&range), |content_md5| {
+            cx.retry(move || {
+                attempts_ref.fetch_add(1, Ordering::Relaxed);
+                let mut transfer = attempt_transfer(cx, progress_ref, 1);
+                transfer.content_md5 = content_md5.clone();
                 let body = body.clone();
                 let pool = env.pool.clone();
-                forget_on_failure(progress.clone(), 1, async move {
+                forget_on_failure(progress_ref.clone(), 1, async move {
                     let sent = tokio::time::Instant::now();
                     let out = env
                         .client
@@ -64,13 +69,18 @@ pub(super) async fn put_whole(cx: &Ctx<'_>, stamp: FileStamp) -> JobOutcome {
                     out
                 })
             })
-            .await;
+        })
+        .await;
         drop(permit);
+        let attempts = attempts.load(Ordering::Relaxed);
         let out = match result {
             Ok(out) => out,
+            Err(Unconfirmed::File(e)) => return JobOutcome::Failed(JobError::from_oss(&e)),
             // With overwriting forbidden, a retry after an answer that got lost finds our own
             // object: it is ours when it holds exactly the file's bytes.
-            Err((e, _)) if e.code() == Some("FileAlreadyExists") && attempts > 1 => {
+            Err(Unconfirmed::Send((e, _)))
+                if e.code() == Some("FileAlreadyExists") && attempts > 1 =>
+            {
                 let local = match file_crc(&spec.path, 0, stamp.size).await {
                     Ok(c) => c,
                     Err(io) => return file_error(spec, io),
@@ -91,7 +101,7 @@ pub(super) async fn put_whole(cx: &Ctx<'_>, stamp: FileStamp) -> JobOutcome {
                     Err(stop) => return stop.outcome(),
                 }
             }
-            Err(e) => return stop_of(e).outcome(),
+            Err(Unconfirmed::Send(e)) => return stop_of(e).outcome(),
         };
         // The bytes sent must be the file as it is now, or the object may mix two versions.
         match FileStamp::of(&spec.path) {
@@ -101,6 +111,11 @@ pub(super) async fn put_whole(cx: &Ctx<'_>, stamp: FileStamp) -> JobOutcome {
                     crc64: out.crc64,
                     etag: out.etag,
                     callback: out.callback,
+                    proof: if out.check == BodyCheck::Crc64 {
+                        Proof::Crc64
+                    } else {
+                        Proof::PartMd5
+                    },
                 };
             }
             Ok(now) => {
