@@ -173,9 +173,10 @@ struct Tally {
     max_resent_per_kill: usize,
     max_in_flight_at_kill: usize,
     orphans: Vec<String>,
-    /// Uploads started over after a killed run's Complete took effect, and the parts they sent.
-    started_over: usize,
-    started_over_parts: usize,
+    /// Runs that raced the Complete of a run killed while completing and sent parts again
+    /// (a defect), and the parts they sent.
+    races: usize,
+    race_parts: usize,
     temp_files: Vec<PathBuf>,
     moments: BTreeMap<&'static str, usize>,
 }
@@ -190,7 +191,10 @@ async fn wait_for(child: &mut Child, mut ready: impl FnMut() -> bool) -> bool {
         if child.try_wait().unwrap().is_some() {
             return false;
         }
-        assert!(start.elapsed() < LIMIT, "no moment to kill within {LIMIT:?}");
+        assert!(
+            start.elapsed() < LIMIT,
+            "no moment to kill within {LIMIT:?}"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
@@ -244,9 +248,7 @@ async fn crash_one_upload(
         let started = Instant::now();
         let came = match moment {
             None => false,
-            Some(Moment::After(d)) => {
-                wait_for(&mut child, || started.elapsed() >= d).await
-            }
+            Some(Moment::After(d)) => wait_for(&mut child, || started.elapsed() >= d).await,
             Some(Moment::Parts(n, d)) => {
                 let came = wait_for(&mut child, || {
                     proxy.requests(Op::UploadPart) >= parts_at_start + n
@@ -343,11 +345,23 @@ async fn crash_one_upload(
         });
         killed_runs.push(came);
         recorded.extend(rig.recorded_upload_ids());
+        // Killed after it had finished all but printing: nothing is left to resume, and the
+        // same command would only upload the file again.
+        if came
+            && rig.leftovers().0.is_empty()
+            && let Ok(meta) = server.client().head_object(BUCKET, key).await
+            && meta.crc64 == Some(oss_uploader::oss::crc64::checksum(content))
+        {
+            finished = true;
+        }
     }
 
     // 1. The object is the file, byte for byte.
     let stored = common::object(&server.client(), BUCKET, key).await;
-    assert!(stored == content, "{key}: the stored object differs from the file");
+    assert!(
+        stored == content,
+        "{key}: the stored object differs from the file"
+    );
 
     // 2. Nothing left in the data folder.
     let (records, temps) = rig.leftovers();
@@ -394,20 +408,25 @@ async fn crash_one_upload(
         .extend(open.iter().map(|u| u.upload_id.clone()));
 
     // 4. A part is sent again only if its previous request was in flight at a kill.
-    //    One exception is a defect found by this test and tallied (refused in strict mode): a
-    //    run killed while its Complete is held at the server, and the next run's Complete
-    //    arriving after that one took effect, gets NoSuchUpload and starts the whole upload
-    //    over although the object is complete and correct.
+    //    One exception is a defect this test found, tallied here and refused in strict mode:
+    //    the run right after a run killed while its Complete was held at the server races that
+    //    Complete. Its ListParts may see the parts half removed (the local server lists while
+    //    the Complete cleans up) and its own Complete gets NoSuchUpload, after which the engine
+    //    starts the whole upload over although the object is complete and correct.
     let story = || {
         runs.iter()
             .map(|r| r.story.as_str())
             .collect::<Vec<_>>()
             .join("\n")
     };
+    let race = |i: usize| i > 0 && runs[i - 1].killed_completing;
+    let gone = "The server no longer has the earlier upload";
     let mut last: BTreeMap<u32, (usize, bool, &str)> = BTreeMap::new();
     let mut resent_after: Vec<usize> = vec![0; runs.len()];
-    let mut started_over = BTreeSet::new();
+    let mut raced = BTreeSet::new();
     for (i, run) in runs.iter().enumerate() {
+        // An upload abandoned by a run that raced a killed Complete.
+        let abandoned_in_race = (0..=i).any(|j| race(j) && runs[j].story.contains(gone));
         for PartRequest {
             part,
             answered,
@@ -416,23 +435,21 @@ async fn crash_one_upload(
         } in &run.requests
         {
             if let Some(&(prev_run, prev_answered, prev_upload)) = last.get(part) {
-                if prev_upload != upload {
-                    let known = i > 0
-                        && runs[i - 1].killed_completing
-                        && run.story.contains("The server no longer has the earlier upload");
+                if race(i) || (prev_upload != upload && abandoned_in_race) {
                     assert!(
-                        known && !strict,
-                        "{key}: run {i} started the upload over and sent part {part} again{}\n{}",
-                        if known {
-                            " (defect: the previous run was killed while completing; this run's Complete got NoSuchUpload after that Complete took effect, and it started over instead of checking the object)"
-                        } else {
-                            ""
-                        },
+                        !strict,
+                        "{key}: run {i} sent part {part} again after a run killed while completing (defect: it raced that Complete, then started over instead of checking the object)\n{}",
                         story()
                     );
-                    started_over.insert(i);
-                    tally.started_over_parts += 1;
+                    raced.insert(i);
+                    tally.race_parts += 1;
                 } else {
+                    assert_eq!(
+                        prev_upload,
+                        upload,
+                        "{key}: run {i} started the upload over and sent part {part} again\n{}",
+                        story()
+                    );
                     assert!(
                         !prev_answered,
                         "{key}: part {part} was sent again in run {i} although its request in run {prev_run} was answered\n{}",
@@ -450,12 +467,9 @@ async fn crash_one_upload(
             last.insert(*part, (i, *answered, upload));
         }
     }
-    tally.started_over += started_over.len();
+    tally.races += raced.len();
     for (i, run) in runs.iter().enumerate() {
         let in_flight = run.requests.iter().filter(|r| !r.answered).count();
-        if started_over.contains(&(i + 1)) {
-            continue;
-        }
         assert!(
             resent_after[i] <= in_flight,
             "{key}: {} parts sent again after run {i}, with {in_flight} in flight",
@@ -525,8 +539,8 @@ async fn crash_test(strict: bool) {
         "crash test: seed {seed}: {} kills over {} uploads of {} parts of 100 KiB in {:.1} s; \
          {} part requests for {} parts, {} parts re-sent ({} KiB), at most {} re-sent after one kill \
          (at most {} in flight at a kill); kills {:?}; left behind: {} open uploads (issue 9.6), \
-         {} temporary files (issue 9.11), 0 checkpoints; {} uploads started over after a killed \
-         run's Complete took effect ({} parts sent again); every object byte-identical",
+         {} temporary files (issue 9.11), 0 checkpoints; {} runs raced a killed run's Complete \
+         and sent {} parts again (defect); every object byte-identical",
         tally.kills,
         tally.uploads,
         FILE_LEN.div_ceil(PART),
@@ -540,22 +554,24 @@ async fn crash_test(strict: bool) {
         tally.moments,
         tally.orphans.len(),
         tally.temp_files.len(),
-        tally.started_over,
-        tally.started_over_parts,
+        tally.races,
+        tally.race_parts,
     ));
 }
 
-/// The crash test as CI runs it. Two defects the lead is fixing are tallied in the summary line
-/// rather than failed on here, and refused by the strict version below: uploads left open by a
-/// run killed while it was starting (issue 9.6) and temporary files left by a kill during a
-/// checkpoint save (issue 9.11). Every other promise is asserted.
+/// The crash test as CI runs it. Three known defects are tallied in the summary line rather than
+/// failed on here, and refused by the strict version below: uploads left open by a run killed
+/// while it was starting (issue 9.6), temporary files left by a kill during a checkpoint save
+/// (issue 9.11), and parts sent again by the run after one killed while completing (found by
+/// this test; `a_complete_from_a_killed_run_that_lands_late_costs_no_part_again` in
+/// tests/reliability.rs reproduces it). Every other promise is asserted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_nothing_and_resends_only_parts_in_flight() {
     crash_test(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until issues 9.6 and 9.11 are fixed: a run killed while InitiateMultipartUpload is in flight leaves an upload open on the server (and a kill during a checkpoint save can leave a .checkpoint-*.tmp file)"]
+#[ignore = "fails until issues 9.6 and 9.11 and the Complete race are fixed: a run killed while InitiateMultipartUpload is in flight leaves an upload open on the server; a kill during a checkpoint save leaves a .checkpoint-*.tmp file; the run after one killed while completing sends parts again or starts over"]
 async fn sigkill_at_random_moments_leaves_no_upload_open_and_no_temporary_file() {
     crash_test(true).await;
 }
