@@ -201,16 +201,22 @@ async fn wait_for(child: &mut Child, mut ready: impl FnMut() -> bool) -> bool {
 
 /// Runs the upload of `path` to `key` again and again, killing each run at a moment from `rng`,
 /// up to `kills` times; then lets it finish. Checks every promise, adds to the tally.
+/// One file to upload to one key.
+struct Target<'a> {
+    path: &'a Path,
+    content: &'a [u8],
+    key: &'a str,
+}
+
 async fn crash_one_upload(
     rig: &Rig,
     rng: &mut fastrand::Rng,
-    path: &Path,
-    content: &[u8],
-    key: &str,
+    target: &Target<'_>,
     kills: usize,
     strict: bool,
     tally: &mut Tally,
 ) {
+    let Target { path, content, key } = *target;
     let server = &rig.server;
     let proxy = &rig.proxy;
     let parts_needed = content.len().div_ceil(PART);
@@ -523,17 +529,13 @@ async fn crash_test(strict: bool) {
         let content = data(FILE_LEN, seed as u32 ^ round);
         let path = write_file(rig.work.path(), &format!("file{round}.bin"), &content);
         let here = rng.usize(6..=14).min(kills - tally.kills);
-        crash_one_upload(
-            &rig,
-            &mut rng,
-            &path,
-            &content,
-            &format!("crash/{round}.bin"),
-            here,
-            strict,
-            &mut tally,
-        )
-        .await;
+        let key = format!("crash/{round}.bin");
+        let target = Target {
+            path: &path,
+            content: &content,
+            key: &key,
+        };
+        crash_one_upload(&rig, &mut rng, &target, here, strict, &mut tally).await;
     }
     say(&format!(
         "crash test: seed {seed}: {} kills over {} uploads of {} parts of 100 KiB in {:.1} s; \
