@@ -37,7 +37,8 @@ fn server() -> SocketAddr {
 fuzz_target!(|data: &[u8]| {
     let addr = server();
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let _ = s.write_all(data);
     // An empty line ends whatever head the bytes began.
     let _ = s.write_all(b"\r\n\r\n");

@@ -19,6 +19,10 @@ fuzz_target!(|data: &[u8]| {
         let again = Endpoint::parse(&e.base_url()).unwrap();
         assert_eq!(again.base_url(), e.base_url());
         let _ = e.region();
-        let _ = e.url(Some("bucket"), Some(&s), &[("uploadId".into(), s.to_string())]);
+        let _ = e.url(
+            Some("bucket"),
+            Some(&s),
+            &[("uploadId".into(), s.to_string())],
+        );
     }
 });
