@@ -1,10 +1,6 @@
 //! Bad input to the command line, as a careless user or a broken script gives it (issue 9): one
 //! table row per invocation, with the exit status and a fragment of the message it must print.
 //! Every row runs the real binary against the local OSS server in a folder of its own.
-//!
-//! Rows whose wanted behaviour today's code does not have carry `today`, what happens instead;
-//! they run in the ignored test `bad_input_still_wrong_today` (which fails until they are fixed)
-//! instead of the main one. A fix removes the row's `today`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -107,8 +103,6 @@ struct Row {
     want: Want,
     /// More that must hold afterwards (the record kept, the object as it should be…).
     also: Option<Check>,
-    /// What today's code does instead, with the issue item that fixes it.
-    today: Option<&'static str>,
 }
 
 /// A checkpoint envelope as the program writes it, with another format version.
@@ -124,7 +118,6 @@ fn rows() -> Vec<Row> {
                 says: "nope.txt does not exist",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a folder with --key",
@@ -137,7 +130,6 @@ fn rows() -> Vec<Row> {
                 says: "--key names one object, but",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a FIFO given directly",
@@ -152,7 +144,6 @@ fn rows() -> Vec<Row> {
                 says: "is a named pipe (FIFO); only regular files can be uploaded",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a character device given directly",
@@ -162,7 +153,6 @@ fn rows() -> Vec<Row> {
                 says: "is a character device; only regular files can be uploaded",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a folder holding a FIFO uploads the rest and lists what it skipped",
@@ -187,9 +177,6 @@ fn rows() -> Vec<Row> {
                     }
                 })
             }),
-            today: Some(
-                "issue 9.5: exit 2, \"…/mixed/pipe is a named pipe (FIFO); only regular files can be uploaded\": the whole folder is refused instead of its regular files uploaded and the FIFO listed as skipped",
-            ),
         },
         Row {
             name: "a /proc file whose size reads 0 but has content",
@@ -206,9 +193,6 @@ fn rows() -> Vec<Row> {
                     }
                 })
             }),
-            today: Some(
-                "issue 9.5: exit 0, \"OK /proc/self/status -> oss://test-bucket/status (0 B, CRC-64 0 verified)\": an empty object is stored and called verified",
-            ),
         },
         Row {
             name: "an empty file is a valid, empty object",
@@ -225,7 +209,6 @@ fn rows() -> Vec<Row> {
                     }
                 })
             }),
-            today: None,
         },
         Row {
             name: "a key with a .. segment",
@@ -235,9 +218,6 @@ fn rows() -> Vec<Row> {
                 says: "a/../b.txt",
             },
             also: None,
-            today: Some(
-                "issue 9.10: exit 1, \"The AccessKey secret does not match the AccessKey ID\" (the URL is normalised after signing)",
-            ),
         },
         Row {
             name: "a key with a . segment",
@@ -247,9 +227,6 @@ fn rows() -> Vec<Row> {
                 says: "a/./b.txt",
             },
             also: None,
-            today: Some(
-                "issue 9.10: exit 1, \"The AccessKey secret does not match the AccessKey ID\" (the URL is normalised after signing)",
-            ),
         },
         Row {
             name: "a prefix with a .. segment",
@@ -259,9 +236,6 @@ fn rows() -> Vec<Row> {
                 says: "../up",
             },
             also: None,
-            today: Some(
-                "issue 9.10: exit 1, \"The AccessKey secret does not match the AccessKey ID\" (the URL is normalised after signing)",
-            ),
         },
         Row {
             name: "a key with a newline keeps the output one line per file",
@@ -283,9 +257,6 @@ fn rows() -> Vec<Row> {
                     }
                 })
             }),
-            today: Some(
-                "issue 9.10: exit 0, but the START and OK lines are broken in two by the key's newline",
-            ),
         },
         Row {
             name: "a key longer than 1023 bytes",
@@ -298,7 +269,6 @@ fn rows() -> Vec<Row> {
                 says: "1024",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a key that starts with /",
@@ -308,7 +278,6 @@ fn rows() -> Vec<Row> {
                 says: "/abs.txt",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a wrong AccessKey secret",
@@ -322,7 +291,6 @@ fn rows() -> Vec<Row> {
                 says: "The AccessKey secret does not match the AccessKey ID",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "an unknown AccessKey ID",
@@ -336,7 +304,6 @@ fn rows() -> Vec<Row> {
                 says: "The AccessKey ID is not recognised",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "no credentials",
@@ -350,7 +317,6 @@ fn rows() -> Vec<Row> {
                 says: "no credentials: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a bucket that does not exist",
@@ -368,7 +334,6 @@ fn rows() -> Vec<Row> {
                 says: "no-such-bucket",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a bucket name OSS does not allow",
@@ -386,7 +351,6 @@ fn rows() -> Vec<Row> {
                 says: "Bad_Bucket",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "https to a port that speaks plain http",
@@ -412,9 +376,6 @@ fn rows() -> Vec<Row> {
                     }
                 })
             }),
-            today: Some(
-                "issue 9.10: exit 1, \"The secure connection failed because of a certificate problem. Check the endpoint address and the computer's date and time\"",
-            ),
         },
         Row {
             name: "an endpoint that is not an address",
@@ -435,7 +396,6 @@ fn rows() -> Vec<Row> {
                 says: "endpoint",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a part size below OSS's minimum",
@@ -445,7 +405,6 @@ fn rows() -> Vec<Row> {
                 says: "--part-size must be between 100KiB and 5GiB",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a part size that is not a size",
@@ -455,7 +414,6 @@ fn rows() -> Vec<Row> {
                 says: "\"lots\" is not a size",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a negative part size",
@@ -465,7 +423,6 @@ fn rows() -> Vec<Row> {
                 says: "--part-size",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a part size too large to count",
@@ -480,7 +437,6 @@ fn rows() -> Vec<Row> {
                 says: "--part-size",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "zero threads",
@@ -490,7 +446,6 @@ fn rows() -> Vec<Row> {
                 says: "--threads must be between 1 and 64",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a metadata name with a space",
@@ -500,7 +455,6 @@ fn rows() -> Vec<Row> {
                 says: "cannot be a metadata name",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a callback that is not JSON",
@@ -510,7 +464,6 @@ fn rows() -> Vec<Row> {
                 says: "--callback is not valid JSON",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "a data folder that is a file",
@@ -525,7 +478,6 @@ fn rows() -> Vec<Row> {
                 says: "not-a-folder",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "resume of an id nobody has",
@@ -539,7 +491,6 @@ fn rows() -> Vec<Row> {
                 says: "there is no interrupted upload with id abcdef",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "resume of a damaged record",
@@ -554,7 +505,6 @@ fn rows() -> Vec<Row> {
                 says: "DAMAGED 0123456789abcdef: The resume record",
             },
             also: None,
-            today: None,
         },
         Row {
             name: "resume of a record from a newer version keeps it",
@@ -583,9 +533,6 @@ fn rows() -> Vec<Row> {
                     Ok(())
                 })
             }),
-            today: Some(
-                "issue 9.9: exit 1, \"DAMAGED fedcba9876543210: The resume record … was written by another version of oss-uploader (format 99 …); it was removed\": the newer record is deleted",
-            ),
         },
         Row {
             name: "upload over a record from a newer version keeps it",
@@ -616,9 +563,6 @@ fn rows() -> Vec<Row> {
                     }
                 })
             }),
-            today: Some(
-                "issue 9.9: exit 0: the newer record is deleted with a NOTE (\"…was written by another version… Starting again from the beginning.\") and the upload starts over",
-            ),
         },
         Row {
             name: "a file name that is not UTF-8",
@@ -634,7 +578,6 @@ fn rows() -> Vec<Row> {
                 says: "not valid UTF-8",
             },
             also: None,
-            today: None,
         },
     ]
 }
@@ -675,11 +618,11 @@ async fn run(mut cmd: Command) -> Ran {
 }
 
 /// Runs the rows `which` picks; returns a line per row that did not do what it should.
-async fn run_rows(which: impl Fn(&Row) -> bool) -> Vec<String> {
+async fn run_rows() -> Vec<String> {
     let server = TestServer::start().await;
     let root = tempfile::tempdir().unwrap();
     let mut wrong = Vec::new();
-    for (i, row) in rows().into_iter().enumerate().filter(|(_, r)| which(r)) {
+    for (i, row) in rows().into_iter().enumerate() {
         let place = Place {
             server: &server,
             dir: root.path().join(format!("row{i}")),
@@ -707,23 +650,6 @@ async fn run_rows(which: impl Fn(&Row) -> bool) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_the_right_exit_status_and_message() {
-    let wrong = run_rows(|r| r.today.is_none()).await;
+    let wrong = run_rows().await;
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until issues 9.5, 9.9 and 9.10 are fixed: the rows with `today` in tests/bad_input.rs (each says what happens today)"]
-async fn bad_input_still_wrong_today() {
-    let wrong = run_rows(|r| r.today.is_some()).await;
-    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
-}
-
-/// Every row marked as wrong today says which issue item fixes it.
-#[test]
-fn every_row_wrong_today_names_its_issue() {
-    for row in rows() {
-        if let Some(t) = row.today {
-            assert!(t.starts_with("issue 9."), "{}: {t}", row.name);
-        }
-    }
 }

@@ -877,7 +877,7 @@ async fn what_is_not_a_regular_file_is_refused_or_listed_never_stored_empty() {
     let rig = Rig::new().await;
     // A system file that says it is empty and is not.
     let r = ran(rig.upload(&[Path::new("/proc/cpuinfo")], &["--key", "cpuinfo"])).await;
-    assert_eq!(r.code, Some(1), "{r:?}");
+    assert_eq!(r.code, Some(2), "{r:?}");
     assert!(
         r.stderr.contains("says it is empty but has content"),
         "{r:?}"
@@ -905,7 +905,7 @@ async fn what_is_not_a_regular_file_is_refused_or_listed_never_stored_empty() {
             .any(|l| l.starts_with("SKIP ") && l.contains("queue") && l.contains("named pipe")),
         "{r:?}"
     );
-    assert!(r.stdout.contains("1 left out"), "{r:?}");
+    assert!(r.stdout.contains("1 skipped: not regular files"), "{r:?}");
     assert_eq!(rig.object("box/real.txt").await, b"real");
     assert!(rig.client().head_object(BUCKET, "box/queue").await.is_err());
 }

@@ -573,7 +573,6 @@ async fn sigkill_at_random_moments_loses_nothing_and_resends_only_parts_in_fligh
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until issues 9.6 and 9.11 and the Complete race are fixed: a run killed while InitiateMultipartUpload is in flight leaves an upload open on the server; a kill during a checkpoint save leaves a .checkpoint-*.tmp file; the run after one killed while completing sends parts again or starts over"]
 async fn sigkill_at_random_moments_leaves_no_upload_open_and_no_temporary_file() {
     crash_test(true).await;
 }

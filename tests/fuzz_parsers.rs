@@ -15,12 +15,11 @@ use oss_uploader::engine::checkpoint::{
 };
 use oss_uploader::engine::plan::UploadPlan;
 use oss_uploader::engine::{EngineConfig, EngineSettings, Event, spawn};
-use oss_uploader::local_server::{parse_duration, parse_fault};
+use oss_uploader::local_server::{Authorization, parse_authorization, parse_duration, parse_fault};
 use oss_uploader::oss::endpoint::Endpoint;
 use oss_uploader::oss::error::ServiceError;
 use oss_uploader::oss::sign::{
-    Authorization, Credentials, RequestParts, Resource, parse_authorization, parse_v4_datetime,
-    sign_v4, v4_datetime,
+    Credentials, RequestParts, Resource, parse_v4_datetime, sign_v4, v4_datetime,
 };
 use oss_uploader::oss::xml::{
     CompleteMultipartUpload, CompleteMultipartUploadResult, CompletePart, ErrorBody,
@@ -282,6 +281,7 @@ fn checkpoint() -> impl Strategy<Value = Checkpoint> {
                         size: plan.part(n).unwrap().len,
                         etag: format!("\"{n:032X}\""),
                         crc64: u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                        md5_checked: n % 2 == 0,
                     })
                     .collect();
                 Checkpoint {
@@ -291,6 +291,7 @@ fn checkpoint() -> impl Strategy<Value = Checkpoint> {
                     local_path: PathBuf::from(std::ffi::OsString::from_vec(path)),
                     file_size: size,
                     file_mtime_ns: mtime,
+                    file_id: None,
                     part_size,
                     upload_id: "18EB985210FE91A2FFA1515FFE18BAB7".into(),
                     signature_version: if flag {
@@ -420,6 +421,7 @@ fn restore(queue: &[u8]) -> Vec<Event> {
             credentials: None,
             settings: EngineSettings::default(),
             persist_queue: true,
+            resume_when_online: false,
         },
         Arc::new(|| {}),
     )
@@ -480,8 +482,8 @@ fn a_queue_file_written_by_hand_restores_its_jobs() {
     assert_eq!(
         added,
         [
-            (3, JobState::Interrupted, 102_400, "k".to_owned()),
-            (7, JobState::Done, 8 << 20, "k".to_owned())
+            (1, JobState::Interrupted, 102_400, "k".to_owned()),
+            (2, JobState::Done, 8 << 20, "k".to_owned())
         ],
         "{events:?}"
     );
@@ -489,7 +491,6 @@ fn a_queue_file_written_by_hand_restores_its_jobs() {
 
 /// Ids at the top of their range: `id + 1` for the next id must not overflow.
 #[test]
-#[ignore = "fails: a queue file with a job id of u64::MAX makes the engine thread panic (\"attempt to add with overflow\" in queue/persist.rs restore, next_id = max(j.id + 1)) in debug builds and wraps to 0 in release, so the window loses its queue and the engine"]
 fn a_queue_file_with_the_largest_job_id_does_not_kill_the_engine() {
     let queue = serde_json::json!({
         "version": 1, "next_id": 1, "jobs": [stored_job(u64::MAX, "queued", 102_400, 2, 10)]

@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oss_uploader::oss::sign::{parse_authorization, parse_v4_datetime, v4_datetime};
+use oss_uploader::local_server::parse_authorization;
+use oss_uploader::oss::sign::{parse_v4_datetime, v4_datetime};
 
 fuzz_target!(|data: &[u8]| {
     let s = String::from_utf8_lossy(data);

@@ -265,7 +265,7 @@ fn summary(
         }
         if settings.left_out > 0 {
             notes.push(format!(
-                "{} left out: not regular files, listed above",
+                "{} skipped: not regular files, listed above",
                 settings.left_out
             ));
         }

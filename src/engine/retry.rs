@@ -67,10 +67,13 @@ impl Backoff {
         let r = if r.is_nan() { 0.5 } else { r.clamp(0.0, 1.0) };
         let delay = ceiling / 2 + (ceiling / 2).mul_f64(r);
         let delay = delay.min(ceiling);
-        if elapsed.saturating_add(delay) > self.max_elapsed {
+        // The last wait is cut to end at the bound, so the bound is what the user gets: a
+        // person told "15 minutes" sees attempts until 15 minutes, not until 14 and a half.
+        let left = self.max_elapsed.saturating_sub(elapsed);
+        if left.is_zero() {
             return None;
         }
-        Some(delay)
+        Some(delay.min(left))
     }
 
     /// The largest wait after `attempt` failures: `min(max_delay, base_delay × 2^(attempt-1))`.
@@ -210,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn stops_when_the_wait_would_pass_the_time_budget() {
+    fn the_last_wait_ends_at_the_time_budget() {
         let b = with(low);
         // Attempt 5 waits 1.6 s at the low end of the jitter.
         let budget = DEFAULT_MAX_ELAPSED;
@@ -218,7 +221,10 @@ mod tests {
             b.next_delay(5, budget - Duration::from_millis(1600)),
             Some(Duration::from_millis(1600))
         );
-        assert_eq!(b.next_delay(5, budget - Duration::from_millis(1599)), None);
+        assert_eq!(
+            b.next_delay(5, budget - Duration::from_millis(1599)),
+            Some(Duration::from_millis(1599))
+        );
         assert_eq!(b.next_delay(1, budget), None);
         assert_eq!(b.next_delay(1, Duration::MAX), None);
     }

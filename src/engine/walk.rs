@@ -96,6 +96,9 @@ pub enum Special {
     Socket,
     CharDevice,
     BlockDevice,
+    /// A file that says it is empty and is not (under /proc and /sys): its size cannot be
+    /// known before reading it, so it cannot be sent as a sized object.
+    Unsized,
     Other,
 }
 
@@ -128,6 +131,9 @@ impl Special {
             Self::Socket => "a socket",
             Self::CharDevice => "a character device",
             Self::BlockDevice => "a block device",
+            Self::Unsized => {
+                "a system file that says it is empty but has content (copy it to a regular file and upload the copy)"
+            }
             Self::Other => "not a regular file",
         }
     }
@@ -139,6 +145,7 @@ impl Special {
             Self::Socket => "套接字",
             Self::CharDevice => "字符设备",
             Self::BlockDevice => "块设备",
+            Self::Unsized => "显示大小为 0 却有内容的系统文件（请先复制为普通文件再上传副本）",
             Self::Other => "不是普通文件",
         }
     }
@@ -243,6 +250,10 @@ pub fn walk(
                     }
                     Err(e) => report.problems.push(Problem::Unreadable(path, e)),
                 }
+            } else if kind.is_file() && says_empty_but_is_not(&path, &meta) {
+                report
+                    .problems
+                    .push(Problem::Special(path, Special::Unsized));
             } else if kind.is_file() {
                 match rule.key_for(root, &path) {
                     Some(key) => {
@@ -264,6 +275,17 @@ pub fn walk(
         }
     }
     report
+}
+
+/// Files under /proc and /sys report size 0 and have content: sent as their size says, they
+/// would become empty objects. Only files that say they are empty are opened.
+pub fn says_empty_but_is_not(path: &Path, meta: &std::fs::Metadata) -> bool {
+    use std::io::Read as _;
+    if meta.len() != 0 {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    std::fs::File::open(path).is_ok_and(|mut f| f.read(&mut byte).is_ok_and(|n| n > 0))
 }
 
 fn read_children(dir: &Path) -> io::Result<Vec<PathBuf>> {

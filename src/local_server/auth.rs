@@ -53,7 +53,7 @@ fn check_skew(request_time: i64, now: i64) -> Result<(), OssError> {
 
 /// What an `Authorization` header says, as the server reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Authorization {
+pub enum Authorization {
     V1 {
         access_key_id: String,
         signature: String,
@@ -68,7 +68,7 @@ enum Authorization {
 }
 
 /// Parses an `Authorization` header of either version; `None` when it is neither.
-fn parse_authorization(value: &str) -> Option<Authorization> {
+pub fn parse_authorization(value: &str) -> Option<Authorization> {
     let value = value.trim();
     if let Some(rest) = value.strip_prefix(V4_ALGORITHM) {
         let mut credential = None;

@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
+pub use auth::{Authorization, parse_authorization};
 pub use calls::{Op, Stats};
 pub use config::{
     DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerConfig,

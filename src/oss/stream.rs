@@ -63,7 +63,8 @@ impl Outgoing {
             }
         };
         let source = source.filter(|s| s.len() > 0);
-        let watch = Arc::new(Mutex::new(Watch::new(now, source.is_some())));
+        let len = source.as_ref().map_or(0, Source::len);
+        let watch = Arc::new(Mutex::new(Watch::new(now, len)));
         let body = match source {
             None => reqwest::Body::from(Bytes::new()),
             Some(source) => reqwest::Body::wrap_stream(pieces(
@@ -180,11 +181,24 @@ struct Watch {
     since: Instant,
     /// When the connection first asked for the body.
     first_pull: Option<Instant>,
+    /// The least drain allowance: what the buffers may hold of this body at the slowest link
+    /// we plan for. A body smaller than the buffers is handed over at once, so the time that
+    /// took says nothing about the link.
+    least_drain: Duration,
 }
 
+/// Bytes the connection's and the sockets' buffers may hold between them, at most.
+const BUFFERED: u64 = 1024 * 1024;
+/// The slowest uplink whose buffered tail the answer is waited for: 256 kbit/s.
+const SLOWEST_LINK: u64 = 32 * 1024;
+
 impl Watch {
-    fn new(now: Instant, has_body: bool) -> Self {
+    fn new(now: Instant, body_len: u64) -> Self {
+        let has_body = body_len > 0;
         Self {
+            least_drain: Duration::from_secs_f64(
+                body_len.min(BUFFERED) as f64 / SLOWEST_LINK as f64,
+            ),
             crc: Crc64::new(),
             error: None,
             step: if has_body {
@@ -208,13 +222,15 @@ impl Watch {
     /// server answer: the wait is `limit` after an allowance for that drain. The allowance is
     /// the time the connection took to ask for the body, which is at least the drain time
     /// whenever the body is twice what the buffers hold (an 8 MiB part against well under 4
-    /// MiB of buffers), and costs a real stall at most that long again.
+    /// MiB of buffers), and costs a real stall at most that long again. A small body, handed
+    /// over at once, gets at least what the buffers may hold of it at the slowest link.
     fn check(&self, now: Instant, limit: Duration) -> Result<Instant, Stalled> {
         let deadline = match self.step {
             Step::Pacing => return Ok(now + limit),
             Step::Connection | Step::File => self.since + limit,
             Step::Sent => {
-                let allowance = self.since - self.first_pull.unwrap_or(self.since);
+                let allowance =
+                    (self.since - self.first_pull.unwrap_or(self.since)).max(self.least_drain);
                 self.since + allowance + limit
             }
         };
@@ -501,7 +517,7 @@ mod tests {
         let limit = Duration::from_secs(10);
         let t0 = Instant::now();
         let s = |n: u64| Duration::from_secs(n);
-        let mut w = Watch::new(t0, true);
+        let mut w = Watch::new(t0, 1);
         // Waiting for the connection to take the body: the limit from the last progress.
         assert_eq!(w.check(t0 + s(9), limit), Ok(t0 + s(10)));
         assert_eq!(
@@ -526,7 +542,7 @@ mod tests {
             Err(Stalled::Connection(Stall::NoAnswer))
         );
         // No body: the answer is due within the limit.
-        let w = Watch::new(t0, false);
+        let w = Watch::new(t0, 0);
         assert_eq!(w.check(t0, limit), Ok(t0 + s(10)));
         assert_eq!(
             w.check(t0 + s(10), limit),
@@ -537,7 +553,7 @@ mod tests {
     #[tokio::test]
     async fn memory_bodies_go_out_in_pieces_and_end_sent() {
         let data = Bytes::from(vec![5u8; PIECE_SIZE * 2 + 10]);
-        let watch = Arc::new(Mutex::new(Watch::new(Instant::now(), true)));
+        let watch = Arc::new(Mutex::new(Watch::new(Instant::now(), 1)));
         let seen = Arc::new(AtomicI64::new(0));
         let seen2 = seen.clone();
         let transfer = Transfer {

@@ -259,8 +259,8 @@ pub enum CheckpointError {
     )]
     UnsupportedVersion { path: PathBuf, found: u64 },
     #[error(
-        "The resume record {} was written by {written_by} in a newer format ({found}; this \
-         version reads format {CHECKPOINT_VERSION}). It is left as it is: continue this upload \
+        "The resume record {} was written by {written_by} in a newer format (format {found}; \
+         this version reads format {CHECKPOINT_VERSION}). It is left as it is: continue this upload \
          with {written_by} or a later version.",
         path.display()
     )]

@@ -62,15 +62,19 @@ impl Engine {
                 return;
             }
         };
-        self.next_id = stored.next_id.max(1);
+        // Ids are numbered afresh: they only name rows within a session, and the file's may be
+        // anything (duplicates, u64::MAX) if it was edited or damaged in a way JSON allows.
         let mut interrupted = Vec::new();
         for j in stored.jobs {
+            let id = self.next_id;
+            self.next_id += 1;
             let state = match j.state {
                 JobState::Queued
                 | JobState::Uploading
+                | JobState::Waiting
                 | JobState::Verifying
                 | JobState::Interrupted => {
-                    interrupted.push(j.id);
+                    interrupted.push(id);
                     JobState::Interrupted
                 }
                 other => other,
@@ -83,7 +87,6 @@ impl Engine {
                     .unwrap_or(0),
                 _ => 0,
             };
-            self.next_id = self.next_id.max(j.id + 1);
             let job = Job {
                 spec: j.spec,
                 size: j.size,
@@ -93,9 +96,8 @@ impl Engine {
                 control: None,
                 remove_after: false,
             };
-            self.sink
-                .send(Event::Added(Box::new(self.info(j.id, &job))));
-            self.jobs.insert(j.id, job);
+            self.sink.send(Event::Added(Box::new(self.info(id, &job))));
+            self.jobs.insert(id, job);
         }
         if !interrupted.is_empty() {
             self.sink.send(Event::Restored { interrupted });

@@ -57,10 +57,17 @@ pub(super) async fn complete(cx: &Ctx<'_>, cp: Checkpoint) -> Result<JobOutcome,
         .await;
     let (etag, server_crc, callback) = match result {
         Ok(out) => (out.etag, out.crc64, out.callback),
-        // An earlier attempt completed but its answer was lost: the object tells.
-        Err((e, _)) if e.is_no_such_upload() && attempts > 1 => {
+        // An earlier attempt completed but its answer was lost, or a killed run's Complete
+        // landed after this run listed the parts: the object tells. Without an attempt of
+        // ours before, only an object with exactly the file's CRC-64 is taken as that one.
+        Err((e, _)) if e.is_no_such_upload() => {
             match existing_object(cx, &cp.bucket, &cp.key).await? {
-                Some(meta) if meta.content_length == cp.file_size => (meta.etag, meta.crc64, None),
+                Some(meta)
+                    if meta.content_length == cp.file_size
+                        && (attempts > 1 || meta.crc64 == Some(combined)) =>
+                {
+                    (meta.etag, meta.crc64, None)
+                }
                 _ => return Err(Stop::UploadGone),
             }
         }

@@ -245,9 +245,8 @@ pub async fn run_job(
 async fn has_content(path: &std::path::Path) -> bool {
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || {
-        use std::io::Read as _;
-        let mut byte = [0u8; 1];
-        std::fs::File::open(&path).is_ok_and(|mut f| f.read(&mut byte).is_ok_and(|n| n > 0))
+        std::fs::metadata(&path)
+            .is_ok_and(|meta| crate::engine::walk::says_empty_but_is_not(&path, &meta))
     })
     .await
     .unwrap_or(false)
