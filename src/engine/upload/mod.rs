@@ -31,7 +31,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::checkpoint::{CheckpointError, CheckpointStore, FileStamp, holder_description};
+use super::checkpoint::{
+    Checkpoint, CheckpointError, CheckpointId, CheckpointStore, FileStamp, holder_description,
+};
 use super::outcome::{JobError, JobOutcome};
 use super::plan::UploadPlan;
 use super::pool::{Pool, Trouble};
@@ -357,9 +359,7 @@ pub(super) fn lock_poisoned() -> Stop {
 }
 
 async fn run(cx: &Ctx<'_>) -> JobOutcome {
-    let Ctx {
-        spec, env, emit, ..
-    } = *cx;
+    let Ctx { spec, env, .. } = *cx;
     let stamp = match FileStamp::of(&spec.path) {
         Ok(s) => s,
         Err(e) => return file_error(spec, e),
@@ -393,7 +393,34 @@ async fn run(cx: &Ctx<'_>) -> JobOutcome {
     };
     // An earlier run that never recorded its upload (killed while Initiate was in flight, or
     // unable to write the first checkpoint) may have left one on the server.
-    orphans::reap_left_intent(env, &id, resumable.as_ref().map(|cp| cp.upload_id.as_str())).await;
+    let left =
+        orphans::reap_left_intent(env, &id, resumable.as_ref().map(|cp| cp.upload_id.as_str()))
+            .await;
+    let outcome = continue_or_start(cx, stamp, &id, resumable).await;
+    // The killed run's Initiate may still have been on its way and landed after the look
+    // above: once this run's upload is complete (so not listed any more), look once more.
+    if let Some(intent) = left
+        && matches!(
+            outcome,
+            JobOutcome::Verified { .. } | JobOutcome::Unverified { .. }
+        )
+        && let Err(e) = orphans::reap(env, &intent, None).await
+    {
+        tracing::warn!(key = %intent.key, "could not look for unrecorded uploads: {e}");
+    }
+    outcome
+}
+
+/// Continues the upload a record names, or starts a new one.
+async fn continue_or_start(
+    cx: &Ctx<'_>,
+    stamp: FileStamp,
+    id: &CheckpointId,
+    resumable: Option<Checkpoint>,
+) -> JobOutcome {
+    let Ctx {
+        env, emit, spec, ..
+    } = *cx;
     if let Some(cp) = resumable {
         match resume::resume(cx, cp).await {
             Ok(outcome) => return outcome,
@@ -402,7 +429,7 @@ async fn run(cx: &Ctx<'_>) -> JobOutcome {
                     "The server no longer has the earlier upload of this file; starting again from the beginning.",
                     "服务器上已没有这个文件之前的上传，将从头开始上传。",
                 )));
-                let _ = env.store.delete(&id);
+                let _ = env.store.delete(id);
             }
             Err(stop) => return stop.outcome(),
         }

@@ -66,16 +66,20 @@ async fn reap_with(client: &Client, intent: &Intent, keep: Option<&str>) -> Resu
 
 /// Reaps what the intent left for record `id`, if there is one, and removes the intent once
 /// that worked. A failure (no network, no permission to list) keeps the intent for a later run.
-pub(super) async fn reap_left_intent(env: &JobEnv, id: &CheckpointId, keep: Option<&str>) {
-    let Some(intent) = env.store.load_intent(id) else {
-        return;
-    };
+/// Gives the intent found, for one more look once this run's upload is complete.
+pub(super) async fn reap_left_intent(
+    env: &JobEnv,
+    id: &CheckpointId,
+    keep: Option<&str>,
+) -> Option<Intent> {
+    let intent = env.store.load_intent(id)?;
     match reap(env, &intent, keep).await {
         Ok(_) => {
             let _ = env.store.delete_intent(id);
         }
         Err(e) => tracing::warn!(key = %intent.key, "could not look for unrecorded uploads: {e}"),
     }
+    Some(intent)
 }
 
 /// What became of one intent found by [`reap_intents`].
