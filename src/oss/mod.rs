@@ -3,13 +3,15 @@
 //!
 //! A call is built as plain data (`request`), signed and sent by the `client`, its body streamed
 //! by `stream`, its answer read by `response`; `types` holds what callers pass and receive, and
-//! `client` re-exports it.
+//! `client` re-exports it. `listing` holds the listing calls' XML, `presign` the share links.
 
 pub mod client;
 pub mod crc64;
 pub mod endpoint;
 pub mod error;
 pub mod limits;
+pub mod listing;
+pub mod presign;
 pub mod regions;
 mod request;
 mod response;
