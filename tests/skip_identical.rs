@@ -171,3 +171,31 @@ async fn keep_both_takes_the_next_name_when_its_own_is_taken_meanwhile() {
         b"mine"
     );
 }
+
+#[tokio::test]
+async fn keep_both_chooses_again_from_the_files_own_name() {
+    let rig = Rig::new().await;
+    let file = write_file(rig.work.path(), "report.pdf", b"mine");
+    put(&rig.client(), "report.pdf", b"first").await;
+    put(&rig.client(), "report (1).pdf", b"second").await;
+    // The numbered name looks free at first (the second HeadObject), then is found taken.
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::HeadObject),
+        2,
+        FaultAction::Error {
+            status: 404,
+            code: "NoSuchKey".into(),
+            message: "The specified key does not exist.".into(),
+        },
+    ));
+    let (out, code) = run(rig.upload(&file, &["--if-exists", "keep-both"])).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        object(&rig.client(), BUCKET, "report (1).pdf").await,
+        b"second"
+    );
+    assert_eq!(
+        object(&rig.client(), BUCKET, "report (2).pdf").await,
+        b"mine"
+    );
+}

@@ -9,7 +9,8 @@ The binary comes from the argument or from $OSS_UPLOADER_BIN. The script starts
 it with `oss2` (V1 and V4 signatures) and `alibabacloud-oss-v2` (V4 and V1): resumable
 uploads with several threads and CRC checks, an interrupted upload resumed by each SDK,
 read-back of every object with its CRC-64, the multipart calls one by one, wrong secrets,
-keys with spaces, '+' and Chinese. It talks to 127.0.0.1 only, bounds everything in time,
+keys with spaces, '+' and Chinese, listing buckets and objects across pages, and presigned
+URLs fetched with plain HTTP (edited and expired ones refused). It talks to 127.0.0.1 only, bounds everything in time,
 always stops the server, and ends with the line `N passed, M failed` (exit 1 on any failure).
 """
 

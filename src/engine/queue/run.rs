@@ -32,21 +32,23 @@ pub(super) async fn run_one(
         .unwrap_or(env.store.dir())
         .to_owned();
     let user_forbids = spec.options.forbid_overwrite;
+    let wanted = spec.key.clone();
     // The name is chosen again when another writer takes it first (bounded: each round
-    // needs someone else to win a race).
+    // needs someone else to win a race), always starting from the file's own name.
     for _ in 0..5 {
         let mut target = None;
         if choose {
+            let shown = std::mem::replace(&mut spec.key, wanted.clone());
             match free_key(&env.client, &spec, existing, &data_dir).await {
                 Ok(None) => return TaskEnd::Skipped,
                 Ok(Some(t)) => {
-                    if t.key != spec.key {
+                    if t.key != shown {
                         sink.send(Event::Renamed {
                             id,
                             key: t.key.clone(),
                         });
-                        spec.key = t.key.clone();
                     }
+                    spec.key = t.key.clone();
                     spec.options.forbid_overwrite = user_forbids || t.forbid_overwrite;
                     target = Some(t);
                 }
