@@ -586,3 +586,22 @@ async fn listing_survives_a_restart_and_sees_later_writes() {
     assert_eq!(keys, ["a", "b"]);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_windows_copy_link_opens_for_anyone() {
+    let server = TestServer::start().await;
+    put(&server.client(), BUCKET, "album/photo 1.jpg", b"jpeg").await;
+    let link = oss_uploader::app::share_ui::share_link(
+        &server.connection(),
+        &credentials(),
+        BUCKET,
+        "album/photo 1.jpg",
+        now(),
+    )
+    .unwrap();
+    let (status, _, body) = fetch("GET", &link.url, None).await;
+    assert_eq!((status, body.as_slice()), (200, b"jpeg".as_slice()));
+    // What "Copy link" gave before: the plain address, refused on a private bucket.
+    let plain = format!("{}/{BUCKET}/album/photo%201.jpg", server.endpoint());
+    assert_eq!(fetch("GET", &plain, None).await.0, 403);
+}
