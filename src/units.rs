@@ -90,12 +90,12 @@ impl fmt::Display for DurationError {
 
 impl std::error::Error for DurationError {}
 
-/// Parses a duration as people type it: `500ms`, `2s`, `1.5s`, `15m`, `1h`; a plain number is
-/// seconds.
+/// Parses a duration as people type it: `500ms`, `2s`, `1.5s`, `15m`, `1h`, `7d`; a plain
+/// number is seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, DurationError> {
     let bad = || {
         DurationError(format!(
-            "\"{text}\" is not a duration (examples: 500ms, 2s, 1.5s, 15m, 1h)"
+            "\"{text}\" is not a duration (examples: 500ms, 2s, 1.5s, 15m, 1h, 7d)"
         ))
     };
     let t = text.trim();
@@ -109,6 +109,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, DurationError> 
         "" | "s" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
+        "d" => value * 86_400.0,
         _ => return Err(bad()),
     };
     std::time::Duration::try_from_secs_f64(secs).map_err(|_| bad())

@@ -142,8 +142,9 @@ strings! {
     remove: "Remove", "移除";
     remove_tip: "Take this row off the list (Delete key).", "从列表中移除此行（Delete 键）。";
     copy_link: "Copy link", "复制链接";
-    copy_link_tip: "Copy the file's address in the bucket.", "复制文件在存储空间中的地址。";
+    copy_link_tip: "Copy a link that anyone can open for 7 days (the bucket stays private).", "复制一个任何人在 7 天内都能打开的链接（存储空间仍为私有）。";
     link_copied: "Link copied.", "链接已复制。";
+    share_link_copied: "Link copied: anyone with it can download the file for 7 days.", "链接已复制：任何拿到它的人在 7 天内都能下载该文件。";
     details: "Details", "详情";
     copy_details: "Copy details", "复制详情";
     err_code: "Error code", "错误码";

@@ -16,6 +16,7 @@ pub mod queue_ui;
 pub mod secret_place;
 pub mod settings;
 pub mod settings_ui;
+pub mod share_ui;
 pub mod startup;
 pub mod window;
 

@@ -469,7 +469,25 @@ impl UploaderApp {
             QueueAction::Engine(c) => self.send(c),
             QueueAction::Pick(p) => self.background.pick(p),
             QueueAction::CopyUrl(id) => {
-                if let Some(url) = self.queue.get(id).and_then(|r| r.object_url()) {
+                let Some(row) = self.queue.get(id) else {
+                    return;
+                };
+                let connection = crate::engine::Connection {
+                    endpoint: row.endpoint.clone(),
+                    path_style: row.path_style,
+                    ..self.settings.connection()
+                };
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                let signed = self.credentials.as_ref().and_then(|c| {
+                    super::share_ui::share_link(&connection, c, &row.bucket, &row.key, now).ok()
+                });
+                if let Some(link) = signed {
+                    ctx.copy_text(link.url);
+                    self.message(self.tr().share_link_copied, false);
+                } else if let Some(url) = row.object_url() {
                     ctx.copy_text(url);
                     self.message(self.tr().link_copied, false);
                 }

@@ -7,6 +7,7 @@ mod display;
 mod list;
 mod run;
 mod serve;
+mod share;
 mod upload;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use crate::oss::sign::{Credentials, SignatureVersion};
 pub use clean::CleanArgs;
 pub use list::ListArgs;
 pub use serve::ServeArgs;
+pub use share::{BucketsArgs, LsArgs, ShareArgs};
 pub use upload::{ResumeArgs, UploadArgs};
 
 /// Every file uploaded and verified, or nothing to do.
@@ -71,6 +73,12 @@ pub enum Command {
     Clean(CleanArgs),
     /// Run a local OSS-compatible server on loopback (for tests, benchmarks and demos).
     Serve(ServeArgs),
+    /// Print a link to an object that anyone can open until it expires (1s to 7d).
+    Share(ShareArgs),
+    /// Show the buckets this key can see, with their regions.
+    Buckets(BucketsArgs),
+    /// Show the folders and objects in a bucket folder.
+    Ls(LsArgs),
 }
 
 /// How a command failed, which decides the exit status.
@@ -220,6 +228,9 @@ pub fn run(command: Command, demo: bool, verbose: u8) -> ExitCode {
             Command::Resume(args) => upload::resume(args).await,
             Command::List(args) => list::list(args),
             Command::Clean(args) => clean::clean(args).await,
+            Command::Share(args) => share::share(args).await,
+            Command::Buckets(args) => share::buckets(args).await,
+            Command::Ls(args) => share::ls(args).await,
             Command::Serve(args) => serve::serve(args)
                 .await
                 .map(|()| ExitCode::SUCCESS)

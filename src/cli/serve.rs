@@ -28,7 +28,8 @@ Network shaping, to reproduce a long, per-flow-limited link on loopback (no root
 
 Fault rules (--fault, repeatable): OP[@N[xTIMES]]=ACTION
   OP      any, put_bucket, put_object, get_object, head_object, delete_object,
-          initiate, upload_part, complete, abort, list_parts, list_uploads
+          initiate, upload_part, complete, abort, list_parts, list_uploads,
+          list_buckets, get_bucket_info, get_bucket_location, list_objects, list_objects_v2
   N       hit the Nth matching request (1-based, default 1); xTIMES: that many in a row
   ACTION  status:HTTP[:Code[:Message]]  answer with OSS error XML (body discarded)
           drop:BYTES                    read BYTES of the body (64KiB, 1MiB), then close
@@ -70,6 +71,9 @@ pub struct ServeArgs {
     /// Bucket to create at start if missing (repeatable).
     #[arg(long = "bucket")]
     pub buckets: Vec<String>,
+    /// Region the buckets say they are in (ListBuckets, GetBucketInfo, GetBucketLocation).
+    #[arg(long, default_value = crate::local_server::DEFAULT_REGION)]
+    pub region: String,
     /// Pretend the server clock is off by this many seconds.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub clock_offset_secs: i64,
@@ -136,6 +140,7 @@ impl ServeArgs {
             .with_header_timeout(self.header_timeout)
             .with_body_idle_timeout(self.body_idle_timeout)
             .with_max_connections(self.max_connections)
+            .with_region(&self.region)
             .with_shaping(Shaping {
                 latency: self.latency,
                 conn_rate: self.conn_rate,

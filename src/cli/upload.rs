@@ -25,6 +25,9 @@ pub enum IfExists {
     Overwrite,
     /// Leave it and the file alone; the file counts as done.
     Skip,
+    /// Leave it when it is this very file (same size and CRC-64), replace it otherwise: sending
+    /// a folder again uploads only new and changed files.
+    SkipIdentical,
     /// Upload under a free numbered name: `name (1).ext`, `name (2).ext`, …
     KeepBoth,
 }
@@ -34,6 +37,7 @@ impl From<IfExists> for ExistingPolicy {
         match i {
             IfExists::Overwrite => ExistingPolicy::Overwrite,
             IfExists::Skip => ExistingPolicy::Skip,
+            IfExists::SkipIdentical => ExistingPolicy::SkipIdentical,
             IfExists::KeepBoth => ExistingPolicy::KeepBoth,
         }
     }
@@ -78,7 +82,8 @@ pub struct UploadArgs {
     /// Upload callback: its JSON, as OSS documents it (or that JSON already base64-encoded).
     #[arg(long, value_name = "C")]
     pub callback: Option<String>,
-    /// What to do when an object with the same name exists: overwrite, skip or keep-both.
+    /// What to do when an object with the same name exists: overwrite, skip, skip-identical or
+    /// keep-both.
     #[arg(long, value_enum, default_value = "overwrite", value_name = "WHAT")]
     pub if_exists: IfExists,
     /// Have OSS refuse to replace an object that already exists (x-oss-forbid-overwrite): the

@@ -28,6 +28,8 @@ pub enum ExistingPolicy {
     Overwrite,
     /// Leave the object and mark the job skipped.
     Skip,
+    /// Skip when the object is this file (same size and CRC-64), else replace it.
+    SkipIdentical,
     /// Upload under a new name: `name (1).ext`, `name (2).ext`, …
     KeepBoth,
 }

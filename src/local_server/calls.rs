@@ -18,10 +18,15 @@ pub enum Op {
     AbortMultipartUpload,
     ListParts,
     ListMultipartUploads,
+    ListBuckets,
+    GetBucketInfo,
+    GetBucketLocation,
+    ListObjects,
+    ListObjectsV2,
 }
 
 impl Op {
-    pub const ALL: [Op; 11] = [
+    pub const ALL: [Op; 16] = [
         Op::PutBucket,
         Op::PutObject,
         Op::GetObject,
@@ -33,6 +38,11 @@ impl Op {
         Op::AbortMultipartUpload,
         Op::ListParts,
         Op::ListMultipartUploads,
+        Op::ListBuckets,
+        Op::GetBucketInfo,
+        Op::GetBucketLocation,
+        Op::ListObjects,
+        Op::ListObjectsV2,
     ];
 
     /// The snake_case name used by the `--fault` flag and in logs.
@@ -49,6 +59,11 @@ impl Op {
             Op::AbortMultipartUpload => "abort_multipart_upload",
             Op::ListParts => "list_parts",
             Op::ListMultipartUploads => "list_multipart_uploads",
+            Op::ListBuckets => "list_buckets",
+            Op::GetBucketInfo => "get_bucket_info",
+            Op::GetBucketLocation => "get_bucket_location",
+            Op::ListObjects => "list_objects",
+            Op::ListObjectsV2 => "list_objects_v2",
         }
     }
 
@@ -107,8 +122,8 @@ impl Stats {
 /// Live counters behind [`Stats`].
 #[derive(Default)]
 pub(crate) struct Counters {
-    requests: [AtomicU64; 11],
-    body_bytes: [AtomicU64; 11],
+    requests: [AtomicU64; Op::ALL.len()],
+    body_bytes: [AtomicU64; Op::ALL.len()],
 }
 
 impl Counters {

@@ -1,5 +1,6 @@
 //! How a local server is set up: where it stores, where it listens, whom it lets in, how long
-//! and how many clients it waits for, and what link it pretends to be behind.
+//! and how many clients it waits for, what link it pretends to be behind and what region its
+//! buckets say they are in.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -32,7 +33,13 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Latency and throughput caps that make loopback behave like a long, slow link.
     pub shaping: Shaping,
+    /// The region the buckets say they are in (ListBuckets, GetBucketInfo, GetBucketLocation),
+    /// e.g. `cn-hangzhou`.
+    pub region: String,
 }
+
+/// The region a local server's buckets are in unless told otherwise.
+pub const DEFAULT_REGION: &str = "cn-hangzhou";
 
 /// Defaults generous enough for slow links and client pools, short enough that forgotten or
 /// hostile connections do not pile up.
@@ -52,6 +59,7 @@ impl ServerConfig {
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shaping: Shaping::default(),
+            region: DEFAULT_REGION.to_owned(),
         }
     }
 
@@ -88,6 +96,13 @@ impl ServerConfig {
     /// At least one.
     pub fn with_max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
+        self
+    }
+
+    /// `oss-cn-shanghai` and `cn-shanghai` both name Shanghai.
+    pub fn with_region(mut self, region: &str) -> Self {
+        let r = region.trim();
+        self.region = r.strip_prefix("oss-").unwrap_or(r).to_owned();
         self
     }
 

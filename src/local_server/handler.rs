@@ -1,5 +1,6 @@
 //! One request from arrival to answer: routing a path-style URL to a call, outages and fault
-//! rules, the signature check, then the call itself (in `objects` and `multipart`).
+//! rules, the signature check (header or presigned query), then the call itself (in
+//! `objects`, `multipart` and `listing`).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -18,7 +19,7 @@ use super::calls::Op;
 use super::faults::FaultAction;
 use super::reply::{Body, OssError, build, empty, error_response, finish, request_id, set};
 use super::request::{CallResult, Ctx, Failure, Route, Shared};
-use super::{multipart, objects};
+use super::{listing, multipart, objects, presigned};
 
 /// The connection is closed without an answer (a fault, or a client that went away).
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +51,6 @@ const UNSUPPORTED: &[&str] = &[
     "versioning",
     "versions",
     "delete",
-    "location",
-    "bucketInfo",
     "stat",
     "policy",
     "encryption",
@@ -99,17 +98,24 @@ fn route(parts: &Parts) -> Result<Route, OssError> {
     }
     let method = &parts.method;
     route.op = match (route.bucket.is_some(), route.key.is_some()) {
-        (false, _) => {
-            return Err(OssError::not_implemented(
-                "service-level calls such as ListBuckets",
-            ));
-        }
+        (false, _) => match *method {
+            Method::GET => Op::ListBuckets,
+            _ => {
+                return Err(OssError::not_implemented(&format!(
+                    "{method} on the service (only ListBuckets)"
+                )));
+            }
+        },
         (true, false) => match *method {
             Method::PUT => Op::PutBucket,
             Method::GET if route.has("uploads") => Op::ListMultipartUploads,
+            Method::GET if route.has("bucketInfo") => Op::GetBucketInfo,
+            Method::GET if route.has("location") => Op::GetBucketLocation,
+            Method::GET if route.param("list-type") == Some("2") => Op::ListObjectsV2,
+            Method::GET => Op::ListObjects,
             _ => {
                 return Err(OssError::not_implemented(&format!(
-                    "{method} on a bucket (only PutBucket and ListMultipartUploads)"
+                    "{method} on a bucket (only PutBucket, the listings, GetBucketInfo and GetBucketLocation)"
                 )));
             }
         },
@@ -269,16 +275,18 @@ fn check_auth(ctx: &Ctx<'_>, method: &Method) -> Result<(), OssError> {
         (Some(b), None) => Resource::bucket(b),
         _ => Resource::service(),
     };
-    auth::verify(
-        creds,
-        &Signed {
-            method: method.as_str(),
-            resource,
-            query: &ctx.route.query,
-            headers: ctx.headers,
-        },
-        ctx.shared.now(),
-    )
+    let signed = Signed {
+        method: method.as_str(),
+        resource,
+        query: &ctx.route.query,
+        headers: ctx.headers,
+    };
+    // A presigned URL carries its signature in the query and no Authorization header.
+    if !ctx.headers.contains_key(header::AUTHORIZATION) && presigned::is_presigned(&ctx.route.query)
+    {
+        return presigned::verify(creds, &signed, ctx.shared.now());
+    }
+    auth::verify(creds, &signed, ctx.shared.now())
 }
 
 async fn call(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
@@ -294,6 +302,11 @@ async fn call(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
         Op::AbortMultipartUpload => multipart::abort(ctx).await,
         Op::ListParts => multipart::list_parts(ctx).await,
         Op::ListMultipartUploads => multipart::list_uploads(ctx).await,
+        Op::ListBuckets => listing::list_buckets(ctx).await,
+        Op::GetBucketInfo => listing::get_bucket_info(ctx).await,
+        Op::GetBucketLocation => listing::get_bucket_location(ctx).await,
+        Op::ListObjects => listing::list_objects(ctx, false).await,
+        Op::ListObjectsV2 => listing::list_objects(ctx, true).await,
     }
 }
 

@@ -4,9 +4,9 @@
 //!
 //! This module is the public library face (`LocalServer` and what it re-exports); nothing
 //! below imports it. Layers, top down: `conn` (the accept loop and each connection), `handler`
-//! (routing a request to a call), the calls (`objects`, `multipart`), the toolbox they share
-//! (`request`, `headers`, `callback`, `auth`, `body`), and the ground (`store`, `reply`,
-//! `faults`, `calls`, `config`).
+//! (routing a request to a call), the calls (`objects`, `multipart`, `listing`), the toolbox
+//! they share (`request`, `headers`, `callback`, `auth`, `presigned`, `body`), and the ground
+//! (`store` with its key `index`, `reply`, `faults`, `calls`, `config`).
 
 mod auth;
 mod body;
@@ -17,8 +17,11 @@ mod conn;
 mod faults;
 mod handler;
 mod headers;
+mod index;
+mod listing;
 mod multipart;
 mod objects;
+mod presigned;
 mod reply;
 mod request;
 mod shaping;
@@ -34,7 +37,8 @@ use tokio::sync::{Semaphore, watch};
 pub use auth::{Authorization, parse_authorization};
 pub use calls::{Op, Stats};
 pub use config::{
-    DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerConfig,
+    DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_REGION,
+    ServerConfig,
 };
 pub use faults::{FaultAction, FaultRule, FaultSpecError, Faults, parse_duration, parse_fault};
 pub use shaping::{Rate, RateError, Shaping, parse_rate};

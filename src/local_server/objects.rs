@@ -1,5 +1,6 @@
 //! The object calls: PutObject (streamed to disk, with Content-MD5, forbid-overwrite and
-//! callbacks), GetObject with OSS's range rules, HeadObject and DeleteObject.
+//! callbacks), GetObject with OSS's range rules and `response-*` header overrides, HeadObject
+//! and DeleteObject (folder markers, `name/`, included).
 
 use std::io;
 
@@ -205,7 +206,8 @@ pub(super) async fn get_object(ctx: &Ctx<'_>, head: bool) -> CallResult {
             return Ok(err);
         }
     };
-    let builder = builder.header(header::CONTENT_LENGTH, len);
+    let mut builder = builder.header(header::CONTENT_LENGTH, len);
+    response_overrides(ctx, &mut builder);
     if head {
         return Ok(build(builder, empty()));
     }
@@ -237,6 +239,29 @@ pub(super) async fn get_object(ctx: &Ctx<'_>, head: bool) -> CallResult {
         .try_flatten()
         .map_ok(Frame::data);
     Ok(build(builder, BodyExt::boxed(StreamBody::new(stream))))
+}
+
+/// `response-content-disposition` and its kin in a GET's query replace the answer's header
+/// (a share link that downloads under the file's name uses this).
+fn response_overrides(ctx: &Ctx<'_>, builder: &mut http::response::Builder) {
+    const OVERRIDES: [(&str, &str); 6] = [
+        ("response-content-type", "content-type"),
+        ("response-content-disposition", "content-disposition"),
+        ("response-content-language", "content-language"),
+        ("response-content-encoding", "content-encoding"),
+        ("response-cache-control", "cache-control"),
+        ("response-expires", "expires"),
+    ];
+    let Some(headers) = builder.headers_mut() else {
+        return;
+    };
+    for (param, name) in OVERRIDES {
+        if let Some(v) = ctx.route.param(param)
+            && let Ok(v) = HeaderValue::from_str(v)
+        {
+            headers.insert(name, v);
+        }
+    }
 }
 
 pub(super) async fn delete_object(ctx: &Ctx<'_>) -> CallResult {

@@ -28,6 +28,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use super::index::{Index, Keys, Listed, Page};
+
 /// What the server remembers about an object.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct ObjectMeta {
@@ -98,6 +100,7 @@ pub(crate) enum NewData {
 
 pub(crate) struct Store {
     root: PathBuf,
+    index: Index,
 }
 
 fn unique_name() -> String {
@@ -159,6 +162,7 @@ impl Store {
         fs::create_dir_all(&tmp)?;
         Ok(Store {
             root: root.to_owned(),
+            index: Index::default(),
         })
     }
 
@@ -189,6 +193,59 @@ impl Store {
 
     pub fn bucket_exists(&self, bucket: &str) -> bool {
         self.bucket_dir(bucket).join("objects").is_dir()
+    }
+
+    /// Every bucket, by name, with when it was created (unix seconds).
+    pub fn buckets(&self) -> io::Result<Vec<(String, i64)>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(self.root.join("buckets"))? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if self.bucket_exists(&name) {
+                let created = self.bucket_created(&name)?;
+                out.push((name, created));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// When the bucket was made: its directory's modification time, which only changes when
+    /// its three subdirectories are made.
+    pub fn bucket_created(&self, bucket: &str) -> io::Result<i64> {
+        let modified = fs::metadata(self.bucket_dir(bucket))?.modified()?;
+        Ok(modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0))
+    }
+
+    /// One page of the bucket's keys under `prefix` after `after` (see `index::page`).
+    pub fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: &str,
+        after: &str,
+        max: usize,
+    ) -> io::Result<Page> {
+        self.index.with(
+            bucket,
+            || self.load_index(bucket),
+            |keys| super::index::page(keys, prefix, delimiter, after, max),
+        )
+    }
+
+    fn load_index(&self, bucket: &str) -> io::Result<Keys> {
+        let mut keys = Keys::new();
+        for entry in fs::read_dir(self.bucket_dir(bucket).join("objects"))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "json")
+                && let Some(meta) = read_json::<ObjectMeta>(&path)?
+            {
+                keys.insert(meta.key.clone(), Listed::from(&meta));
+            }
+        }
+        Ok(keys)
     }
 
     fn object_meta_path(&self, bucket: &str, key: &str) -> PathBuf {
@@ -260,6 +317,7 @@ impl Store {
     fn switch_object(&self, bucket: &str, meta: &ObjectMeta) -> io::Result<()> {
         let previous = self.object(bucket, &meta.key)?;
         self.write_json(&self.object_meta_path(bucket, &meta.key), meta)?;
+        self.index.put(bucket, meta);
         if let Some(previous) = previous {
             self.remove_segments(bucket, &previous)?;
         }
@@ -279,6 +337,7 @@ impl Store {
             return Ok(false);
         };
         remove_if_exists(&self.object_meta_path(bucket, key))?;
+        self.index.remove(bucket, key);
         self.remove_segments(bucket, &meta)?;
         Ok(true)
     }

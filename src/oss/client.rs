@@ -15,6 +15,11 @@ use http::Method;
 use super::digest;
 use super::error::Error;
 use super::limits::InvalidInput;
+use super::listing::{
+    self, BucketInfo, BucketInfoResult, BucketSummary, ListAllMyBucketsResult, ListBucketResult,
+    Listing, LocationConstraint,
+};
+use super::presign::{PresignRequest, PresignedUrl, presign_url};
 use super::request::{self, Request};
 use super::response::{
     self, callback_outcome, check_body, header_string, object_meta, read_xml, request_id,
@@ -371,6 +376,126 @@ impl Client {
             }
             markers = Some(next);
         }
+    }
+}
+
+/// Listing calls and share links: the account's buckets, where a bucket is, what is in it.
+impl Client {
+    /// ListBuckets (GetService), following every page: every bucket the key may list, with its
+    /// region. A key limited to some buckets (a RAM user) may be refused with AccessDenied.
+    pub async fn list_buckets(&self, prefix: &str) -> Result<Vec<BucketSummary>, Error> {
+        let mut all = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let req = listing::list_buckets_request(prefix, marker.as_deref());
+            let resp = self.execute(req).await?;
+            let rid = request_id(resp.headers());
+            let page: ListAllMyBucketsResult =
+                read_xml(resp, MAX_LIST_ANSWER, "ListBuckets").await?;
+            all.extend(page.buckets.buckets);
+            if !page.is_truncated {
+                return Ok(all);
+            }
+            let next = page.next_marker;
+            if next.is_empty() || marker.as_deref() == Some(next.as_str()) {
+                return Err(no_next_marker("ListBuckets", rid));
+            }
+            marker = Some(next);
+        }
+    }
+
+    /// GetBucketInfo: where the bucket is, who owns it and its ACL.
+    pub async fn get_bucket_info(&self, bucket: &str) -> Result<BucketInfo, Error> {
+        super::limits::validate_bucket(bucket)?;
+        let resp = self.execute(listing::bucket_info_request(bucket)).await?;
+        let r: BucketInfoResult = read_xml(resp, MAX_XML_ANSWER, "GetBucketInfo").await?;
+        Ok(r.bucket)
+    }
+
+    /// GetBucketLocation: `oss-cn-hangzhou` and the like.
+    pub async fn get_bucket_location(&self, bucket: &str) -> Result<String, Error> {
+        super::limits::validate_bucket(bucket)?;
+        let resp = self
+            .execute(listing::bucket_location_request(bucket))
+            .await?;
+        let r: LocationConstraint = read_xml(resp, MAX_XML_ANSWER, "GetBucketLocation").await?;
+        Ok(r.location.trim().to_owned())
+    }
+
+    /// One page of ListObjectsV2 (up to 1,000 entries), keys decoded; pass the page's
+    /// `next_continuation_token` to get the next.
+    pub async fn list_objects_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: &str,
+        token: Option<&str>,
+    ) -> Result<ListBucketResult, Error> {
+        super::limits::validate_bucket(bucket)?;
+        let req = listing::list_objects_v2_request(bucket, prefix, delimiter, token);
+        let resp = self.execute(req).await?;
+        let mut page: ListBucketResult = read_xml(resp, MAX_LIST_ANSWER, "ListObjectsV2").await?;
+        page.decode_url_encoding();
+        Ok(page)
+    }
+
+    /// ListObjectsV2 under `prefix`, following every page. With a delimiter (`/`) the keys
+    /// below the next delimiter come back folded into `prefixes`, as folders.
+    pub async fn list_objects_v2(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: &str,
+    ) -> Result<Listing, Error> {
+        let mut all = Listing::default();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .list_objects_page(bucket, prefix, delimiter, token.as_deref())
+                .await?;
+            all.objects.extend(page.contents);
+            all.prefixes
+                .extend(page.common_prefixes.into_iter().map(|p| p.prefix));
+            if !page.is_truncated {
+                return Ok(all);
+            }
+            let next = page.next_continuation_token.unwrap_or_default();
+            if next.is_empty() || token.as_deref() == Some(next.as_str()) {
+                return Err(no_next_marker("ListObjectsV2", String::new()));
+            }
+            token = Some(next);
+        }
+    }
+
+    /// A presigned URL for `req` that works for `expires_secs` (1 s to 7 days) from now, signed
+    /// as this client signs, on this client's endpoint or on `domain` (a custom domain bound to
+    /// the bucket) when given. No request is sent.
+    pub fn presign(
+        &self,
+        req: &PresignRequest<'_>,
+        expires_secs: u64,
+        domain: Option<&super::endpoint::Endpoint>,
+    ) -> Result<PresignedUrl, Error> {
+        let cfg = &self.cfg;
+        let endpoint = domain.unwrap_or(&cfg.endpoint);
+        let now = now_unix() + self.clock_offset();
+        Ok(presign_url(
+            endpoint,
+            req,
+            &cfg.credentials,
+            cfg.signature,
+            &cfg.region,
+            now,
+            expires_secs,
+        )?)
+    }
+}
+
+fn no_next_marker(call: &str, request_id: String) -> Error {
+    Error::Protocol {
+        status: 200,
+        message: format!("{call} said there is more but gave no next marker"),
+        request_id,
     }
 }
 

@@ -70,6 +70,14 @@ impl Endpoint {
         })
     }
 
+    /// A custom domain bound to one bucket, as a person types it: the bucket is never part of
+    /// its URLs.
+    pub fn cname(input: &str) -> Result<Self, InvalidInput> {
+        let mut e = Self::parse(input)?;
+        e.addressing = Addressing::Cname;
+        Ok(e)
+    }
+
     /// The same endpoint with the bucket in the path (for OSS-compatible servers).
     pub fn with_path_style(mut self) -> Self {
         self.addressing = Addressing::PathStyle;

@@ -49,7 +49,7 @@ impl<'a> Request<'a> {
             payload: Payload::Empty,
         }
     }
-    fn query(mut self, k: &str, v: impl Into<String>) -> Self {
+    pub(super) fn query(mut self, k: &str, v: impl Into<String>) -> Self {
         self.query.push((k.to_owned(), v.into()));
         self
     }

@@ -345,7 +345,9 @@ const V1_SIGNED_SUBRESOURCES: &[&str] = &[
     "bucketInfo",
     "callback",
     "callback-var",
+    "cname",
     "comp",
+    "continuation-token",
     "cors",
     "delete",
     "encryption",
@@ -358,12 +360,16 @@ const V1_SIGNED_SUBRESOURCES: &[&str] = &[
     "logging",
     "objectMeta",
     "partNumber",
+    "policy",
     "position",
     "qos",
     "referer",
+    "regionList",
     "replication",
     "replicationLocation",
     "replicationProgress",
+    "requestPayment",
+    "resourceGroup",
     "response-cache-control",
     "response-content-disposition",
     "response-content-encoding",
@@ -372,6 +378,7 @@ const V1_SIGNED_SUBRESOURCES: &[&str] = &[
     "response-expires",
     "restore",
     "security-token",
+    "sequential",
     "startTime",
     "stat",
     "status",
@@ -386,6 +393,8 @@ const V1_SIGNED_SUBRESOURCES: &[&str] = &[
     "versions",
     "vod",
     "website",
+    "worm",
+    "wormId",
     "x-oss-process",
     "x-oss-traffic-limit",
 ];
@@ -396,6 +405,19 @@ pub fn v1_string_to_sign(
     resource: &Resource<'_>,
     query: &[(String, String)],
     headers: &HeaderMap,
+) -> String {
+    let date = header_str(headers, "date").unwrap_or_default();
+    v1_string_to_sign_dated(method, resource, query, headers, &date)
+}
+
+/// The V1 string to sign with `date` in the date's place: a presigned URL signs its `Expires`
+/// there instead of the `Date` header.
+pub fn v1_string_to_sign_dated(
+    method: &str,
+    resource: &Resource<'_>,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    date: &str,
 ) -> String {
     let get = |n: &str| header_str(headers, n).unwrap_or_default();
     let mut oss_headers: Vec<(String, String)> = headers
@@ -425,7 +447,7 @@ pub fn v1_string_to_sign(
         method.to_ascii_uppercase(),
         get("content-md5"),
         get("content-type"),
-        get("date")
+        date
     );
     for (n, v) in &oss_headers {
         s.push_str(&format!("{n}:{v}\n"));
@@ -638,6 +660,14 @@ mod tests {
         ];
         let sts = v1_string_to_sign("GET", &Resource::object("b", "k"), &q, &h);
         assert!(sts.ends_with("/b/k?partNumber=2&uploadId=X"), "{sts}");
+        // A listing's next page is signed by its token, as oss2 and the Python SDK v2 do.
+        let q = vec![
+            ("list-type".to_owned(), "2".to_owned()),
+            ("continuation-token".to_owned(), "abc".to_owned()),
+            ("max-keys".to_owned(), "1000".to_owned()),
+        ];
+        let sts = v1_string_to_sign("GET", &Resource::bucket("b"), &q, &h);
+        assert!(sts.ends_with("/b/?continuation-token=abc"), "{sts}");
     }
 
     #[test]

@@ -9,7 +9,8 @@ The binary comes from the argument or from $OSS_UPLOADER_BIN. The script starts
 it with `oss2` (V1 and V4 signatures) and `alibabacloud-oss-v2` (V4 and V1): resumable
 uploads with several threads and CRC checks, an interrupted upload resumed by each SDK,
 read-back of every object with its CRC-64, the multipart calls one by one, wrong secrets,
-keys with spaces, '+' and Chinese. It talks to 127.0.0.1 only, bounds everything in time,
+keys with spaces, '+' and Chinese, listing buckets and objects across pages, and presigned
+URLs fetched with plain HTTP (edited and expired ones refused). It talks to 127.0.0.1 only, bounds everything in time,
 always stops the server, and ends with the line `N passed, M failed` (exit 1 on any failure).
 """
 
@@ -1058,6 +1059,216 @@ def check_sts_token(ctx):
     expect(not problems, "security token: " + "; ".join(problems))
 
 
+# --------------------------------------------------------------------------------------------
+# Listing and presigned URLs (issue 11): buckets, bucket info and location, objects by folder
+# across pages, and share links that plain HTTP fetches until they expire.
+
+LIST_PREFIX = "list/"
+LIST_MANY = 1_050  # more than one page of 1,000
+
+
+def _fill_listing(ctx):
+    """Puts LIST_MANY tiny objects under list/many/ plus a few others, once per run."""
+    if getattr(ctx, "listing_filled", False):
+        return
+    c = v2_client(ctx.server.endpoint)
+    keys = [f"{LIST_PREFIX}many/{i:05d}" for i in range(LIST_MANY)]
+    keys += [f"{LIST_PREFIX}a b+中.txt", f"{LIST_PREFIX}dir/", f"{LIST_PREFIX}dir/x.txt",
+             f"{LIST_PREFIX}dir/sub/y.txt"]
+    errors = []
+    lock = threading.Lock()
+    todo = list(keys)
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                k = todo.pop()
+            try:
+                c.put_object(ossv2.PutObjectRequest(bucket=BUCKET, key=k,
+                                                    body=b"" if k.endswith("/") else k.encode()))
+            except Exception as e:  # reported below, once
+                with lock:
+                    errors.append(f"{k}: {e}")
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    expect(not errors, "filling the listing: " + "; ".join(errors[:3]))
+    ctx.listing_filled = True
+
+
+def check_list_buckets_and_bucket_info(ctx):
+    extra = BUCKET + "-second"
+    oss2.Bucket(oss2.ProviderAuthV4(oss2.credentials.StaticCredentialsProvider(AK, SK)),
+                ctx.server.endpoint, extra, region=REGION).create_bucket()
+    want = sorted([BUCKET, extra])
+    for version in ("v1", "v4"):
+        auth = (oss2.Auth(AK, SK) if version == "v1" else
+                oss2.ProviderAuthV4(oss2.credentials.StaticCredentialsProvider(AK, SK)))
+        service = oss2.Service(auth, ctx.server.endpoint, region=REGION)
+        got = [b.name for b in oss2.BucketIterator(service, max_keys=1)]
+        expect_eq(got, want, f"oss2/{version} BucketIterator(max_keys=1)")
+        b = next(iter(oss2.BucketIterator(service)))
+        expect_eq((b.location, b.region), ("oss-" + REGION, REGION), f"oss2/{version} bucket region")
+        bucket = oss2_bucket(ctx.server.endpoint, version)
+        info = bucket.get_bucket_info()
+        expect_eq((info.name, info.location, info.acl.grant), (BUCKET, "oss-" + REGION, "private"),
+                  f"oss2/{version} GetBucketInfo")
+        expect_eq(bucket.get_bucket_location().location, "oss-" + REGION,
+                  f"oss2/{version} GetBucketLocation")
+    c = v2_client(ctx.server.endpoint)
+    pages = list(c.list_buckets_paginator().iter_page(ossv2.ListBucketsRequest(), limit=1))
+    got = [b.name for p in pages for b in (p.buckets or [])]
+    expect_eq(got, want, "v2 ListBuckets paginator (limit 1)")
+    expect_eq(len(pages), 2, "v2 ListBuckets pages")
+    expect_eq(pages[0].buckets[0].region, REGION, "v2 ListBuckets region")
+    info = c.get_bucket_info(ossv2.GetBucketInfoRequest(bucket=BUCKET)).bucket_info
+    expect_eq((info.name, info.location, info.acl), (BUCKET, "oss-" + REGION, "private"),
+              "v2 GetBucketInfo")
+    loc = c.get_bucket_location(ossv2.GetBucketLocationRequest(bucket=BUCKET)).location
+    expect_eq(loc, "oss-" + REGION, "v2 GetBucketLocation")
+
+
+def check_list_objects(ctx):
+    _fill_listing(ctx)
+    many = [f"{LIST_PREFIX}many/{i:05d}" for i in range(LIST_MANY)]
+    top_keys = [f"{LIST_PREFIX}a b+中.txt"]
+    top_dirs = [f"{LIST_PREFIX}dir/", f"{LIST_PREFIX}many/"]
+    for version in ("v1", "v4"):
+        b = oss2_bucket(ctx.server.endpoint, version)
+        for name, it in (("ObjectIterator", oss2.ObjectIterator),
+                         ("ObjectIteratorV2", oss2.ObjectIteratorV2)):
+            got = [o.key for o in it(b, prefix=LIST_PREFIX + "many/", max_keys=1000)]
+            expect_eq(got, many, f"oss2/{version} {name} over {LIST_MANY} keys")
+            entries = list(it(b, prefix=LIST_PREFIX, delimiter="/"))
+            dirs = [o.key for o in entries if o.is_prefix()]
+            keys = [o.key for o in entries if not o.is_prefix()]
+            expect_eq((keys, dirs), (top_keys, top_dirs), f"oss2/{version} {name} with '/'")
+        r = b.list_objects_v2(prefix=LIST_PREFIX + "dir/", delimiter="/", encoding_type="url")
+        expect_eq([o.key for o in r.object_list], [f"{LIST_PREFIX}dir/", f"{LIST_PREFIX}dir/x.txt"],
+                  f"oss2/{version} ListObjectsV2 url-encoded")
+        expect_eq(r.prefix_list, [f"{LIST_PREFIX}dir/sub/"], f"oss2/{version} ListObjectsV2 prefixes")
+    c = v2_client(ctx.server.endpoint)
+    pages = list(c.list_objects_v2_paginator().iter_page(
+        ossv2.ListObjectsV2Request(bucket=BUCKET, prefix=LIST_PREFIX + "many/")))
+    expect_eq([o.key for p in pages for o in (p.contents or [])], many, "v2 ListObjectsV2 paginator")
+    expect(len(pages) >= 2, f"v2 ListObjectsV2 gave {len(pages)} page(s) for {LIST_MANY} keys")
+    pages = list(c.list_objects_paginator().iter_page(
+        ossv2.ListObjectsRequest(bucket=BUCKET, prefix=LIST_PREFIX, delimiter="/")))
+    keys = [o.key for p in pages for o in (p.contents or [])]
+    dirs = [d.prefix for p in pages for d in (p.common_prefixes or [])]
+    expect_eq((keys, dirs), (top_keys, top_dirs), "v2 ListObjects with '/'")
+    # Deleting the folder marker leaves what is in the folder.
+    b = oss2_bucket(ctx.server.endpoint, "v4")
+    b.delete_object(f"{LIST_PREFIX}dir/")
+    got = [o.key for o in oss2.ObjectIteratorV2(b, prefix=f"{LIST_PREFIX}dir/", delimiter="/")]
+    expect_eq(sorted(got), [f"{LIST_PREFIX}dir/sub/", f"{LIST_PREFIX}dir/x.txt"],
+              "after deleting dir/")
+
+
+def _http(method, url, data=None):
+    import requests
+    r = requests.request(method, url, data=data, timeout=HTTP_TIMEOUT_S,
+                         proxies={"http": None, "https": None})
+    code = ""
+    if r.status_code >= 400 and r.content:
+        m = re.search(r"<Code>([^<]*)</Code>", r.text)
+        code = m.group(1) if m else ""
+    return r.status_code, code, r.content, r.headers
+
+
+def _tamper(url):
+    """The same URL with the last character of its signature changed."""
+    m = re.search(r"(x-oss-signature=|Signature=)([^&]+)", url)
+    sig = m.group(2)
+    last = "0" if sig[-1] != "0" else "1"
+    return url[:m.start(2)] + sig[:-1] + last + url[m.end(2):]
+
+
+def check_presigned_urls(ctx):
+    key = f"{KEY_PREFIX} shared.bin"
+    data = random.Random("presign").randbytes(50_000)
+    oss2_bucket(ctx.server.endpoint, "v4").put_object(key, data)
+    problems = []
+
+    def get_ok(label, url, want=data):
+        status, code, body, _ = _http("GET", url)
+        if status != 200 or body != want:
+            problems.append(f"{label}: GET {status} {code}")
+
+    def refused(label, method, url, want_code):
+        status, code, _, _ = _http(method, url, b"x" if method == "PUT" else None)
+        if status != 403 or code != want_code:
+            problems.append(f"{label}: {method} gave {status} {code!r}, want 403 {want_code}")
+
+    for version in ("v1", "v4"):
+        b = oss2_bucket(ctx.server.endpoint, version)
+        url = b.sign_url("GET", key, 600, slash_safe=True)
+        get_ok(f"oss2/{version} sign_url GET", url)
+        refused(f"oss2/{version} tampered", "GET", _tamper(url), "SignatureDoesNotMatch")
+        refused(f"oss2/{version} GET link used to PUT", "PUT", url, "SignatureDoesNotMatch")
+        put_key = f"{KEY_PREFIX} via oss2 {version}.bin"
+        put_url = b.sign_url("PUT", put_key, 600, slash_safe=True)
+        status, code, _, _ = _http("PUT", put_url, data[:999])
+        if status != 200 or b.get_object(put_key).read() != data[:999]:
+            problems.append(f"oss2/{version} sign_url PUT: {status} {code}")
+        head = b.sign_url("HEAD", key, 60, slash_safe=True)
+        status, _, _, headers = _http("HEAD", head)
+        if status != 200 or headers.get("Content-Length") != str(len(data)):
+            problems.append(f"oss2/{version} sign_url HEAD: {status}")
+        dl = b.sign_url("GET", key, 600, slash_safe=True,
+                        params={"response-content-disposition": "attachment; filename=\"s.bin\""})
+        status, _, _, headers = _http("GET", dl)
+        if status != 200 or headers.get("Content-Disposition") != "attachment; filename=\"s.bin\"":
+            problems.append(f"oss2/{version} response-content-disposition: {status} "
+                            f"{headers.get('Content-Disposition')!r}")
+    # oss2 V1 takes an expiry in the past as it is: the link is already dead.
+    refused("oss2/v1 expired", "GET",
+            oss2_bucket(ctx.server.endpoint, "v1").sign_url("GET", key, -60), "AccessDenied")
+
+    for version in ("v1", "v4"):
+        c = v2_client(ctx.server.endpoint, version)
+        r = c.presign(ossv2.GetObjectRequest(bucket=BUCKET, key=key))
+        get_ok(f"v2/{version} presign GET", r.url)
+        refused(f"v2/{version} tampered", "GET", _tamper(r.url), "SignatureDoesNotMatch")
+        put_key = f"{KEY_PREFIX} via v2 {version}.bin"
+        r = c.presign(ossv2.PutObjectRequest(bucket=BUCKET, key=put_key))
+        status, code, _, _ = _http("PUT", r.url, data[:777])
+        g = c.get_object(ossv2.GetObjectRequest(bucket=BUCKET, key=put_key))
+        if status != 200 or g.body.read() != data[:777]:
+            problems.append(f"v2/{version} presign PUT: {status} {code}")
+
+    # A V4 link signed two hours ago for one hour, by the SDK's own signer.
+    from alibabacloud_oss_v2.signer.v4 import SignerV4
+    from alibabacloud_oss_v2.types import Credentials, HttpRequest, SigningContext
+    import datetime
+    from urllib.parse import quote
+    now = datetime.datetime.now(datetime.timezone.utc)
+    url = f"{ctx.server.endpoint}/{BUCKET}/{quote(key, safe='/')}"
+    sctx = SigningContext(product="oss", region=REGION, bucket=BUCKET, key=key,
+                          request=HttpRequest("GET", url),
+                          credentials=Credentials(AK, SK),
+                          signing_time=now - datetime.timedelta(hours=2))
+    sctx.auth_method_query = True
+    sctx.expiration_time = now - datetime.timedelta(hours=1)
+    SignerV4().sign(sctx)
+    refused("v2/v4 expired", "GET", sctx.request.url, "AccessDenied")
+    # The same signer, a link still valid: accepted.
+    sctx = SigningContext(product="oss", region=REGION, bucket=BUCKET, key=key,
+                          request=HttpRequest("GET", url),
+                          credentials=Credentials(AK, SK),
+                          signing_time=now - datetime.timedelta(minutes=30))
+    sctx.auth_method_query = True
+    sctx.expiration_time = now + datetime.timedelta(hours=1)
+    SignerV4().sign(sctx)
+    get_ok("v2/v4 signed 30 min ago for 90 min", sctx.request.url)
+    expect(not problems, "presigned URLs: " + "; ".join(problems))
+
+
 CHECKS = [
     check_crc64_vectors,
     check_small_objects,
@@ -1079,6 +1290,9 @@ CHECKS = [
     check_v2_uploader_rides_out_faults,
     check_clock_skew_refused,
     check_sts_token,
+    check_list_buckets_and_bucket_info,
+    check_list_objects,
+    check_presigned_urls,
 ]
 
 

@@ -10,7 +10,7 @@ use super::{Sink, TaskEnd};
 use crate::engine::api::{Event, ExistingPolicy, JobId, JobState};
 use crate::engine::outcome::JobOutcome;
 use crate::engine::spec::JobSpec;
-use crate::engine::upload::existing::free_key;
+use crate::engine::upload::existing::{chooses_again, free_key};
 use crate::engine::upload::{Control, JobEnv, JobEvent, run_job};
 
 /// One run of a job, with the existing-object policy applied first.
@@ -24,23 +24,64 @@ pub(super) async fn run_one(
 ) -> TaskEnd {
     // A job with a checkpoint is resuming its own upload: the object is ours to finish.
     let resuming = env.store.load(&spec.checkpoint_id()).is_ok();
-    if existing != ExistingPolicy::Overwrite && !resuming {
-        match free_key(&env.client, &spec, existing).await {
-            Ok(None) => return TaskEnd::Skipped,
-            Ok(Some(key)) if key != spec.key => {
-                sink.send(Event::Renamed {
-                    id,
-                    key: key.clone(),
-                });
-                spec.key = key;
+    let choose = existing != ExistingPolicy::Overwrite && !resuming;
+    let data_dir = env
+        .store
+        .dir()
+        .parent()
+        .unwrap_or(env.store.dir())
+        .to_owned();
+    let user_forbids = spec.options.forbid_overwrite;
+    let wanted = spec.key.clone();
+    // The name is chosen again when another writer takes it first (bounded: each round
+    // needs someone else to win a race), always starting from the file's own name.
+    for _ in 0..5 {
+        let mut target = None;
+        if choose {
+            let shown = std::mem::replace(&mut spec.key, wanted.clone());
+            match free_key(&env.client, &spec, existing, &data_dir).await {
+                Ok(None) => return TaskEnd::Skipped,
+                Ok(Some(t)) => {
+                    if t.key != shown {
+                        sink.send(Event::Renamed {
+                            id,
+                            key: t.key.clone(),
+                        });
+                    }
+                    spec.key = t.key.clone();
+                    spec.options.forbid_overwrite = user_forbids || t.forbid_overwrite;
+                    target = Some(t);
+                }
+                Err(e) => return TaskEnd::Ran(e),
             }
-            Ok(Some(_)) => {}
-            Err(e) => return TaskEnd::Ran(e),
+            if *control.borrow() == Control::Cancel {
+                return TaskEnd::Cancelled;
+            }
         }
-        if *control.borrow() == Control::Cancel {
-            return TaskEnd::Cancelled;
+        let outcome = upload(id, &spec, &env, control.clone(), &sink).await;
+        match target {
+            Some(t) if !user_forbids && chooses_again(&outcome, &t) => {
+                tracing::info!(job = id, key = %spec.key, "the name was taken meanwhile; choosing again");
+            }
+            _ => return TaskEnd::Ran(outcome),
         }
     }
+    TaskEnd::Ran(JobOutcome::Failed(crate::engine::outcome::JobError::plain(
+        crate::text::Text::new(
+            "Other uploads kept taking this file's name in the bucket.",
+            "其他上传不断占用此文件在存储桶中的名称。",
+        ),
+    )))
+}
+
+/// The upload itself, its events sent to the queue.
+async fn upload(
+    id: JobId,
+    spec: &JobSpec,
+    env: &JobEnv,
+    control: watch::Receiver<Control>,
+    sink: &Sink,
+) -> JobOutcome {
     let events = sink.clone();
     // Whether the row says "waiting for the network": from the first retry the network caused
     // until bytes flow again.
@@ -122,7 +163,7 @@ pub(super) async fn run_one(
             })
         }
     });
-    TaskEnd::Ran(run_job(&spec, &env, control, emit).await)
+    run_job(spec, env, control, emit).await
 }
 
 /// One log line per finished run: what a support request needs (key, size, verified CRC, the
