@@ -391,7 +391,7 @@ impl Client {
             let resp = self.execute(req).await?;
             let rid = request_id(resp.headers());
             let page: ListAllMyBucketsResult =
-                read_xml(resp, MAX_LIST_ANSWER, "ListBuckets").await?;
+                read_xml(resp, MAX_LIST_ANSWER, "ListBuckets", self.stall()).await?;
             all.extend(page.buckets.buckets);
             if !page.is_truncated {
                 return Ok(all);
@@ -408,7 +408,8 @@ impl Client {
     pub async fn get_bucket_info(&self, bucket: &str) -> Result<BucketInfo, Error> {
         super::limits::validate_bucket(bucket)?;
         let resp = self.execute(listing::bucket_info_request(bucket)).await?;
-        let r: BucketInfoResult = read_xml(resp, MAX_XML_ANSWER, "GetBucketInfo").await?;
+        let r: BucketInfoResult =
+            read_xml(resp, MAX_XML_ANSWER, "GetBucketInfo", self.stall()).await?;
         Ok(r.bucket)
     }
 
@@ -418,7 +419,8 @@ impl Client {
         let resp = self
             .execute(listing::bucket_location_request(bucket))
             .await?;
-        let r: LocationConstraint = read_xml(resp, MAX_XML_ANSWER, "GetBucketLocation").await?;
+        let r: LocationConstraint =
+            read_xml(resp, MAX_XML_ANSWER, "GetBucketLocation", self.stall()).await?;
         Ok(r.location.trim().to_owned())
     }
 
@@ -434,7 +436,8 @@ impl Client {
         super::limits::validate_bucket(bucket)?;
         let req = listing::list_objects_v2_request(bucket, prefix, delimiter, token);
         let resp = self.execute(req).await?;
-        let mut page: ListBucketResult = read_xml(resp, MAX_LIST_ANSWER, "ListObjectsV2").await?;
+        let mut page: ListBucketResult =
+            read_xml(resp, MAX_LIST_ANSWER, "ListObjectsV2", self.stall()).await?;
         page.decode_url_encoding();
         Ok(page)
     }

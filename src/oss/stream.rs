@@ -606,7 +606,7 @@ mod tests {
         let path = dir.path().join("f");
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
         std::fs::write(&path, &data).unwrap();
-        let watch = Arc::new(Mutex::new(Watch::new(Instant::now(), true)));
+        let watch = Arc::new(Mutex::new(Watch::new(Instant::now(), 1)));
         let seen = Arc::new(AtomicI64::new(0));
         let seen2 = seen.clone();
         let transfer = Transfer {
@@ -636,7 +636,7 @@ mod tests {
         assert_eq!(watch.lock().unwrap().step, Step::Sent);
 
         // A file shorter than the range fails instead of sending too few bytes.
-        let watch = Arc::new(Mutex::new(Watch::new(Instant::now(), true)));
+        let watch = Arc::new(Mutex::new(Watch::new(Instant::now(), 1)));
         let range = FileRange {
             path,
             offset: 299_000,
