@@ -404,9 +404,8 @@ async fn run(cx: &Ctx<'_>) -> JobOutcome {
             outcome,
             JobOutcome::Verified { .. } | JobOutcome::Unverified { .. }
         )
-        && let Err(e) = orphans::reap(env, &intent, None).await
     {
-        tracing::warn!(key = %intent.key, "could not look for unrecorded uploads: {e}");
+        orphans::reap_after_completion(env, &id, &intent).await;
     }
     outcome
 }

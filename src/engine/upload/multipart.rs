@@ -63,17 +63,25 @@ pub(super) async fn start_multipart(
         tokio::spawn(async move {
             let _starting = guard;
             let id = spec.checkpoint_id();
-            let intent = Intent {
-                connection: spec.connection.clone(),
-                bucket: spec.bucket.clone(),
-                key: spec.key.clone(),
-                local_path: spec.path.clone(),
-                started_unix_ms: unix_ms(SystemTime::now()),
+            // An intent an earlier, killed run left stays (its Initiate may land late); being
+            // older, it covers this run's Initiate too.
+            let earlier = env.store.load_intent(&id);
+            let intent = match &earlier {
+                Some(i) => i.clone(),
+                None => Intent {
+                    connection: spec.connection.clone(),
+                    bucket: spec.bucket.clone(),
+                    key: spec.key.clone(),
+                    local_path: spec.path.clone(),
+                    started_unix_ms: unix_ms(SystemTime::now()),
+                },
             };
             // Before anything exists on the server: a full disk stops here, costing nothing.
-            env.store
-                .save_intent(&id, &intent)
-                .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+            if earlier.is_none() {
+                env.store
+                    .save_intent(&id, &intent)
+                    .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
+            }
             let mut attempts = 0;
             let upload_id = with_retry(&env.backoff, retry_notice(&emit, &env.pool), || {
                 attempts += 1;
@@ -109,12 +117,17 @@ pub(super) async fn start_multipart(
             };
             if let Err(e) = env.store.save(&cp) {
                 // Without its record the new upload could never be resumed or found again.
-                if abort_quietly(&env.client, &cp.bucket, &cp.key, &cp.upload_id).await {
+                if abort_quietly(&env.client, &cp.bucket, &cp.key, &cp.upload_id).await
+                    && earlier.is_none()
+                {
                     let _ = env.store.delete_intent(&id);
                 }
                 return Err(Stop::Failed(JobError::checkpoint(&e)));
             }
-            let _ = env.store.delete_intent(&id);
+            // This run's own intent is done with; an earlier run's waits for the completion.
+            if earlier.is_none() {
+                let _ = env.store.delete_intent(&id);
+            }
             Ok(cp)
         })
     };

@@ -64,22 +64,31 @@ async fn reap_with(client: &Client, intent: &Intent, keep: Option<&str>) -> Resu
     Ok(aborted)
 }
 
-/// Reaps what the intent left for record `id`, if there is one, and removes the intent once
-/// that worked. A failure (no network, no permission to list) keeps the intent for a later run.
-/// Gives the intent found, for one more look once this run's upload is complete.
+/// Reaps what the intent left for record `id`, if there is one, and gives the intent. The
+/// intent is kept: the killed run's Initiate may still be on its way and land later, so it is
+/// removed only once an upload of this file has completed and a last look found nothing more
+/// ([`reap_after_completion`]).
 pub(super) async fn reap_left_intent(
     env: &JobEnv,
     id: &CheckpointId,
     keep: Option<&str>,
 ) -> Option<Intent> {
     let intent = env.store.load_intent(id)?;
-    match reap(env, &intent, keep).await {
+    if let Err(e) = reap(env, &intent, keep).await {
+        tracing::warn!(key = %intent.key, "could not look for unrecorded uploads: {e}");
+    }
+    Some(intent)
+}
+
+/// After this file's upload completed (so it is not listed any more): aborts whatever the
+/// intent's runs left, and removes the intent once that worked.
+pub(super) async fn reap_after_completion(env: &JobEnv, id: &CheckpointId, intent: &Intent) {
+    match reap(env, intent, None).await {
         Ok(_) => {
             let _ = env.store.delete_intent(id);
         }
         Err(e) => tracing::warn!(key = %intent.key, "could not look for unrecorded uploads: {e}"),
     }
-    Some(intent)
 }
 
 /// What became of one intent found by [`reap_intents`].
