@@ -33,6 +33,8 @@ pub(super) async fn complete(cx: &Ctx<'_>, cp: Checkpoint) -> Result<JobOutcome,
         Ok(_) | Err(_) => return Ok(changed_during_upload(cx, &cp).await),
     }
     emit(JobEvent::Verifying);
+    // A killed run's Initiate that landed late is found now, while the record still exists.
+    super::orphans::reap_before_complete(env, &cp.id(), &cp.upload_id).await;
     let combined = combined_crc(&cp.parts);
     let parts: Vec<CompletePart> = cp
         .parts

@@ -393,21 +393,8 @@ async fn run(cx: &Ctx<'_>) -> JobOutcome {
     };
     // An earlier run that never recorded its upload (killed while Initiate was in flight, or
     // unable to write the first checkpoint) may have left one on the server.
-    let left =
-        orphans::reap_left_intent(env, &id, resumable.as_ref().map(|cp| cp.upload_id.as_str()))
-            .await;
-    let outcome = continue_or_start(cx, stamp, &id, resumable).await;
-    // The killed run's Initiate may still have been on its way and landed after the look
-    // above: once this run's upload is complete (so not listed any more), look once more.
-    if let Some(intent) = left
-        && matches!(
-            outcome,
-            JobOutcome::Verified { .. } | JobOutcome::Unverified { .. }
-        )
-    {
-        orphans::reap_after_completion(env, &id, &intent).await;
-    }
-    outcome
+    orphans::reap_left_intent(env, &id, resumable.as_ref().map(|cp| cp.upload_id.as_str())).await;
+    continue_or_start(cx, stamp, &id, resumable).await
 }
 
 /// Continues the upload a record names, or starts a new one.

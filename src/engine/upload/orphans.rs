@@ -64,26 +64,26 @@ async fn reap_with(client: &Client, intent: &Intent, keep: Option<&str>) -> Resu
     Ok(aborted)
 }
 
-/// Reaps what the intent left for record `id`, if there is one, and gives the intent. The
-/// intent is kept: the killed run's Initiate may still be on its way and land later, so it is
-/// removed only once an upload of this file has completed and a last look found nothing more
-/// ([`reap_after_completion`]).
-pub(super) async fn reap_left_intent(
-    env: &JobEnv,
-    id: &CheckpointId,
-    keep: Option<&str>,
-) -> Option<Intent> {
-    let intent = env.store.load_intent(id)?;
+/// Reaps what the intent left for record `id`, if there is one. The intent is kept: the killed
+/// run's Initiate may still be on its way and land later, so it is removed only by the last
+/// look, just before this file's upload is completed ([`reap_before_complete`]).
+pub(super) async fn reap_left_intent(env: &JobEnv, id: &CheckpointId, keep: Option<&str>) {
+    let Some(intent) = env.store.load_intent(id) else {
+        return;
+    };
     if let Err(e) = reap(env, &intent, keep).await {
         tracing::warn!(key = %intent.key, "could not look for unrecorded uploads: {e}");
     }
-    Some(intent)
 }
 
-/// After this file's upload completed (so it is not listed any more): aborts whatever the
-/// intent's runs left, and removes the intent once that worked.
-pub(super) async fn reap_after_completion(env: &JobEnv, id: &CheckpointId, intent: &Intent) {
-    match reap(env, intent, None).await {
+/// Just before Complete, while the record still names `keep`: aborts whatever the intent's
+/// runs left meanwhile, and removes the intent once that worked. Done before Complete, so a
+/// kill here leaves the record, and the next run continues rather than starting over.
+pub(super) async fn reap_before_complete(env: &JobEnv, id: &CheckpointId, keep: &str) {
+    let Some(intent) = env.store.load_intent(id) else {
+        return;
+    };
+    match reap(env, &intent, Some(keep)).await {
         Ok(_) => {
             let _ = env.store.delete_intent(id);
         }
