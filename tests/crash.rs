@@ -573,7 +573,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_resends_only_parts_in_fligh
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails in about one run of three: an InitiateMultipartUpload in flight when a run is killed can be carried out by the server after the next run's last look for it (before its Complete), leaving one empty upload open until the file is uploaded again or `resume --all` runs; the temporary-file and Complete-race checks of this test pass"]
+#[ignore = "fails in about one run of three: an InitiateMultipartUpload in flight when a run is killed can be carried out by the server after the next run's last look for it (before its Complete), leaving one empty upload open (no parts, nothing billed) that this program no longer knows of; the temporary-file and Complete-race checks of this test pass"]
 async fn sigkill_at_random_moments_leaves_no_upload_open_and_no_temporary_file() {
     crash_test(true).await;
 }
