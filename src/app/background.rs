@@ -101,14 +101,19 @@ pub enum Picked {
     NoDialog,
 }
 
-/// The parts of the desktop the window uses: file dialogs and the file manager. Both block, so
-/// they are called on background threads. Tests pass their own, so `cargo test` never opens a
-/// real dialog and can make the file manager fail.
+/// The parts of the desktop the window uses: file dialogs and the file manager (both block, so
+/// they are called on background threads), the sleep inhibitor and notifications (which must
+/// not block: the frame calls them). Tests pass their own, so `cargo test` never opens a real
+/// dialog, can make the file manager fail, and sees what would have been notified.
 pub trait Desktop: Send + Sync + std::fmt::Debug {
     /// Shows a file or folder dialog and waits until it closes.
     fn pick(&self, what: Pick) -> Picked;
     /// Shows `dir` (which exists) in the file manager.
     fn open_folder(&self, dir: &Path) -> std::io::Result<()>;
+    /// Asks the system not to sleep (`Some(reason)`) or lets it sleep again (`None`).
+    fn keep_awake(&self, reason: Option<&str>);
+    /// Shows a desktop notification.
+    fn notify(&self, summary: &str, body: &str);
 }
 
 /// The real desktop: rfd dialogs and the platform's "open" program.
@@ -138,6 +143,14 @@ impl Desktop for NativeDesktop {
 
     fn open_folder(&self, dir: &Path) -> std::io::Result<()> {
         open_folder(dir)
+    }
+
+    fn keep_awake(&self, reason: Option<&str>) {
+        super::desktop_bus::keep_awake(reason);
+    }
+
+    fn notify(&self, summary: &str, body: &str) {
+        super::desktop_bus::notify(summary, body);
     }
 }
 

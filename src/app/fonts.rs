@@ -1,6 +1,9 @@
-//! The bundled CJK font: a GB2312 subset of Noto Sans CJK SC (see `assets/fonts/README.md`),
-//! installed behind egui's own fonts so that Chinese labels and file names render while Latin
-//! text keeps egui's look.
+//! The window's fonts: egui's own first, then the bundled CJK font (a GB2312 subset of Noto Sans
+//! CJK SC, see `assets/fonts/README.md`) so that Chinese labels and file names render on any
+//! computer, then, for any character still missing (Traditional Chinese, Japanese, Korean,
+//! Arabic, emoji…), the system's installed fonts, found on demand.
+
+use std::sync::Arc;
 
 use egui::{Context, FontData, FontFamily, FontInsert, FontPriority, InsertFontFamily};
 
@@ -28,6 +31,20 @@ pub fn install(ctx: &Context) {
                 priority: FontPriority::Lowest,
             },
         ],
+    ));
+}
+
+/// The window's fonts: [`install`], then the system's fonts as the last fallback.
+///
+/// The system's fonts come last, after the bundled subset, so that the subset stays the one
+/// look of Chinese text on every computer and the guaranteed minimum where no font is
+/// installed. egui's provider asks the platform's font fallback (fontconfig on Linux, opened at
+/// run time; CoreText; DirectWrite) for a font with the missing character, memory-maps it, and
+/// is asked once per character; listing the system's fonts runs on its own thread from here.
+pub fn setup(ctx: &Context) {
+    install(ctx);
+    ctx.add_font_provider(Arc::new(
+        egui_system_font_provider::SystemFontProvider::new(),
     ));
 }
 

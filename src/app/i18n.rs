@@ -138,9 +138,28 @@ strings! {
     retry: "Retry", "重试";
     retry_tip: "Try this upload again, keeping what was already sent when possible.", "重新上传，尽可能保留已发送的部分。";
     cancel: "Cancel", "取消";
-    cancel_tip: "Stop this upload and throw away what was sent of it.", "停止此上传并丢弃已发送的部分。";
+    cancel_tip: "Stop this upload (it asks first). What was sent is kept until you remove the row, so Retry continues from there.", "停止此上传（会先确认）。已发送的部分会保留到您移除此行为止，因此“重试”可以从中断处继续。";
+    cancel_title: "Cancel this upload?", "取消此上传？";
+    cancel_body: "{name} stops uploading. The {sent} already sent stay on the server until you remove the row, so Retry continues from there.", "{name} 将停止上传。已发送的 {sent} 会保留在服务器上，直到您移除此行，因此“重试”可以从中断处继续。";
+    cancel_confirm: "Cancel upload", "取消上传";
+    retry_kept_tip: "Continue this upload from the parts already sent.", "从已发送的部分继续上传。";
     remove: "Remove", "移除";
     remove_tip: "Take this row off the list (Delete key).", "从列表中移除此行（Delete 键）。";
+    remove_kept_tip: "Take this row off the list and throw away the parts already sent (Delete key).", "从列表中移除此行，并丢弃已发送的部分（Delete 键）。";
+    rename: "Rename", "重命名";
+    rename_tip: "Change the name in the bucket; possible until the upload starts.", "修改在存储空间中的名称；在开始上传前都可以修改。";
+    rename_title: "Name in the bucket", "在存储空间中的名称";
+    rename_too_late: "The upload had already started, so its name stays.", "上传已经开始，名称保持不变。";
+    st_cancelled_kept: "Cancelled (sent parts kept)", "已取消（已发送部分保留）";
+
+    filter_all: "All", "全部";
+    filter_active: "Active", "进行中";
+    filter_failed: "Failed", "失败";
+    filter_done: "Done", "已完成";
+    filter_tip: "Show only these rows.", "只显示这些行。";
+    hide_finished: "Hide finished ({n})", "隐藏已完成（{n}）";
+    hide_finished_tip: "Fold away the rows that are done, so the ones still uploading stay in view.", "收起已完成的行，让仍在上传的行保持可见。";
+    nothing_in_filter: "No uploads here.", "这里没有上传。";
     copy_link: "Copy link", "复制链接";
     copy_link_tip: "Copy a link that anyone can open for 7 days (the bucket stays private).", "复制一个任何人在 7 天内都能打开的链接（存储空间仍为私有）。";
     link_copied: "Link copied.", "链接已复制。";
@@ -173,10 +192,17 @@ strings! {
     left_out: "{n} items are not regular files (pipes, sockets, devices) or have names that are not valid text, and were left out: {names}", "有 {n} 项不是普通文件（管道、套接字、设备）或名称不是有效文本，已略过：{names}";
     open_failed: "The log folder could not be opened. It is here: {dir}", "无法打开日志文件夹。它位于：{dir}";
 
-    add_one_title: "Upload this file", "上传此文件";
     name_in_bucket: "Name in the bucket:", "在存储空间中的名称：";
     name_in_bucket_tip: "Where the file goes in the bucket. Use / to put it in a folder.", "文件在存储空间中的位置。用 / 表示文件夹。";
-    upload: "Upload", "上传";
+
+    notify_all_uploaded: "All {n} uploaded", "全部 {n} 个文件已上传";
+    notify_one_uploaded: "{name} uploaded", "{name} 已上传";
+    notify_all_done: "All {n} done: {uploaded} uploaded, {skipped} already there", "全部 {n} 个已处理：{uploaded} 个已上传，{skipped} 个已存在";
+    notify_failed: "{n} failed: {reason}", "{n} 个失败：{reason}";
+    notify_failed_body: "{uploaded} of {files} uploaded. {name}: open the window for details.", "已上传 {uploaded}/{files} 个。{name}：打开窗口查看详情。";
+    notify_done_body: "Verified in oss://{target}", "已校验，位于 oss://{target}";
+    notify_unverified_body: "In oss://{target}; {n} of them could not be verified", "位于 oss://{target}；其中 {n} 个无法校验";
+    awake_reason: "Uploading files", "正在上传文件";
 
     quit_title: "Uploads are still running", "仍有上传在进行";
     quit_body: "If you quit now, the uploads stop and continue from where they stopped the next time you open the app.", "如果现在退出，上传会停止，下次打开程序时从中断处继续。";
@@ -193,6 +219,10 @@ strings! {
     custom_endpoint_tip: "Only for special cases: an internal network, a custom domain or a test server. The region is still needed for signing.", "仅用于特殊情况：内网、自定义域名或测试服务器。签名仍需要地域。";
     path_style: "Bucket name in the path", "存储空间名放在路径中";
     path_style_tip: "For IP addresses and test servers that cannot use bucket.host addresses.", "用于不支持 bucket.host 形式地址的 IP 地址和测试服务器。";
+    region_search: "Search: city, country or id", "搜索：城市、国家或 ID";
+    region_none: "No region matches.", "没有匹配的地域。";
+    where_key: "Where do I find my AccessKey?", "在哪里找到 AccessKey？";
+    where_key_tip: "Opens the AccessKey page of the Alibaba Cloud RAM console in the browser.", "在浏览器中打开阿里云 RAM 控制台的 AccessKey 页面。";
     key_id: "AccessKey ID", "AccessKey ID";
     key_id_tip: "The ID of your access key (RAM console → AccessKey). It starts with LTAI for permanent keys or STS for temporary ones.", "访问密钥的 ID（RAM 控制台 → AccessKey）。长期密钥以 LTAI 开头，临时密钥以 STS 开头。";
     secret: "AccessKey secret", "AccessKey Secret";
@@ -234,6 +264,10 @@ strings! {
     bandwidth: "Speed limit", "限速";
     bandwidth_tip: "Keep some of your connection free for other things, e.g. 2 MiB (per second, all uploads together). Empty: no limit.", "为其他用途留出带宽，例如 2 MiB（每秒，所有上传合计）。留空表示不限速。";
     unlimited: "no limit", "不限速";
+    keep_awake: "Keep the computer awake while uploading", "上传时保持电脑不休眠";
+    keep_awake_tip: "Asks the system not to sleep while files upload; paused or finished uploads let it sleep again.", "上传期间请求系统不要休眠；上传暂停或完成后恢复正常。";
+    notify: "Notify when uploads finish or fail", "上传完成或失败时通知";
+    notify_tip: "A desktop notification when a batch of uploads is done, or when one needs you.", "一批上传完成或需要您处理时，显示桌面通知。";
     language: "Language", "语言";
     language_tip: "The language of the window. \"System\" follows the computer's setting.", "窗口语言。“跟随系统”表示使用电脑的设置。";
     lang_system: "System", "跟随系统";
@@ -311,6 +345,15 @@ mod tests {
             (EN.secret_in_file, ZH.secret_in_file),
             (EN.bad_part_size, ZH.bad_part_size),
             (EN.add_files_tip, ZH.add_files_tip),
+            (EN.cancel_body, ZH.cancel_body),
+            (EN.hide_finished, ZH.hide_finished),
+            (EN.notify_all_uploaded, ZH.notify_all_uploaded),
+            (EN.notify_one_uploaded, ZH.notify_one_uploaded),
+            (EN.notify_all_done, ZH.notify_all_done),
+            (EN.notify_failed, ZH.notify_failed),
+            (EN.notify_failed_body, ZH.notify_failed_body),
+            (EN.notify_done_body, ZH.notify_done_body),
+            (EN.notify_unverified_body, ZH.notify_unverified_body),
         ] {
             let marks = |s: &str| {
                 let mut v: Vec<String> = s

@@ -6,6 +6,7 @@
 
 pub mod background;
 pub mod demo;
+pub mod desktop_bus;
 pub mod fonts;
 pub mod i18n;
 pub mod icon;
@@ -97,7 +98,7 @@ pub fn run(options: AppOptions) -> Result<(), String> {
         "oss-uploader",
         native,
         Box::new(move |cc| {
-            fonts::install(&cc.egui_ctx);
+            fonts::setup(&cc.egui_ctx);
             let app = UploaderApp::new(&cc.egui_ctx, options)?;
             Ok(Box::new(app))
         }),

@@ -1,7 +1,7 @@
-//! The dialogs over the window: the name of a single file before it is queued, a failed
-//! upload's details, the question before quitting with uploads running, and where the secret
-//! should be kept. [`Modals`] holds which are open; its painter shows them and returns what the
-//! person answered, and the window acts on the answers.
+//! The dialogs over the window: a queued file's new name in the bucket, the question before
+//! cancelling an upload, a failed upload's details, the question before quitting with uploads
+//! running, and where the secret should be kept. [`Modals`] holds which are open; its painter
+//! shows them and returns what the person answered, and the window acts on the answers.
 
 use std::path::PathBuf;
 
@@ -14,9 +14,11 @@ use super::secret_place::Choice;
 use super::settings::{AppSettings, invalid_input};
 use crate::engine::JobId;
 use crate::oss::sign::Credentials;
+use crate::units::human_bytes;
 
-/// One file about to be queued, with its key still editable.
+/// A queued file's name in the bucket, being edited before its upload starts.
 pub struct NameQuestion {
+    pub id: JobId,
     pub path: PathBuf,
     pub key: String,
     /// The name field has been given the focus once, so Enter confirms right away.
@@ -24,8 +26,9 @@ pub struct NameQuestion {
 }
 
 impl NameQuestion {
-    pub fn new(path: PathBuf, key: String) -> Self {
+    pub fn new(id: JobId, path: PathBuf, key: String) -> Self {
         Self {
+            id,
             path,
             key,
             focused: false,
@@ -45,6 +48,8 @@ pub struct SecretQuestion {
 #[derive(Default)]
 pub struct Modals {
     pub name: Option<NameQuestion>,
+    /// The job whose Cancel waits for a yes.
+    pub cancel: Option<JobId>,
     pub details: Option<JobId>,
     pub quit: bool,
     pub secret: Option<SecretQuestion>,
@@ -52,8 +57,10 @@ pub struct Modals {
 
 /// What the person answered in a dialog (a dialog that was dismissed just closes).
 pub enum Answer {
-    /// Queue `path` under `key` (already trimmed).
-    Upload { path: PathBuf, key: String },
+    /// Give job `id` (not started yet) the name `key` (already trimmed) in the bucket.
+    Rename { id: JobId, key: String },
+    /// Cancel job `id`, keeping what was sent.
+    Cancel(JobId),
     /// Put these details on the clipboard.
     Copy(String),
     /// Quit although uploads are running; they continue next time.
@@ -68,7 +75,11 @@ pub enum Answer {
 impl Modals {
     /// Whether a dialog has the keyboard, so the queue's shortcuts stay quiet.
     pub fn any_open(&self) -> bool {
-        self.name.is_some() || self.details.is_some() || self.quit || self.secret.is_some()
+        self.name.is_some()
+            || self.cancel.is_some()
+            || self.details.is_some()
+            || self.quit
+            || self.secret.is_some()
     }
 
     /// Paints the open dialogs over `ui`.
@@ -78,13 +89,23 @@ impl Modals {
             match name_question_ui(ui, t, lang, question) {
                 Some(true) => {
                     if let Some(q) = self.name.take() {
-                        answers.push(Answer::Upload {
+                        answers.push(Answer::Rename {
+                            id: q.id,
                             key: q.key.trim().to_owned(),
-                            path: q.path,
                         });
                     }
                 }
                 Some(false) => self.name = None,
+                None => {}
+            }
+        }
+        if let Some(id) = self.cancel {
+            match cancel_question_ui(ui, t, queue, id) {
+                Some(true) => {
+                    self.cancel = None;
+                    answers.push(Answer::Cancel(id));
+                }
+                Some(false) => self.cancel = None,
                 None => {}
             }
         }
@@ -120,12 +141,12 @@ impl Modals {
     }
 }
 
-/// The name a single file gets in the bucket. `Some(true)` uploads, `Some(false)` cancels.
+/// A queued file's new name in the bucket. `Some(true)` renames, `Some(false)` leaves it.
 fn name_question_ui(ui: &egui::Ui, t: &Tr, lang: Lang, q: &mut NameQuestion) -> Option<bool> {
     let mut decision = None;
-    Modal::new(Id::unique("single-add")).show(ui.ctx(), |ui| {
+    Modal::new(Id::unique("rename")).show(ui.ctx(), |ui| {
         ui.set_max_width(460.0);
-        ui.heading(t.add_one_title);
+        ui.heading(t.rename_title);
         ui.label(q.path.display().to_string());
         ui.add_space(6.0);
         ui.label(t.name_in_bucket)
@@ -145,13 +166,44 @@ fn name_question_ui(ui: &egui::Ui, t: &Tr, lang: Lang, q: &mut NameQuestion) -> 
         ui.horizontal(|ui| {
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             if ui
-                .add_enabled(error.is_none(), egui::Button::new(t.upload))
+                .add_enabled(error.is_none(), egui::Button::new(t.rename))
                 .clicked()
                 || (enter && error.is_none())
             {
                 decision = Some(true);
             }
             if ui.button(t.cancel).clicked() {
+                decision = Some(false);
+            }
+        });
+    });
+    decision
+}
+
+/// Asked before a Cancel: what stops and what is kept. `Some(true)` cancels.
+fn cancel_question_ui(ui: &egui::Ui, t: &Tr, queue: &QueueModel, id: JobId) -> Option<bool> {
+    let mut decision = None;
+    Modal::new(Id::unique("cancel")).show(ui.ctx(), |ui| {
+        ui.set_max_width(460.0);
+        ui.heading(t.cancel_title);
+        match queue.get(id) {
+            Some(row) => {
+                ui.label(
+                    t.cancel_body
+                        .replace("{name}", &row.name)
+                        .replace("{sent}", &human_bytes(row.confirmed.min(row.size))),
+                );
+            }
+            None => {
+                ui.label(t.job_gone);
+            }
+        }
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            if ui.button(t.cancel_confirm).clicked() {
+                decision = Some(true);
+            }
+            if ui.button(t.keep_uploading).clicked() {
                 decision = Some(false);
             }
         });

@@ -1,7 +1,10 @@
-//! The window's picture of the queue: one row per job, kept up to date from engine events. It
-//! never talks to the engine; it only folds `Event`s into rows and totals the table paints.
+//! The window's picture of the queue: one row per job, kept up to date from engine events, the
+//! filters' counts, the current batch (what the title's percent and the notification speak
+//! of) and the rows the user cancelled while keeping their parts. It never talks to the engine;
+//! it only folds `Event`s into rows and totals the table paints. (Longer than 600 lines with
+//! its tests.)
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,6 +36,9 @@ pub struct Row {
     pub notice: Option<crate::text::Text>,
     /// Set once the engine said the object's CRC-64 matched.
     pub verified: bool,
+    /// Cancelled by the user with its uploaded parts kept: the engine holds it paused, and
+    /// Retry continues it; Remove throws the parts away (see docs/APP.md, "Cancel").
+    pub kept: bool,
     removed: bool,
 }
 
@@ -61,8 +67,31 @@ impl Row {
             error: info.error.clone(),
             notice: None,
             verified: info.state == JobState::Done,
+            kept: false,
             removed: false,
         }
+    }
+
+    /// Cancelled by the user and held paused with its parts (a job that ended before the
+    /// pause reached it is not).
+    pub fn is_kept(&self) -> bool {
+        self.kept && matches!(self.state, JobState::Paused | JobState::Interrupted)
+    }
+
+    /// Which filter's rows this one counts among.
+    pub fn category(&self) -> Option<Filter> {
+        match self.state {
+            JobState::Done | JobState::Unverified | JobState::Skipped => Some(Filter::Done),
+            JobState::Failed => Some(Filter::Failed),
+            // Cancelled by an older version, parts gone: only "All" shows it.
+            JobState::Cancelled => None,
+            _ => Some(Filter::Active),
+        }
+    }
+
+    /// Finished for good: what "Hide finished" folds away.
+    pub fn is_finished(&self) -> bool {
+        self.state.is_finished()
     }
 
     /// Done as a fraction from 0 to 1; a finished empty file is full.
@@ -92,20 +121,104 @@ impl Row {
 
     /// Whether Resume makes sense now (a paused or interrupted job continues where it stopped).
     pub fn can_resume(&self) -> bool {
-        matches!(self.state, JobState::Paused | JobState::Interrupted)
+        !self.is_kept() && matches!(self.state, JobState::Paused | JobState::Interrupted)
     }
 
-    /// Whether Retry makes sense now.
+    /// Whether Retry makes sense now (a cancelled row continues from its kept parts).
     pub fn can_retry(&self) -> bool {
-        matches!(self.state, JobState::Failed | JobState::Cancelled)
+        self.is_kept() || matches!(self.state, JobState::Failed | JobState::Cancelled)
     }
 
+    /// Whether Cancel makes sense now: the job may still send or is paused.
     pub fn can_cancel(&self) -> bool {
-        !matches!(
-            self.state,
-            JobState::Done | JobState::Unverified | JobState::Skipped | JobState::Cancelled
-        )
+        !self.kept
+            && !matches!(
+                self.state,
+                JobState::Done
+                    | JobState::Unverified
+                    | JobState::Skipped
+                    | JobState::Cancelled
+                    | JobState::Failed
+            )
     }
+
+    /// Whether the row can be taken off the list (a running job is paused or cancelled first).
+    pub fn can_remove(&self) -> bool {
+        !self.state.is_active()
+    }
+
+    /// Whether the name in the bucket may still change: nothing of the file was sent yet and
+    /// no run is under way.
+    pub fn can_rename(&self) -> bool {
+        self.confirmed == 0
+            && self.done == 0
+            && matches!(
+                self.state,
+                JobState::Queued
+                    | JobState::Paused
+                    | JobState::Interrupted
+                    | JobState::Failed
+                    | JobState::Cancelled
+            )
+    }
+}
+
+/// Which rows the table shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Filter {
+    #[default]
+    All,
+    /// Not finished yet: queued, sending, paused, interrupted, cancelled with parts kept.
+    Active,
+    Failed,
+    /// Verified, or skipped because the name was taken.
+    Done,
+}
+
+impl Filter {
+    /// Whether a row of `category` shows under this filter.
+    pub fn shows(self, category: Option<Filter>) -> bool {
+        self == Filter::All || category == Some(self)
+    }
+}
+
+/// How many rows each filter shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FilterCounts {
+    pub all: usize,
+    pub active: usize,
+    pub failed: usize,
+    pub done: usize,
+    /// Finished rows ("Hide finished" folds them away).
+    pub finished: usize,
+}
+
+impl FilterCounts {
+    pub fn get(&self, filter: Filter) -> usize {
+        match filter {
+            Filter::All => self.all,
+            Filter::Active => self.active,
+            Filter::Failed => self.failed,
+            Filter::Done => self.done,
+        }
+    }
+}
+
+/// How a batch ended: what the notification says.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BatchEnd {
+    pub files: usize,
+    pub uploaded: usize,
+    pub skipped: usize,
+    /// Of `uploaded`, those whose content nothing could check (see `JobOutcome::Unverified`).
+    pub unverified: usize,
+    pub failed: usize,
+    /// Paused, cancelled or interrupted: stopped by the user or by the app closing.
+    pub stopped: usize,
+    /// The first failure's message and the name of its file.
+    pub first_failure: Option<(String, JobError)>,
+    /// The one file's name, when the batch had one file.
+    pub single_name: Option<String>,
 }
 
 /// Sums for the status bar and the window title.
@@ -120,6 +233,10 @@ pub struct Totals {
     pub bytes_per_second: u64,
     /// Requests the engine has in flight (its last `Throughput`), 0 when idle.
     pub connections: usize,
+    pub counts: FilterCounts,
+    /// Bytes of the current batch, and how many of them are sent: the title's percent.
+    pub batch_bytes: u64,
+    pub batch_done: u64,
 }
 
 impl Totals {
@@ -132,12 +249,21 @@ impl Totals {
         Some(Duration::from_secs(left.div_ceil(self.bytes_per_second)))
     }
 
-    /// The overall percent for the title, while something is uploading.
+    /// The overall percent, while something is uploading.
     pub fn percent(&self) -> Option<u32> {
         if self.active == 0 || self.bytes == 0 {
             return None;
         }
         Some(((self.done as f64 / self.bytes as f64) * 100.0).floor() as u32)
+    }
+
+    /// The current batch's percent for the title, while something is uploading: files that
+    /// finished in an earlier batch do not count.
+    pub fn batch_percent(&self) -> Option<u32> {
+        if self.active == 0 || self.batch_bytes == 0 {
+            return None;
+        }
+        Some(((self.batch_done as f64 / self.batch_bytes as f64) * 100.0).floor() as u32)
     }
 }
 
@@ -157,11 +283,22 @@ pub struct QueueModel {
     pub problems: Vec<crate::text::Text>,
     /// Requests in flight, from the engine's last `Throughput` event.
     pub connections: usize,
+    /// Jobs cancelled with their parts kept (the window's own mark; see [`Row::kept`]).
+    kept: BTreeSet<JobId>,
+    /// Jobs that ran since the queue was last idle: the title's percent and the notification.
+    batch: HashSet<JobId>,
+    /// The newest job added in this session, until the table scrolled to it.
+    pub newest: Option<JobId>,
 }
 
 impl QueueModel {
     pub fn rows(&self) -> &[Row] {
         &self.rows
+    }
+
+    /// Where job `id`'s row is in [`Self::rows`].
+    pub fn index_of(&self, id: JobId) -> Option<usize> {
+        self.index.get(&id).copied()
     }
 
     pub fn get(&self, id: JobId) -> Option<&Row> {
@@ -175,12 +312,35 @@ impl QueueModel {
         }
     }
 
+    /// Marks a job cancelled with its parts kept, or clears the mark.
+    pub fn set_kept(&mut self, id: JobId, kept: bool) {
+        if kept {
+            self.kept.insert(id);
+        } else {
+            self.kept.remove(&id);
+        }
+        if let Some(r) = self.get_mut(id) {
+            r.kept = kept;
+        }
+    }
+
+    /// The jobs cancelled with their parts kept.
+    pub fn kept(&self) -> &BTreeSet<JobId> {
+        &self.kept
+    }
+
     /// Folds one engine event into the rows.
     pub fn apply(&mut self, event: Event) {
         match event {
             Event::Throughput { in_flight, .. } => self.connections = in_flight,
             Event::Added(info) => {
-                let row = Row::from_info(&info);
+                let mut row = Row::from_info(&info);
+                row.kept = self.kept.contains(&row.id);
+                // Restored jobs arrive in other states; a new one is always queued.
+                if info.state == JobState::Queued {
+                    self.newest = Some(row.id);
+                    self.batch.insert(row.id);
+                }
                 if let Some(existing) = self.get_mut(row.id) {
                     *existing = row;
                 } else {
@@ -194,6 +354,9 @@ impl QueueModel {
                 }
             }
             Event::State { id, state, error } => {
+                if state.is_active() {
+                    self.batch.insert(id);
+                }
                 if let Some(r) = self.get_mut(id) {
                     r.state = state;
                     if state != JobState::Uploading {
@@ -265,6 +428,8 @@ impl QueueModel {
                 }
                 self.selection.remove(&id);
                 self.restored.retain(|&r| r != id);
+                self.batch.remove(&id);
+                self.kept.remove(&id);
             }
             Event::Restored { interrupted } => {
                 self.restored = interrupted;
@@ -309,15 +474,30 @@ impl QueueModel {
         let mut t = Totals::default();
         for r in self.rows.iter().filter(|r| !r.removed) {
             t.files += 1;
+            t.counts.all += 1;
+            match r.category() {
+                Some(Filter::Active) => t.counts.active += 1,
+                Some(Filter::Failed) => t.counts.failed += 1,
+                Some(Filter::Done) => t.counts.done += 1,
+                _ => {}
+            }
+            if r.is_finished() {
+                t.counts.finished += 1;
+            }
             if r.state == JobState::Cancelled || r.state == JobState::Skipped {
                 continue;
             }
-            t.bytes += r.size;
-            t.done += if matches!(r.state, JobState::Done | JobState::Unverified) {
+            let done = if matches!(r.state, JobState::Done | JobState::Unverified) {
                 r.size
             } else {
-                r.done
+                r.done.min(r.size)
             };
+            t.bytes += r.size;
+            t.done += done;
+            if self.batch.contains(&r.id) && !r.is_kept() {
+                t.batch_bytes += r.size;
+                t.batch_done += done;
+            }
             match r.state {
                 JobState::Done | JobState::Unverified => t.finished += 1,
                 JobState::Failed => t.failed += 1,
@@ -330,6 +510,63 @@ impl QueueModel {
             t.connections = self.connections;
         }
         t
+    }
+
+    /// Whether jobs ran since the queue was last idle.
+    pub fn batch_running(&self) -> bool {
+        !self.batch.is_empty()
+    }
+
+    /// Ends the current batch (call once nothing is active any more) and says how it went.
+    pub fn end_batch(&mut self) -> Option<BatchEnd> {
+        if self.batch.is_empty() {
+            return None;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let mut end = BatchEnd::default();
+        // In table order, so "the first failure" is the one highest in the list.
+        for r in self
+            .rows
+            .iter()
+            .filter(|r| batch.contains(&r.id) && !r.removed)
+        {
+            end.files += 1;
+            match r.state {
+                JobState::Done => end.uploaded += 1,
+                JobState::Unverified => {
+                    end.uploaded += 1;
+                    end.unverified += 1;
+                }
+                JobState::Skipped => end.skipped += 1,
+                JobState::Failed => {
+                    end.failed += 1;
+                    if end.first_failure.is_none()
+                        && let Some(e) = &r.error
+                    {
+                        end.first_failure = Some((r.name.clone(), e.clone()));
+                    }
+                }
+                _ => end.stopped += 1,
+            }
+            end.single_name = (end.files == 1).then(|| r.name.clone());
+        }
+        (end.files > 0).then_some(end)
+    }
+
+    /// The rows `filter` shows, as indices into [`Self::rows`]; finished ones left out when
+    /// `hide_finished`. `None` means every row (no list is built for the common case).
+    pub fn visible(&self, filter: Filter, hide_finished: bool) -> Option<Vec<usize>> {
+        if filter == Filter::All && !hide_finished {
+            return None;
+        }
+        Some(
+            self.rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| filter.shows(r.category()) && !(hide_finished && r.is_finished()))
+                .map(|(i, _)| i)
+                .collect(),
+        )
     }
 
     /// The selected rows' ids, in table order.

@@ -1,14 +1,14 @@
 //! Painting the queue: the toolbar, the table (only visible rows are laid out, so 100,000 rows
 //! scroll smoothly), the resume banner, the status bar, error details and the drop overlay; and
-//! the queue's keyboard shortcuts. These functions only paint (or read keys) and return what the
-//! user asked for.
+//! the queue's keyboard shortcuts and the filters over the table. These functions only paint (or
+//! read keys) and return what the user asked for.
 
 use egui::{Align, Color32, Layout, ProgressBar, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::background::Pick;
 use super::i18n::Tr;
-use super::model::{QueueModel, Row, Totals};
+use super::model::{Filter, FilterCounts, QueueModel, Row, Totals};
 use super::settings::AppSettings;
 use crate::engine::{Command, JobId, JobState};
 use crate::units::human_bytes;
@@ -20,6 +20,12 @@ pub enum QueueAction {
     Pick(Pick),
     CopyUrl(JobId),
     Details(JobId),
+    /// Cancel was clicked: ask first.
+    AskCancel(JobId),
+    /// Retry on a row cancelled with its parts kept: go on from them.
+    Continue(JobId),
+    /// Rename was clicked on a row that has not started.
+    Rename(JobId),
     /// A click on a row; `add` when Ctrl/Cmd was held.
     Select {
         id: JobId,
@@ -71,6 +77,9 @@ pub fn shortcuts(ctx: &egui::Context, queue: &QueueModel) -> Vec<QueueAction> {
 }
 
 pub fn state_text(t: &Tr, row: &Row) -> &'static str {
+    if row.is_kept() {
+        return t.st_cancelled_kept;
+    }
     match row.state {
         JobState::Queued => t.st_queued,
         JobState::Uploading => t.st_uploading,
@@ -146,16 +155,14 @@ pub fn toolbar_ui(
         {
             out.push(QueueAction::Engine(Command::ClearFinished));
         }
+        // In what room the buttons leave, cut short rather than drawn over them.
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            ui.label(
-                RichText::new(format!(
-                    "{} oss://{}/{}",
-                    t.destination,
-                    settings.bucket,
-                    settings.key_prefix()
-                ))
-                .weak(),
-            );
+            let target = format!("oss://{}/{}", settings.bucket, settings.key_prefix());
+            ui.add(
+                egui::Label::new(RichText::new(format!("{} {target}", t.destination)).weak())
+                    .truncate(),
+            )
+            .on_hover_text(target);
         });
     });
     out
@@ -197,63 +204,145 @@ pub fn resume_banner_ui(ui: &mut egui::Ui, t: &Tr, waiting: usize) -> Option<boo
     answer
 }
 
-/// The table of jobs. Only rows in view are laid out.
+/// The filters over the table, each with its count, and "Hide finished".
+pub fn filter_bar_ui(
+    ui: &mut egui::Ui,
+    t: &Tr,
+    counts: &FilterCounts,
+    filter: &mut Filter,
+    hide_finished: &mut bool,
+) {
+    ui.horizontal(|ui| {
+        for (f, name) in [
+            (Filter::All, t.filter_all),
+            (Filter::Active, t.filter_active),
+            (Filter::Failed, t.filter_failed),
+            (Filter::Done, t.filter_done),
+        ] {
+            ui.selectable_value(filter, f, format!("{name} ({})", counts.get(f)))
+                .on_hover_text(t.filter_tip);
+        }
+        ui.separator();
+        ui.checkbox(
+            hide_finished,
+            t.hide_finished.replace("{n}", &counts.finished.to_string()),
+        )
+        .on_hover_text(t.hide_finished_tip);
+    });
+}
+
+/// Which of the columns that give way in a narrow window still fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Columns {
+    pub key: bool,
+    pub speed: bool,
+    pub eta: bool,
+}
+
+impl Columns {
+    /// The columns for a table `width` points wide: time left goes first, then the speed, then
+    /// the name in the bucket, so the state and the buttons always stay in view.
+    pub fn for_width(width: f32) -> Self {
+        Self {
+            eta: width >= 1000.0,
+            speed: width >= 900.0,
+            key: width >= 800.0,
+        }
+    }
+}
+
+/// The table of jobs: `visible` (indices into the rows, `None` for all) in the order added,
+/// scrolled to `scroll_to` (an index into `visible`) when given. Only rows in view are laid out.
 pub fn table_ui(
     ui: &mut egui::Ui,
     t: &Tr,
     queue: &QueueModel,
+    visible: Option<&[usize]>,
+    scroll_to: Option<usize>,
     modifiers: egui::Modifiers,
 ) -> Vec<QueueAction> {
     let mut out = Vec::new();
     let rows = queue.rows();
+    let count = visible.map_or(rows.len(), <[usize]>::len);
+    if count == 0 {
+        ui.add_space(12.0);
+        ui.vertical_centered(|ui| {
+            ui.label(RichText::new(t.nothing_in_filter).weak());
+        });
+        return out;
+    }
+    let cols = Columns::for_width(ui.available_width());
+    // Once the key column has given way, the others start narrower too, so that the actions
+    // (the last column) fit in the smallest window.
+    let narrow = !cols.key;
     // A click anywhere on a row selects it; selectable text would take the click instead.
     ui.style_mut().interaction.selectable_labels = false;
-    TableBuilder::new(ui)
+    let mut table = TableBuilder::new(ui)
+        // Column widths are remembered per set of columns.
+        .id_salt(("queue", cols))
         .striped(true)
         .sense(Sense::click())
         .cell_layout(Layout::left_to_right(Align::Center))
         .column(
-            Column::initial(170.0)
+            Column::initial(if narrow { 130.0 } else { 170.0 })
                 .at_least(80.0)
                 .clip(true)
                 .resizable(true),
         )
-        .column(Column::initial(65.0).at_least(50.0))
-        .column(
+        .column(Column::initial(65.0).at_least(50.0));
+    if cols.key {
+        table = table.column(
             Column::initial(180.0)
                 .at_least(80.0)
                 .clip(true)
                 .resizable(true),
-        )
-        .column(Column::initial(180.0).at_least(120.0).resizable(true))
-        .column(Column::initial(75.0).at_least(50.0))
-        .column(Column::initial(65.0).at_least(50.0))
+        );
+    }
+    table = table.column(
+        Column::initial(if narrow { 150.0 } else { 180.0 })
+            .at_least(110.0)
+            .resizable(true),
+    );
+    if cols.speed {
+        table = table.column(Column::initial(75.0).at_least(50.0));
+    }
+    if cols.eta {
+        table = table.column(Column::initial(65.0).at_least(50.0));
+    }
+    table = table
         .column(
-            Column::initial(130.0)
+            Column::initial(if narrow { 110.0 } else { 150.0 })
                 .at_least(90.0)
                 .clip(true)
                 .resizable(true),
         )
-        .column(Column::remainder().at_least(230.0))
+        .column(Column::remainder().at_least(200.0));
+    if let Some(i) = scroll_to {
+        table = table.scroll_to_row(i, Some(Align::BOTTOM));
+    }
+    let titles = [
+        (t.col_name, true),
+        (t.col_size, true),
+        (t.col_key, cols.key),
+        (t.col_progress, true),
+        (t.col_speed, cols.speed),
+        (t.col_eta, cols.eta),
+        (t.col_state, true),
+        (t.col_actions, true),
+    ];
+    table
         .header(22.0, |mut header| {
-            for title in [
-                t.col_name,
-                t.col_size,
-                t.col_key,
-                t.col_progress,
-                t.col_speed,
-                t.col_eta,
-                t.col_state,
-                t.col_actions,
-            ] {
+            for (title, _) in titles.iter().filter(|(_, shown)| *shown) {
                 header.col(|ui| {
-                    ui.strong(title);
+                    ui.strong(*title);
                 });
             }
         })
         .body(|body| {
-            body.rows(ROW_HEIGHT, rows.len(), |mut table_row| {
-                let Some(row) = rows.get(table_row.index()) else {
+            body.rows(ROW_HEIGHT, count, |mut table_row| {
+                let i = table_row.index();
+                let index = visible.map_or(Some(i), |v| v.get(i).copied());
+                let Some(row) = index.and_then(|i| rows.get(i)) else {
                     return;
                 };
                 table_row.set_selected(queue.selection.contains(&row.id));
@@ -264,9 +353,11 @@ pub fn table_ui(
                 table_row.col(|ui| {
                     ui.label(human_bytes(row.size));
                 });
-                table_row.col(|ui| {
-                    ui.label(&row.key).on_hover_text(&row.key);
-                });
+                if cols.key {
+                    table_row.col(|ui| {
+                        ui.label(&row.key).on_hover_text(&row.key);
+                    });
+                }
                 table_row.col(|ui| {
                     let text = format!(
                         "{:.0}%  {} / {}",
@@ -276,27 +367,21 @@ pub fn table_ui(
                     );
                     ui.add(ProgressBar::new(row.fraction()).text(text));
                 });
-                table_row.col(|ui| {
-                    if let Some(bps) = row.bytes_per_second {
-                        ui.label(format!("{}/s", human_bytes(bps)));
-                    }
-                });
-                table_row.col(|ui| {
-                    if let Some(eta) = row.eta {
-                        ui.label(t.duration(eta));
-                    }
-                });
-                table_row.col(|ui| {
-                    let label = ui.label(
-                        RichText::new(state_text(t, row))
-                            .color(state_color(ui.visuals(), row.state)),
-                    );
-                    if let Some(e) = &row.error {
-                        label.on_hover_text(e.message_in(t.lang()));
-                    } else if let Some(n) = &row.notice {
-                        label.on_hover_text(n.get(t.lang()));
-                    }
-                });
+                if cols.speed {
+                    table_row.col(|ui| {
+                        if let Some(bps) = row.bytes_per_second {
+                            ui.label(format!("{}/s", human_bytes(bps)));
+                        }
+                    });
+                }
+                if cols.eta {
+                    table_row.col(|ui| {
+                        if let Some(eta) = row.eta {
+                            ui.label(t.duration(eta));
+                        }
+                    });
+                }
+                table_row.col(|ui| state_cell_ui(ui, t, row));
                 table_row.col(|ui| {
                     actions_ui(ui, t, row, &mut out);
                 });
@@ -309,6 +394,26 @@ pub fn table_ui(
             });
         });
     out
+}
+
+/// The state in words; a failure says why on the row itself (all of it on hover), with Details
+/// one click away in the actions.
+fn state_cell_ui(ui: &mut egui::Ui, t: &Tr, row: &Row) {
+    let label =
+        ui.label(RichText::new(state_text(t, row)).color(state_color(ui.visuals(), row.state)));
+    let hover = match (&row.error, &row.notice) {
+        (Some(e), _) => Some(e.message_in(t.lang())),
+        (None, Some(n)) => Some(n.get(t.lang())),
+        (None, None) => None,
+    };
+    let Some(hover) = hover else {
+        return;
+    };
+    label.on_hover_text(hover);
+    if row.error.is_some() && matches!(row.state, JobState::Failed | JobState::Interrupted) {
+        ui.add(egui::Label::new(RichText::new(hover).weak()).truncate())
+            .on_hover_text(hover);
+    }
 }
 
 fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) {
@@ -329,13 +434,19 @@ fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) 
     {
         out.push(QueueAction::Engine(Command::Resume(id)));
     }
-    if row.can_retry()
-        && ui
-            .small_button(t.retry)
-            .on_hover_text(t.retry_tip)
-            .clicked()
-    {
-        out.push(QueueAction::Engine(Command::Retry(id)));
+    if row.can_retry() {
+        let tip = if row.is_kept() {
+            t.retry_kept_tip
+        } else {
+            t.retry_tip
+        };
+        if ui.small_button(t.retry).on_hover_text(tip).clicked() {
+            out.push(if row.is_kept() {
+                QueueAction::Continue(id)
+            } else {
+                QueueAction::Engine(Command::Retry(id))
+            });
+        }
     }
     if row.error.is_some()
         && matches!(row.state, JobState::Failed | JobState::Interrupted)
@@ -349,7 +460,16 @@ fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) 
             .on_hover_text(t.cancel_tip)
             .clicked()
     {
-        out.push(QueueAction::Engine(Command::Cancel(id)));
+        out.push(QueueAction::AskCancel(id));
+    }
+    if row.can_rename()
+        && row.state == JobState::Queued
+        && ui
+            .small_button(t.rename)
+            .on_hover_text(t.rename_tip)
+            .clicked()
+    {
+        out.push(QueueAction::Rename(id));
     }
     if matches!(row.state, JobState::Done | JobState::Unverified)
         && ui
@@ -359,10 +479,14 @@ fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) 
     {
         out.push(QueueAction::CopyUrl(id));
     }
-    if !row.state.is_active()
+    if row.can_remove()
         && ui
             .small_button(t.remove)
-            .on_hover_text(t.remove_tip)
+            .on_hover_text(if row.is_kept() {
+                t.remove_kept_tip
+            } else {
+                t.remove_tip
+            })
             .clicked()
     {
         out.push(QueueAction::Engine(Command::Remove(id)));

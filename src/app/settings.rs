@@ -50,6 +50,10 @@ pub struct AppSettings {
     /// Bytes per second for all uploads together; `None` is unlimited.
     pub bandwidth_limit: Option<u64>,
     pub secret_place: SecretPlace,
+    /// Keep the computer from sleeping while uploads run (the window).
+    pub keep_awake: bool,
+    /// A desktop notification when a batch ends (the window).
+    pub notify: bool,
 }
 
 impl Default for AppSettings {
@@ -68,6 +72,8 @@ impl Default for AppSettings {
             existing: ExistingPolicy::Overwrite,
             bandwidth_limit: None,
             secret_place: SecretPlace::Nowhere,
+            keep_awake: true,
+            notify: true,
         }
     }
 }
@@ -170,6 +176,8 @@ pub struct SettingsForm {
     pub jobs: String,
     pub existing: ExistingPolicy,
     pub bandwidth: String,
+    pub keep_awake: bool,
+    pub notify: bool,
 }
 
 impl SettingsForm {
@@ -198,6 +206,8 @@ impl SettingsForm {
             jobs: s.jobs.to_string(),
             existing: s.existing,
             bandwidth: s.bandwidth_limit.map(human_bytes).unwrap_or_default(),
+            keep_awake: s.keep_awake,
+            notify: s.notify,
         }
     }
 
@@ -237,6 +247,8 @@ impl SettingsForm {
         out.bucket = self.bucket.trim().to_owned();
         out.prefix = self.prefix.trim().to_owned();
         out.existing = self.existing;
+        out.keep_awake = self.keep_awake;
+        out.notify = self.notify;
 
         if self.use_custom_endpoint && self.endpoint.trim().is_empty() {
             errors.push((Field::Endpoint, tr.need_endpoint.to_owned()));

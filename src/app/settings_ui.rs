@@ -1,6 +1,7 @@
-//! Painting the setup screen and the settings: region, endpoint, keys, bucket, destination and
-//! transfer options, each with a tooltip and its validation message under it. Only paints and
-//! returns what the user pressed.
+//! Painting the setup screen and the settings: region (searchable), endpoint, keys (with where
+//! to find them), bucket, destination and transfer options, each with a tooltip and its
+//! validation message under it; and which fields' messages show while the user types. Only
+//! paints and returns what the user pressed.
 
 use egui::{RichText, TextEdit};
 
@@ -51,6 +52,39 @@ fn field_errors_ui(ui: &mut egui::Ui, errors: &[(Field, String)], field: Field) 
     }
 }
 
+/// Where the AccessKey is made and found: the RAM console's AccessKey page.
+pub const ACCESS_KEY_PAGE: &str = "https://ram.console.aliyun.com/manage/ak";
+
+/// Whether the user changed what `field`'s message speaks of since the form opened: its
+/// messages then show as they type, and go as soon as the value is right.
+pub fn touched(start: &SettingsForm, now: &SettingsForm, field: Field) -> bool {
+    match field {
+        Field::Endpoint => {
+            start.region != now.region
+                || start.use_custom_endpoint != now.use_custom_endpoint
+                || start.endpoint != now.endpoint
+        }
+        Field::KeyId => start.access_key_id != now.access_key_id,
+        Field::Secret => start.secret != now.secret,
+        Field::Bucket => start.bucket != now.bucket,
+        Field::Prefix => start.prefix != now.prefix,
+        Field::PartSize => start.part_size != now.part_size,
+        Field::Threads => start.threads != now.threads,
+        Field::Jobs => start.jobs != now.jobs,
+        Field::Bandwidth => start.bandwidth != now.bandwidth,
+    }
+}
+
+/// Whether region `r` matches what was typed in the list's search box (any part of its id or
+/// either name, any case).
+pub fn region_matches(r: &crate::oss::regions::Region, query: &str) -> bool {
+    let q = query.trim().to_lowercase();
+    q.is_empty()
+        || r.id.to_lowercase().contains(&q)
+        || r.en.to_lowercase().contains(&q)
+        || r.zh.contains(&q)
+}
+
 fn labelled_ui(ui: &mut egui::Ui, label: &str, tip: &str) -> egui::Id {
     ui.label(label).on_hover_text(tip).id
 }
@@ -98,13 +132,30 @@ pub fn form_ui(
                         .selected_text(selected)
                         .width(320.0)
                         .show_ui(ui, |ui| {
-                            for r in REGIONS {
+                            let id = ui.make_persistent_id("region-search");
+                            let mut query: String =
+                                ui.data_mut(|d| d.get_temp(id)).unwrap_or_default();
+                            let search = ui.add(
+                                TextEdit::singleline(&mut query)
+                                    .hint_text(t.region_search)
+                                    .desired_width(f32::INFINITY),
+                            );
+                            if query.is_empty() && !search.has_focus() {
+                                search.request_focus();
+                            }
+                            let mut any = false;
+                            for r in REGIONS.iter().filter(|r| region_matches(r, &query)) {
+                                any = true;
                                 ui.selectable_value(
                                     &mut form.region,
                                     r.id.to_owned(),
                                     region_name(lang, r),
                                 );
                             }
+                            if !any {
+                                ui.label(RichText::new(t.region_none).weak());
+                            }
+                            ui.data_mut(|d| d.insert_temp(id, query));
                         })
                         .response
                         .labelled_by(region_label)
@@ -132,6 +183,8 @@ pub fn form_ui(
                     ui.add(TextEdit::singleline(&mut form.access_key_id).desired_width(320.0))
                         .on_hover_text(t.key_id_tip);
                     field_errors_ui(ui, errors, Field::KeyId);
+                    ui.hyperlink_to(t.where_key, ACCESS_KEY_PAGE)
+                        .on_hover_text(t.where_key_tip);
                 });
                 ui.end_row();
 
@@ -259,6 +312,15 @@ pub fn form_ui(
                     )
                     .on_hover_text(t.bandwidth_tip);
                     field_errors_ui(ui, errors, Field::Bandwidth);
+                });
+                ui.end_row();
+
+                ui.label("");
+                ui.vertical(|ui| {
+                    ui.checkbox(&mut form.keep_awake, t.keep_awake)
+                        .on_hover_text(t.keep_awake_tip);
+                    ui.checkbox(&mut form.notify, t.notify)
+                        .on_hover_text(t.notify_tip);
                 });
                 ui.end_row();
 

@@ -7,15 +7,16 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use egui::ViewportCommand;
 
-use super::background::{Background, NativeDesktop, Reply};
+use super::background::{Background, Desktop, NativeDesktop, Reply};
 use super::demo::Demo;
 use super::i18n::{Lang, Tr, tr};
 use super::menu_ui::{self, Dismiss, MenuAction, MenuState, Message};
 use super::modals::{Answer, Modals, NameQuestion, SecretQuestion};
-use super::model::{QueueModel, Totals};
+use super::model::{Filter, QueueModel, Totals};
 use super::queue_ui::{self, QueueAction};
 use super::secret_place::{self, Plan, SaveJob, Saved, Saver, Step};
 use super::settings::{AppSettings, Field, SettingsForm};
@@ -23,6 +24,10 @@ use super::settings_ui::{self, FormAction, TestState};
 use super::startup::{self, AppOptions};
 use crate::engine::{Command, EngineConfig, EngineHandle};
 use crate::oss::sign::Credentials;
+
+/// The longest an engine report waits for its frame; also the shortest time between frames
+/// the reports bring about (two a second while uploading).
+const REPAINT_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Screen {
@@ -42,6 +47,10 @@ pub struct UploaderApp {
     credentials: Option<Credentials>,
     form: SettingsForm,
     form_errors: Vec<(Field, String)>,
+    /// The form as it opened: a field's messages show once the user changed it…
+    form_start: SettingsForm,
+    /// …or tried to save or test.
+    form_attempted: bool,
     test: TestState,
     screen: Screen,
     engine: Option<EngineHandle>,
@@ -58,6 +67,14 @@ pub struct UploaderApp {
     pending_add: Vec<PathBuf>,
     /// Summed once per frame: with 100,000 rows a sum per use would add up.
     totals: Totals,
+    /// Which rows the table shows.
+    filter: Filter,
+    /// Finished rows folded away.
+    hide_finished: bool,
+    /// The desktop: the sleep inhibitor and notifications (dialogs go through `background`).
+    desktop: Arc<dyn Desktop>,
+    /// The inhibitor was asked for and not released since.
+    awake: bool,
 }
 
 impl UploaderApp {
@@ -79,7 +96,10 @@ impl UploaderApp {
                 persist_queue: true,
                 resume_when_online: true,
             },
-            Arc::new(move || wake_ctx.request_repaint()),
+            // The engine reports each job's progress ten times a second: painting on every
+            // report cost most of a core with software rendering. A report asks for a frame
+            // within REPAINT_EVERY instead, so frames follow the engine at a few a second.
+            Arc::new(move || wake_ctx.request_repaint_after(REPAINT_EVERY)),
         )
         .map_err(|e| e.to_string())?;
         let wake_ctx = ctx.clone();
@@ -101,7 +121,10 @@ impl UploaderApp {
             });
         }
         let form = SettingsForm::from_settings(&start.settings, start.credentials.as_ref());
+        let desktop = options.desktop.unwrap_or_else(|| Arc::new(NativeDesktop));
         Ok(Self {
+            form_start: form.clone(),
+            form_attempted: false,
             data_dir,
             language_override: options.language,
             lang: start.lang,
@@ -118,10 +141,9 @@ impl UploaderApp {
             },
             engine: Some(engine),
             queue: QueueModel::default(),
-            background: Background::new(
-                ctx.clone(),
-                options.desktop.unwrap_or_else(|| Arc::new(NativeDesktop)),
-            ),
+            background: Background::new(ctx.clone(), desktop.clone()),
+            desktop,
+            awake: false,
             saver,
             walking: None,
             messages,
@@ -131,6 +153,8 @@ impl UploaderApp {
             title: String::new(),
             pending_add: options.add,
             totals: Totals::default(),
+            filter: Filter::All,
+            hide_finished: false,
         })
     }
 
@@ -161,6 +185,10 @@ impl UploaderApp {
 
     /// Stops the engine: running uploads pause and resume next time.
     pub fn shutdown(&mut self) {
+        if self.awake {
+            self.desktop.keep_awake(None);
+            self.awake = false;
+        }
         if let Some(engine) = self.engine.take() {
             engine.shutdown();
         }
@@ -176,25 +204,14 @@ impl UploaderApp {
         }
     }
 
-    /// Queues files and folders as the settings say; one file may get its own key first.
+    /// Queues files and folders as the settings say, one file as many: at once (a queued row
+    /// can be renamed before it starts).
     pub fn add_paths(&mut self, paths: Vec<PathBuf>) {
         if paths.is_empty() {
             return;
         }
         if self.screen == Screen::Setup {
             self.message(self.tr().finish_setup_first, true);
-            return;
-        }
-        // The one file-system call left on the frame: a stat of the path just handed over.
-        // It belongs on the walker's thread, which would then ask for the name question.
-        if paths.len() == 1 && paths[0].is_file() {
-            let path = paths[0].clone();
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let key = format!("{}{name}", self.settings.key_prefix());
-            self.modals.name = Some(NameQuestion::new(path, key));
             return;
         }
         if let Some(engine) = &self.engine {
@@ -240,15 +257,15 @@ impl UploaderApp {
         }
         let target = format!("{}/{}", self.settings.bucket, self.settings.key_prefix());
         queue_ui::drop_overlay_ui(ui, t, &target, self.screen == Screen::Setup);
-        // While bytes move, the speed and ETA change even between engine events.
-        if self.totals.active > 0 || self.walking.is_some() {
-            ctx.request_repaint_after(std::time::Duration::from_millis(250));
-        }
+        // Nothing repaints on a timer: the engine's reports (throttled, see `new`) bring the
+        // frames while bytes move, so a stalled or idle queue costs nothing. The folder walk
+        // reports through `background`, which wakes the window itself.
     }
 
     fn fold_in(&mut self, ctx: &egui::Context) {
         self.apply_events();
         self.totals = self.queue.totals();
+        self.desktop_follows_queue();
         self.apply_replies();
         self.apply_saves();
         if self.screen == Screen::Queue && !self.pending_add.is_empty() {
@@ -259,6 +276,27 @@ impl UploaderApp {
         self.handle_keys(ctx);
         self.handle_close(ctx);
         self.update_title(ctx);
+    }
+
+    /// Keeps the computer awake while something uploads (as the settings allow), and says how
+    /// a batch ended once nothing runs any more.
+    fn desktop_follows_queue(&mut self) {
+        let t = self.tr();
+        let awake = self.settings.keep_awake && self.totals.active > 0;
+        if awake != self.awake {
+            self.desktop.keep_awake(awake.then_some(t.awake_reason));
+            self.awake = awake;
+        }
+        if self.totals.active == 0
+            && self.queue.batch_running()
+            && let Some(end) = self.queue.end_batch()
+            && self.settings.notify
+        {
+            let target = format!("{}/{}", self.settings.bucket, self.settings.key_prefix());
+            if let Some((summary, body)) = super::desktop_bus::batch_message(t, &end, &target) {
+                self.desktop.notify(&summary, &body);
+            }
+        }
     }
 
     fn apply_events(&mut self) {
@@ -389,7 +427,7 @@ impl UploaderApp {
 
     fn update_title(&mut self, ctx: &egui::Context) {
         let t = self.tr();
-        let title = match self.totals.percent() {
+        let title = match self.totals.batch_percent() {
             Some(p) => format!("{p}% — {}", t.app_name),
             None => t.app_name.to_owned(),
         };
@@ -408,6 +446,8 @@ impl UploaderApp {
             MenuAction::Quit => ctx.send_viewport_cmd(ViewportCommand::Close),
             MenuAction::Settings => {
                 self.form = SettingsForm::from_settings(&self.settings, self.credentials.as_ref());
+                self.form_start = self.form.clone();
+                self.form_attempted = false;
                 self.form_errors.clear();
                 self.test = TestState::Idle;
                 self.screen = Screen::Settings;
@@ -417,9 +457,26 @@ impl UploaderApp {
 
     fn on_answer(&mut self, ctx: &egui::Context, answer: Answer) {
         match answer {
-            Answer::Upload { path, key } => {
-                let spec = self.settings.spec(path, key);
-                self.send(Command::Add(vec![spec]));
+            Answer::Rename { id, key } => {
+                let path = self
+                    .queue
+                    .get(id)
+                    .filter(|r| r.can_rename())
+                    .map(|r| r.path.clone());
+                match path {
+                    // Renamed by queueing it again under the new name: nothing was sent yet.
+                    Some(path) => {
+                        let spec = self.settings.spec(path, key);
+                        self.send(Command::Remove(id));
+                        self.send(Command::Add(vec![spec]));
+                    }
+                    None => self.message(self.tr().rename_too_late, true),
+                }
+            }
+            Answer::Cancel(id) => {
+                // Held paused with its parts: Retry goes on from them, Remove throws them away.
+                self.send(Command::Pause(id));
+                self.queue.set_kept(id, true);
             }
             Answer::Copy(text) => ctx.copy_text(text),
             Answer::Quit => {
@@ -456,8 +513,31 @@ impl UploaderApp {
         if self.queue.rows().is_empty() {
             queue_ui::empty_ui(ui, t);
         } else {
+            queue_ui::filter_bar_ui(
+                ui,
+                t,
+                &totals.counts,
+                &mut self.filter,
+                &mut self.hide_finished,
+            );
+            let visible = self.queue.visible(self.filter, self.hide_finished);
+            // The newest addition is scrolled into view once, when it shows under the filter.
+            let scroll_to = self.queue.newest.take().and_then(|id| {
+                let i = self.queue.index_of(id)?;
+                match &visible {
+                    Some(v) => v.binary_search(&i).ok(),
+                    None => Some(i),
+                }
+            });
             let modifiers = ui.ctx().input(|i| i.modifiers);
-            actions.extend(queue_ui::table_ui(ui, t, &self.queue, modifiers));
+            actions.extend(queue_ui::table_ui(
+                ui,
+                t,
+                &self.queue,
+                visible.as_deref(),
+                scroll_to,
+                modifiers,
+            ));
         }
         for action in actions {
             self.perform(ui.ctx(), action);
@@ -466,7 +546,31 @@ impl UploaderApp {
 
     fn perform(&mut self, ctx: &egui::Context, action: QueueAction) {
         match action {
+            // Rows cancelled with their parts kept wait for their own Retry.
+            QueueAction::Engine(Command::ResumeAll) => {
+                let ids: Vec<_> = self
+                    .queue
+                    .rows()
+                    .iter()
+                    .filter(|r| r.can_resume())
+                    .map(|r| r.id)
+                    .collect();
+                for id in ids {
+                    self.send(Command::Resume(id));
+                }
+            }
             QueueAction::Engine(c) => self.send(c),
+            QueueAction::AskCancel(id) => self.modals.cancel = Some(id),
+            QueueAction::Continue(id) => {
+                self.queue.set_kept(id, false);
+                self.send(Command::Resume(id));
+            }
+            QueueAction::Rename(id) => {
+                if let Some(row) = self.queue.get(id) {
+                    self.modals.name =
+                        Some(NameQuestion::new(id, row.path.clone(), row.key.clone()));
+                }
+            }
             QueueAction::Pick(p) => self.background.pick(p),
             QueueAction::CopyUrl(id) => {
                 let Some(row) = self.queue.get(id) else {
@@ -507,6 +611,7 @@ impl UploaderApp {
     }
 
     fn settings_screen_ui(&mut self, ui: &mut egui::Ui) {
+        self.check_form_live();
         let t = self.tr();
         let first_run = self.screen == Screen::Setup;
         let action = settings_ui::form_ui(
@@ -540,7 +645,26 @@ impl UploaderApp {
         }
     }
 
+    /// Checks the form as it is typed: the messages of the fields the user changed (all of them
+    /// after a Save or Test) show, and each goes as soon as its field is right.
+    fn check_form_live(&mut self) {
+        let lang = self
+            .language_override
+            .unwrap_or_else(|| self.form.language.resolve());
+        let errors = match self.form.validate(tr(lang), lang, &self.settings) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors,
+        };
+        self.form_errors = errors
+            .into_iter()
+            .filter(|(f, _)| {
+                self.form_attempted || settings_ui::touched(&self.form_start, &self.form, *f)
+            })
+            .collect();
+    }
+
     fn validated(&mut self) -> Option<(AppSettings, Credentials)> {
+        self.form_attempted = true;
         let lang = self
             .language_override
             .unwrap_or_else(|| self.form.language.resolve());

@@ -163,11 +163,9 @@ states = [j.get("state") for j in jobs if j.get("spec", {}).get("path") == path]
 print(states[-1] if states else "absent")
 PY
   }
-  # One dropped file opens "Upload this file" with its name in the bucket, focused: confirm it
-  # from the keyboard as a person may. The question opens a frame or more after the drop, and
-  # keys sent before it are lost, so Enter is pressed until the job is in the queue file (which
-  # the engine writes within about a second of a change). Enter does nothing once the question
-  # is gone.
+  # One dropped file starts at once (older versions asked for its name first, confirmed with
+  # Enter): Enter is pressed until the job is in the queue file (which the engine writes within
+  # about a second of a change), which does nothing in a version that does not ask.
   xdotool windowactivate --sync "$wid" 2>/dev/null || xdotool windowfocus --sync "$wid" 2>/dev/null || true
   while ((SECONDS < deadline)); do
     kill -0 "$app_pid" 2>/dev/null || fail "the app exited: $(cat "$work/app.log")"

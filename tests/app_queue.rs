@@ -1,0 +1,350 @@
+//! The window's queue and setup form as a person lives with them, driven with egui_kittest
+//! against the local server: Cancel asks and keeps what was sent so Retry continues, the
+//! filters and their counts, a small window, the setup form checked as it is typed, and file
+//! names in many scripts drawn with the system's fonts.
+
+use std::process::Command;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use oss_uploader::app::AppOptions;
+use oss_uploader::app::i18n::Lang;
+use oss_uploader::engine::JobState;
+use oss_uploader::local_server::{FaultAction, FaultRule, Op};
+
+mod app_rig;
+mod common;
+use app_rig::*;
+
+#[test]
+fn cancel_asks_first_and_keeps_the_sent_parts_so_retry_continues() {
+    let rig = Rig::new();
+    let mut h = uploading_slowly(&rig, "kept.bin", 200 * 1024);
+    wait_until(&mut h, "a good part confirmed", |app| {
+        app.queue().rows()[0].confirmed >= 500_000
+    });
+
+    // Asked first; "Keep uploading" changes nothing.
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    h.get_by_label("Cancel this upload?");
+    h.get_by_label("Keep uploading").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Cancel this upload?").is_none());
+    assert_eq!(h.state().app().queue().rows()[0].state, JobState::Uploading);
+
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    h.get_by_label("Cancel upload").click();
+    wait_until(&mut h, "cancelled with its parts", |app| {
+        app.queue().rows()[0].is_kept()
+    });
+    h.get_by_label("Cancelled (sent parts kept)");
+    let sent = h.state().app().queue().rows()[0].confirmed;
+    // The parts are still on the server.
+    let client = rig.server.client();
+    let uploads = rig
+        .rt
+        .block_on(client.list_multipart_uploads(BUCKET, ""))
+        .unwrap();
+    assert_eq!(uploads.len(), 1, "the server upload is kept");
+    // "Resume all" leaves a cancelled row alone.
+    h.get_by_label("Resume all").click();
+    h.run_steps(3);
+    assert!(h.state().app().queue().rows()[0].is_kept());
+
+    h.get_by_label("Retry").click();
+    wait_until(&mut h, "verified", |app| {
+        state_of(app, 0) == Some(JobState::Done)
+    });
+    assert_eq!(rig.stored("in/kept.bin").len(), 1_500_000);
+    // One upload from start to end, and the kept bytes were not sent again (at most the parts
+    // in flight when it was held are).
+    let stats = rig.server.stats();
+    assert_eq!(stats.requests(Op::InitiateMultipartUpload), 1);
+    let parts_sent = stats.body_bytes(Op::UploadPart);
+    assert!(
+        parts_sent < 1_500_000 + sent,
+        "{parts_sent} bytes of parts for a 1,500,000-byte file of which {sent} were kept"
+    );
+}
+
+#[test]
+fn removing_a_cancelled_row_throws_its_parts_away() {
+    let rig = Rig::new();
+    let mut h = uploading_slowly(&rig, "gone.bin", 200 * 1024);
+    wait_until(&mut h, "a part confirmed", |app| {
+        app.queue().rows()[0].confirmed > 0
+    });
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    h.get_by_label("Cancel upload").click();
+    wait_until(&mut h, "cancelled with its parts", |app| {
+        app.queue().rows()[0].is_kept()
+    });
+    h.get_by_label("Remove").click();
+    wait_until(&mut h, "the row gone", |app| app.queue().rows().is_empty());
+    let client = rig.server.client();
+    common::wait_until_blocking("the server upload aborted", common::WAIT, || {
+        rig.rt
+            .block_on(client.list_multipart_uploads(BUCKET, ""))
+            .unwrap()
+            .is_empty()
+    });
+}
+
+#[test]
+fn filters_count_the_rows_and_finished_ones_fold_away() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    rig.server.faults().add(
+        FaultRule::new(
+            Some(Op::InitiateMultipartUpload),
+            1,
+            FaultAction::error(403, "AccessDenied"),
+        )
+        .times(1),
+    );
+    let files = [
+        rig.file("one.txt", 10),
+        rig.file("two.txt", 20),
+        rig.file("denied.bin", 300_000),
+    ];
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &files);
+    wait_until(&mut h, "two done and one failed", |app| {
+        let rows = app.queue().rows();
+        rows.len() == 3
+            && rows.iter().filter(|r| r.state == JobState::Done).count() == 2
+            && rows.iter().any(|r| r.state == JobState::Failed)
+    });
+    h.get_by_label("All (3)");
+    h.get_by_label("Active (0)");
+    h.get_by_label("Done (2)");
+    // The failure says why on its row.
+    h.get_by_label_contains("not allowed");
+
+    h.get_by_label("Failed (1)").click();
+    h.run_steps(2);
+    h.get_by_label("denied.bin");
+    assert!(h.query_by_label("one.txt").is_none());
+
+    h.get_by_label("Done (2)").click();
+    h.run_steps(2);
+    h.get_by_label("one.txt");
+    h.get_by_label("two.txt");
+    assert!(h.query_by_label("denied.bin").is_none());
+
+    h.get_by_label("Active (0)").click();
+    h.run_steps(2);
+    h.get_by_label("No uploads here.");
+
+    h.get_by_label("All (3)").click();
+    h.get_by_label("Hide finished (2)").click();
+    h.run_steps(2);
+    h.get_by_label("denied.bin");
+    assert!(h.query_by_label("one.txt").is_none());
+    assert!(h.query_by_label("two.txt").is_none());
+}
+
+#[test]
+fn a_small_window_keeps_the_state_and_the_buttons_in_view() {
+    let rig = Rig::new();
+    rig.save_settings(Some(100 * 1024));
+    let big = rig.file("a file with a rather long name.bin", 1_500_000);
+    let options = rig.options(Lang::En, true);
+    // The window's smallest size (app/mod.rs).
+    let mut h = harness_with(
+        options,
+        egui::vec2(720.0, 420.0),
+        oss_uploader::app::fonts::install,
+    );
+    h.step();
+    drop_files(&mut h, &[big]);
+    wait_until(&mut h, "uploading", |app| {
+        state_of(app, 0) == Some(JobState::Uploading)
+    });
+    h.run_steps(2);
+    let width = 720.0;
+    for label in ["Uploading", "Pause", "Cancel", "Actions", "State"] {
+        let rect = h.get_by_label(label).rect();
+        assert!(
+            rect.right() <= width,
+            "{label} is cut off at {rect:?} in a {width} pt window"
+        );
+    }
+    // The columns that give way first are gone.
+    for label in ["Time left", "Speed", "Name in bucket"] {
+        assert!(h.query_by_label(label).is_none(), "{label} still shows");
+    }
+    // The destination is cut short, never drawn over the buttons.
+    let destination = h.get_by_label_contains("Uploading to").rect();
+    let clear = h.get_by_label("Clear finished").rect();
+    assert!(
+        !destination.intersects(clear),
+        "{destination:?} overlaps {clear:?}"
+    );
+}
+
+fn form<'h>(
+    h: &'h mut Harness<'static, Shell>,
+) -> &'h mut oss_uploader::app::settings::SettingsForm {
+    h.state_mut().app.as_mut().unwrap().form_mut()
+}
+
+#[test]
+fn setup_errors_show_as_the_user_types_and_go_once_fixed() {
+    let rig = Rig::new();
+    let mut h = harness(rig.options(Lang::En, false));
+    h.step();
+    // Nothing typed yet: nothing is marked.
+    assert!(h.query_by_label("Enter the AccessKey ID.").is_none());
+    h.get_by_label("Where do I find my AccessKey?");
+
+    form(&mut h).bucket = "Bad_Bucket".into();
+    h.run_steps(2);
+    h.get_by_label_contains("The bucket name \"Bad_Bucket\" is not valid");
+    // Fields not touched yet stay quiet.
+    assert!(h.query_by_label("Enter the AccessKey ID.").is_none());
+
+    form(&mut h).bucket = "good-bucket".into();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("is not valid").is_none(),
+        "the message went when the name became right"
+    );
+
+    // After Save every field is checked, and each message goes as its field is filled in.
+    h.get_by_label("Save and continue").click();
+    h.run_steps(2);
+    h.get_by_label("Enter the AccessKey ID.");
+    h.get_by_label("Enter the AccessKey secret.");
+    form(&mut h).access_key_id = common::AK.into();
+    h.run_steps(2);
+    assert!(h.query_by_label("Enter the AccessKey ID.").is_none());
+    h.get_by_label("Enter the AccessKey secret.");
+}
+
+#[test]
+fn the_region_list_can_be_searched() {
+    let rig = Rig::new();
+    let mut h = harness(rig.options(Lang::En, false));
+    h.step();
+    // The list is labelled by its field; its value is the chosen region's name.
+    h.get_by_role_and_label(egui::accesskit::Role::ComboBox, "Region")
+        .click();
+    h.run_steps(2);
+    h.get_by_label_contains("Germany (Frankfurt)");
+    // The search box has the keyboard as soon as the list opens.
+    h.input_mut().events.push(egui::Event::Text("tokyo".into()));
+    h.run_steps(2);
+    h.get_by_label_contains("Japan (Tokyo)").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Germany (Frankfurt)").is_none());
+    assert_eq!(form(&mut h).region, "ap-northeast-1");
+}
+
+/// Whether some installed font has every character of `text` (fontconfig's own answer);
+/// `None` where fontconfig's tools are missing.
+fn system_has(text: &str) -> Option<bool> {
+    let charset: Vec<String> = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| format!("{:x}", c as u32))
+        .collect();
+    let out = Command::new("fc-list")
+        .arg(format!(":charset={}", charset.join(" ")))
+        .arg("family")
+        .output()
+        .ok()?;
+    Some(out.status.success() && !out.stdout.is_empty())
+}
+
+#[test]
+fn names_in_many_scripts_are_drawn_with_the_systems_fonts() {
+    let names = [
+        ("Traditional Chinese", "蘋果電腦報告"),
+        ("Japanese", "ひらがなとカタカナ"),
+        ("Korean", "한국어 보고서"),
+        ("Greek", "Ελληνικά αρχεία"),
+        ("Arabic", "تقرير سنوي"),
+        ("emoji", "📷🎉"),
+    ];
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let files: Vec<_> = names
+        .iter()
+        .map(|(_, n)| rig.file(&format!("{n}.txt"), 10))
+        .collect();
+    let options: AppOptions = rig.options(Lang::En, true);
+    let mut h = harness_with(
+        options,
+        egui::vec2(1280.0, 720.0),
+        oss_uploader::app::fonts::setup,
+    );
+    h.step();
+    drop_files(&mut h, &files);
+    wait_until(&mut h, "every row", |app| {
+        app.queue().rows().len() == names.len()
+    });
+    let font = egui::FontId::proportional(14.0);
+    let mut checked = 0;
+    for (script, name) in names {
+        h.get_by_label(&format!("{name}.txt"));
+        let drawn = h.ctx.fonts_mut(|f| f.has_glyphs(&font, name));
+        match system_has(name) {
+            Some(true) => {
+                assert!(
+                    drawn,
+                    "{script} ({name}) has a system font but draws as boxes"
+                );
+                checked += 1;
+            }
+            Some(false) => eprintln!("no system font for {script} here; not checked"),
+            None => eprintln!("fc-list is missing; {script} not checked"),
+        }
+    }
+    eprintln!("{checked} of {} scripts checked", names.len());
+}
+
+#[test]
+fn the_computer_stays_awake_while_uploading_and_a_finished_batch_is_notified() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let files = [rig.file("n1.txt", 10), rig.file("n2.txt", 20)];
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &files);
+    wait_until(&mut h, "both uploaded", |app| {
+        let rows = app.queue().rows();
+        rows.len() == 2 && rows.iter().all(|r| r.state == JobState::Done)
+    });
+    h.run_steps(2);
+    assert_eq!(*rig.desktop.awake.lock().unwrap(), [true, false]);
+    assert_eq!(
+        *rig.desktop.notified.lock().unwrap(),
+        [(
+            "All 2 uploaded".to_owned(),
+            format!("Verified in oss://{BUCKET}/in/")
+        )]
+    );
+}
+
+#[test]
+fn keeping_awake_and_notifying_can_be_turned_off() {
+    let rig = Rig::new();
+    rig.save_settings_with(|s| {
+        s.keep_awake = false;
+        s.notify = false;
+    });
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[rig.file("quiet.txt", 10)]);
+    wait_until(&mut h, "uploaded", |app| {
+        state_of(app, 0) == Some(JobState::Done)
+    });
+    h.run_steps(2);
+    assert!(rig.desktop.awake.lock().unwrap().is_empty());
+    assert!(rig.desktop.notified.lock().unwrap().is_empty());
+}
