@@ -311,8 +311,10 @@ fn names_in_many_scripts_are_drawn_with_the_systems_fonts() {
 #[test]
 fn the_computer_stays_awake_while_uploading_and_a_finished_batch_is_notified() {
     let rig = Rig::new();
-    rig.save_settings(None);
-    let files = [rig.file("n1.txt", 10), rig.file("n2.txt", 20)];
+    // Slow enough (about a second) that some frame sees them uploading: files that come and
+    // go between two frames never needed the computer kept awake.
+    rig.save_settings(Some(50_000));
+    let files = [rig.file("n1.txt", 30_000), rig.file("n2.txt", 20_000)];
     let mut h = harness(rig.options(Lang::En, true));
     h.step();
     drop_files(&mut h, &files);
@@ -320,7 +322,14 @@ fn the_computer_stays_awake_while_uploading_and_a_finished_batch_is_notified() {
         let rows = app.queue().rows();
         rows.len() == 2 && rows.iter().all(|r| r.state == JobState::Done)
     });
-    h.run_steps(2);
+    // The batch ends on the frame after the last report; the notification and the release
+    // follow from it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while rig.desktop.notified.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no notification");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        h.step();
+    }
     assert_eq!(*rig.desktop.awake.lock().unwrap(), [true, false]);
     assert_eq!(
         *rig.desktop.notified.lock().unwrap(),
