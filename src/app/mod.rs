@@ -92,6 +92,9 @@ pub fn run(options: AppOptions) -> Result<(), String> {
             .with_min_inner_size([720.0, 420.0])
             .with_drag_and_drop(true)
             .with_icon(Arc::new(icon::icon())),
+        // Dithering hides banding in gradients, which this window has none of, and costs a
+        // noise computation per pixel: with software rendering that is CPU on every frame.
+        dithering: false,
         ..Default::default()
     };
     eframe::run_native(

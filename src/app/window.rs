@@ -244,14 +244,18 @@ impl UploaderApp {
         }
         if self.screen == Screen::Queue {
             let (totals, walking) = (self.totals, self.walking);
-            egui::Panel::bottom("status").show(ui, |ui| {
+            let frame = egui::Frame::side_top_panel(ui.style());
+            egui::Panel::bottom("status").frame(frame).show(ui, |ui| {
                 queue_ui::status_bar_ui(ui, t, &totals, walking);
             });
         }
-        egui::CentralPanel::default().show(ui, |ui| match self.screen {
-            Screen::Setup | Screen::Settings => self.settings_screen_ui(ui),
-            Screen::Queue => self.queue_screen_ui(ui),
-        });
+        let central = bare(egui::Frame::central_panel(ui.style()));
+        egui::CentralPanel::default()
+            .frame(central)
+            .show(ui, |ui| match self.screen {
+                Screen::Setup | Screen::Settings => self.settings_screen_ui(ui),
+                Screen::Queue => self.queue_screen_ui(ui),
+            });
         for answer in self.modals.ui(ui, t, self.lang, &self.queue) {
             self.on_answer(&ctx, answer);
         }
@@ -714,9 +718,21 @@ impl UploaderApp {
     }
 }
 
+/// A panel's frame without its fill. The window's background is the frame's clear colour
+/// (`clear_color` below, the same `panel_fill`), not quads over the whole window: with software
+/// rendering (no GPU: Mesa's llvmpipe) those quads were half of each frame's cost, and the
+/// window's CPU while uploading halved without them (docs/APP.md).
+pub fn bare(frame: egui::Frame) -> egui::Frame {
+    frame.fill(egui::Color32::TRANSPARENT)
+}
+
 impl eframe::App for UploaderApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         UploaderApp::ui(self, ui);
+    }
+
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
