@@ -44,7 +44,7 @@ for lang in en zh; do
     # The demo with a speed limit, so the queue stays busy long enough to look at.
     data="$WORK/demo-$lang"
     mkdir -p "$data"
-    echo '{"bandwidth_limit": 6291456, "prefix": "from-laptop", "part_size": 1048576, "threads": 2}' > "$data/settings.json"
+    echo '{"bandwidth_limit": 6291456, "prefix": "from-laptop", "part_size": 1048576, "parts_at_once": 2}' > "$data/settings.json"
     LANG=$LOCALE LC_ALL=$LOCALE OSS_UPLOADER_DATA_DIR="$data" "$BIN" --demo \
         "$WORK/files/Holiday 2024" "$WORK/files/report-final.pdf" \
         "$WORK/files/family-album.zip" "$WORK/files/budget.xlsx" &

@@ -68,7 +68,7 @@ fn a_queued_file_can_get_its_own_name_before_it_starts() {
     let rig = Rig::new();
     rig.save_settings_with(|s| {
         s.bandwidth_limit = Some(200 * 1024);
-        s.jobs = 1;
+        s.files_at_once = Some(1);
     });
     let big = rig.file("big.bin", 600_000);
     let c = rig.file("c.txt", 1234);
@@ -120,6 +120,7 @@ fn the_setup_form_says_what_is_wrong() {
     form.secret = SK.into();
     form.bucket = "Bad_Bucket".into();
     form.part_size = "50 KiB".into();
+    form.automatic = false;
     form.threads = "100".into();
     h.run_steps(2);
     h.get_by_label("Save and continue").click();
@@ -128,6 +129,64 @@ fn the_setup_form_says_what_is_wrong() {
     h.get_by_label_contains("The bucket name \"Bad_Bucket\" is not valid");
     h.get_by_label("Use a whole number from 1 to 64.");
     assert!(h.query_by_label("Enter the AccessKey ID.").is_none());
+}
+
+/// Part size and how many at once sit folded under Advanced, and the engine chooses how many
+/// at once unless a person fixes the numbers there.
+#[test]
+fn concurrency_is_automatic_and_its_numbers_are_under_advanced() {
+    let rig = Rig::new();
+    let mut h = harness(rig.options(Lang::En, false));
+    h.step();
+    assert!(h.query_by_label("Parts at once per file").is_none());
+    h.get_by_label("Advanced").click();
+    h.run_steps(2);
+    let automatic = h.get_by_label("Choose how many at once automatically (recommended)");
+    assert_eq!(
+        egui_kittest::kittest::NodeT::accesskit_node(&automatic).toggled(),
+        Some(egui::accesskit::Toggled::True)
+    );
+    h.get_by_label("Parts at once per file");
+
+    // Untick it and fix the numbers: they are saved and used.
+    h.get_by_label("Choose how many at once automatically (recommended)")
+        .click();
+    h.run_steps(2);
+    let form = h.state_mut().app.as_mut().unwrap().form_mut();
+    assert!(!form.automatic);
+    form.access_key_id = AK.into();
+    form.secret = SK.into();
+    form.bucket = BUCKET.into();
+    form.use_custom_endpoint = true;
+    form.endpoint = rig.server.endpoint();
+    form.path_style = true;
+    form.threads = "5".into();
+    form.jobs = "2".into();
+    h.run_steps(2);
+    h.get_by_label("Save and continue").click();
+    // No keychain here: the app asks where the secret goes; this session only.
+    wait_for_label(&mut h, "Where should the secret be kept?");
+    h.get_by_label("Keep for this session only").click();
+    // Saving happens off the window's thread.
+    let load = || oss_uploader::app::settings::AppSettings::load(rig.data.path()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while load().is_none() {
+        assert!(std::time::Instant::now() < deadline, "never saved");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        h.step();
+    }
+    let saved = load().unwrap();
+    assert_eq!(
+        (saved.parts_at_once, saved.files_at_once),
+        (Some(5), Some(2))
+    );
+    assert_eq!(
+        saved.engine_settings().concurrency(),
+        oss_uploader::engine::Concurrency::Fixed {
+            jobs: 2,
+            threads: 5
+        }
+    );
 }
 
 #[test]

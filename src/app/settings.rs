@@ -44,8 +44,11 @@ pub struct AppSettings {
     pub bucket: String,
     pub prefix: String,
     pub part_size: u64,
-    pub threads: usize,
-    pub jobs: usize,
+    /// Parts of one file in flight as a person fixed it; `None` (the default) lets the engine
+    /// size one pool of requests by what the link carries (`engine::pool`).
+    pub parts_at_once: Option<usize>,
+    /// Files uploading at once as a person fixed it; `None` (the default) is automatic.
+    pub files_at_once: Option<usize>,
     pub existing: ExistingPolicy,
     /// Bytes per second for all uploads together; `None` is unlimited.
     pub bandwidth_limit: Option<u64>,
@@ -67,8 +70,8 @@ impl Default for AppSettings {
             bucket: String::new(),
             prefix: String::new(),
             part_size: DEFAULT_PART_SIZE,
-            threads: DEFAULT_THREADS,
-            jobs: DEFAULT_JOBS,
+            parts_at_once: None,
+            files_at_once: None,
             existing: ExistingPolicy::Overwrite,
             bandwidth_limit: None,
             secret_place: SecretPlace::Nowhere,
@@ -82,7 +85,9 @@ impl AppSettings {
     /// The saved settings, `Ok(None)` on first run.
     pub fn load(data_dir: &Path) -> std::io::Result<Option<Self>> {
         match std::fs::read_to_string(data_dir.join(SETTINGS_FILE)) {
-            Ok(text) => serde_json::from_str(&text)
+            Ok(text) => serde_json::from_str::<serde_json::Value>(&text)
+                .map(migrated)
+                .and_then(serde_json::from_value)
                 .map(Some)
                 .map_err(std::io::Error::other),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -116,8 +121,8 @@ impl AppSettings {
 
     pub fn engine_settings(&self) -> EngineSettings {
         EngineSettings {
-            jobs: Some(self.jobs),
-            threads: Some(self.threads),
+            jobs: self.files_at_once,
+            threads: self.parts_at_once,
             bandwidth_limit: self.bandwidth_limit,
             existing: self.existing,
             ..EngineSettings::default()
@@ -132,7 +137,7 @@ impl AppSettings {
             bucket: self.bucket.clone(),
             key,
             part_size: self.part_size,
-            threads: self.threads,
+            threads: self.engine_settings().threads_per_file(),
             options: ObjectOptions::default(),
         }
     }
@@ -157,6 +162,27 @@ pub enum Field {
     Bandwidth,
 }
 
+/// Settings files written before automatic concurrency have `threads` and `jobs`, the old fixed
+/// defaults (3 and 3) for everyone who never opened the settings: those become automatic, and
+/// only a number a person changed stays, as `parts_at_once` / `files_at_once`.
+fn migrated(mut value: serde_json::Value) -> serde_json::Value {
+    let Some(map) = value.as_object_mut() else {
+        return value;
+    };
+    for (old, new, default) in [
+        ("threads", "parts_at_once", DEFAULT_THREADS),
+        ("jobs", "files_at_once", DEFAULT_JOBS),
+    ] {
+        let Some(n) = map.remove(old) else {
+            continue;
+        };
+        if !map.contains_key(new) && n.as_u64() != Some(default as u64) {
+            map.insert(new.to_owned(), n);
+        }
+    }
+    value
+}
+
 /// The settings as typed, before they are checked.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SettingsForm {
@@ -172,6 +198,9 @@ pub struct SettingsForm {
     pub bucket: String,
     pub prefix: String,
     pub part_size: String,
+    /// Files and parts at once chosen by the engine (the default); unticked, the two numbers
+    /// below it apply.
+    pub automatic: bool,
     pub threads: String,
     pub jobs: String,
     pub existing: ExistingPolicy,
@@ -202,8 +231,9 @@ impl SettingsForm {
             bucket: s.bucket.clone(),
             prefix: s.prefix.clone(),
             part_size: human_bytes(s.part_size),
-            threads: s.threads.to_string(),
-            jobs: s.jobs.to_string(),
+            automatic: s.parts_at_once.is_none() && s.files_at_once.is_none(),
+            threads: s.parts_at_once.unwrap_or(DEFAULT_THREADS).to_string(),
+            jobs: s.files_at_once.unwrap_or(DEFAULT_JOBS).to_string(),
             existing: s.existing,
             bandwidth: s.bandwidth_limit.map(human_bytes).unwrap_or_default(),
             keep_awake: s.keep_awake,
@@ -282,19 +312,24 @@ impl SettingsForm {
             },
             Err(_) => errors.push((Field::PartSize, tr.not_a_size.to_owned())),
         }
-        match self.threads.trim().parse::<usize>() {
-            Ok(n) if (1..=MAX_THREADS).contains(&n) => out.threads = n,
-            _ => errors.push((
-                Field::Threads,
-                tr.threads_range.replace("{max}", &MAX_THREADS.to_string()),
-            )),
-        }
-        match self.jobs.trim().parse::<usize>() {
-            Ok(n) if (1..=MAX_THREADS).contains(&n) => out.jobs = n,
-            _ => errors.push((
-                Field::Jobs,
-                tr.jobs_range.replace("{max}", &MAX_THREADS.to_string()),
-            )),
+        if self.automatic {
+            out.parts_at_once = None;
+            out.files_at_once = None;
+        } else {
+            match self.threads.trim().parse::<usize>() {
+                Ok(n) if (1..=MAX_THREADS).contains(&n) => out.parts_at_once = Some(n),
+                _ => errors.push((
+                    Field::Threads,
+                    tr.threads_range.replace("{max}", &MAX_THREADS.to_string()),
+                )),
+            }
+            match self.jobs.trim().parse::<usize>() {
+                Ok(n) if (1..=MAX_THREADS).contains(&n) => out.files_at_once = Some(n),
+                _ => errors.push((
+                    Field::Jobs,
+                    tr.jobs_range.replace("{max}", &MAX_THREADS.to_string()),
+                )),
+            }
         }
         let bw = self.bandwidth.trim();
         if bw.is_empty() || bw == "0" {
@@ -348,6 +383,9 @@ mod tests {
         let mut form = SettingsForm::from_settings(&AppSettings::default(), None);
         form.part_size = "50 KiB".into();
         form.bucket = "Bad_Bucket".into();
+        // The numbers count only once a person turns automatic off.
+        assert!(form.automatic);
+        form.automatic = false;
         form.threads = "0".into();
         let errors = form
             .validate(tr(Lang::En), Lang::En, &AppSettings::default())
@@ -374,8 +412,63 @@ mod tests {
         let s = form
             .validate(tr(Lang::En), Lang::En, &AppSettings::default())
             .unwrap();
-        assert_eq!((s.part_size, s.threads), (16 << 20, 8));
+        assert_eq!(
+            (s.part_size, s.parts_at_once, s.files_at_once),
+            (16 << 20, Some(8), Some(3))
+        );
         assert_eq!(s.bandwidth_limit, Some(2 << 20));
         assert_eq!(s.endpoint(), "oss-cn-hangzhou.aliyuncs.com");
+        assert_eq!(
+            s.engine_settings().concurrency(),
+            crate::engine::Concurrency::Fixed {
+                jobs: 3,
+                threads: 8
+            }
+        );
+
+        // Back to automatic: a bad number left in the hidden fields does not matter.
+        form.automatic = true;
+        form.threads = "0".into();
+        let s = form
+            .validate(tr(Lang::En), Lang::En, &AppSettings::default())
+            .unwrap();
+        assert_eq!((s.parts_at_once, s.files_at_once), (None, None));
+        assert_eq!(
+            s.engine_settings().concurrency(),
+            crate::engine::Concurrency::Automatic
+        );
+    }
+
+    #[test]
+    fn concurrency_is_automatic_unless_a_person_changed_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |json: &str| {
+            std::fs::write(dir.path().join(SETTINGS_FILE), json).unwrap();
+            AppSettings::load(dir.path()).unwrap().unwrap()
+        };
+        let fresh = AppSettings::default();
+        assert_eq!(
+            fresh.engine_settings().concurrency(),
+            crate::engine::Concurrency::Automatic
+        );
+        // Files from before automatic concurrency: the old defaults everyone had become
+        // automatic; a number a person changed stays.
+        let old = load(r#"{"bucket":"b","threads":3,"jobs":3}"#);
+        assert_eq!((old.parts_at_once, old.files_at_once), (None, None));
+        let tuned = load(r#"{"bucket":"b","threads":8,"jobs":3}"#);
+        assert_eq!((tuned.parts_at_once, tuned.files_at_once), (Some(8), None));
+        // Saved again, only the new names are written, and they read back the same.
+        tuned.save(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(SETTINGS_FILE)).unwrap();
+        assert!(!text.contains("\"threads\""), "{text}");
+        assert_eq!(AppSettings::load(dir.path()).unwrap().unwrap(), tuned);
+        // A person who fixes 3 and 3 now keeps them.
+        let fixed = AppSettings {
+            parts_at_once: Some(3),
+            files_at_once: Some(3),
+            ..AppSettings::default()
+        };
+        fixed.save(dir.path()).unwrap();
+        assert_eq!(AppSettings::load(dir.path()).unwrap().unwrap(), fixed);
     }
 }

@@ -9,6 +9,7 @@ use super::background::TestOutcome;
 use super::i18n::{Lang, LanguageChoice, Tr};
 use super::settings::{Field, SettingsForm};
 use crate::engine::ExistingPolicy;
+use crate::engine::pool::{MAX_IN_FLIGHT, START_IN_FLIGHT};
 use crate::oss::regions::REGIONS;
 
 /// What the user pressed on the form.
@@ -279,30 +280,6 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                let _ = labelled_ui(ui, t.part_size, t.part_size_tip);
-                ui.vertical(|ui| {
-                    ui.add(TextEdit::singleline(&mut form.part_size).desired_width(120.0))
-                        .on_hover_text(t.part_size_tip);
-                    field_errors_ui(ui, errors, Field::PartSize);
-                });
-                ui.end_row();
-
-                let _ = labelled_ui(ui, t.threads, t.threads_tip);
-                ui.vertical(|ui| {
-                    ui.add(TextEdit::singleline(&mut form.threads).desired_width(120.0))
-                        .on_hover_text(t.threads_tip);
-                    field_errors_ui(ui, errors, Field::Threads);
-                });
-                ui.end_row();
-
-                let _ = labelled_ui(ui, t.jobs, t.jobs_tip);
-                ui.vertical(|ui| {
-                    ui.add(TextEdit::singleline(&mut form.jobs).desired_width(120.0))
-                        .on_hover_text(t.jobs_tip);
-                    field_errors_ui(ui, errors, Field::Jobs);
-                });
-                ui.end_row();
-
                 let _ = labelled_ui(ui, t.bandwidth, t.bandwidth_tip);
                 ui.vertical(|ui| {
                     ui.add(
@@ -345,6 +322,8 @@ pub fn form_ui(
                     .on_hover_text(t.language_tip);
                 ui.end_row();
             });
+        ui.add_space(6.0);
+        advanced_ui(ui, t, form, errors);
 
         ui.add_space(12.0);
         if !errors.is_empty() {
@@ -361,6 +340,58 @@ pub fn form_ui(
         });
     });
     action
+}
+
+/// Part size and how many at once: folded away, since the automatic choice suits almost
+/// everyone; opened by itself when one of its fields has a problem.
+fn advanced_ui(ui: &mut egui::Ui, t: &Tr, form: &mut SettingsForm, errors: &[(Field, String)]) {
+    let has_error = errors
+        .iter()
+        .any(|(f, _)| matches!(f, Field::PartSize | Field::Threads | Field::Jobs));
+    egui::CollapsingHeader::new(t.advanced)
+        .id_salt("advanced")
+        .open(has_error.then_some(true))
+        .show(ui, |ui| {
+            egui::Grid::new("advanced-grid")
+                .num_columns(2)
+                .spacing([12.0, 6.0])
+                .min_col_width(148.0)
+                .show(ui, |ui| {
+                    let _ = labelled_ui(ui, t.part_size, t.part_size_tip);
+                    ui.vertical(|ui| {
+                        ui.add(TextEdit::singleline(&mut form.part_size).desired_width(120.0))
+                            .on_hover_text(t.part_size_tip);
+                        field_errors_ui(ui, errors, Field::PartSize);
+                    });
+                    ui.end_row();
+
+                    let tip = t
+                        .automatic_tip
+                        .replace("{start}", &START_IN_FLIGHT.to_string())
+                        .replace("{max}", &MAX_IN_FLIGHT.to_string());
+                    ui.label("");
+                    ui.checkbox(&mut form.automatic, t.automatic)
+                        .on_hover_text(tip);
+                    ui.end_row();
+
+                    let automatic = form.automatic;
+                    for (label, tip, value, field) in [
+                        (t.threads, t.threads_tip, &mut form.threads, Field::Threads),
+                        (t.jobs, t.jobs_tip, &mut form.jobs, Field::Jobs),
+                    ] {
+                        let _ = labelled_ui(ui, label, tip);
+                        ui.vertical(|ui| {
+                            ui.add_enabled(
+                                !automatic,
+                                TextEdit::singleline(value).desired_width(120.0),
+                            )
+                            .on_hover_text(tip);
+                            field_errors_ui(ui, errors, field);
+                        });
+                        ui.end_row();
+                    }
+                });
+        });
 }
 
 fn region_name(lang: Lang, r: &crate::oss::regions::Region) -> String {

@@ -113,7 +113,7 @@ impl Rig {
             bucket: BUCKET.into(),
             prefix: "in".into(),
             part_size: 100 * 1024,
-            threads: 2,
+            parts_at_once: Some(2),
             ..AppSettings::default()
         };
         change(&mut settings);
