@@ -189,6 +189,73 @@ fn concurrency_is_automatic_and_its_numbers_are_under_advanced() {
     );
 }
 
+/// Copy link on a row and Ctrl/Cmd+C on the selection put a presigned link on the clipboard
+/// that fetches the uploaded bytes from the server.
+#[test]
+fn copied_links_open_the_uploaded_files() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let files = [rig.file("one.txt", 1000), rig.file("two.txt", 2000)];
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &files);
+    wait_until(&mut h, "both uploaded", |app| {
+        let rows = app.queue().rows();
+        rows.len() == 2 && rows.iter().all(|r| r.state == JobState::Done)
+    });
+    let copied = |h: &mut Harness<'_, Shell>| -> Vec<String> {
+        h.output()
+            .platform_output
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                egui::OutputCommand::CopyText(text) => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let fetch = |url: &str| -> Vec<u8> {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let client = reqwest::Client::builder().no_proxy().build().unwrap();
+            let response = client.get(url).send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{url}: {}",
+                response.status()
+            );
+            response.bytes().await.unwrap().to_vec()
+        })
+    };
+
+    h.get_all_by_label("Copy link").next().unwrap().click();
+    h.step();
+    let links = copied(&mut h);
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert!(links[0].contains("x-oss-signature="), "{}", links[0]);
+    assert_eq!(fetch(&links[0]).len(), 1000);
+    h.step();
+    h.get_by_label_contains("Link copied");
+
+    // Select both rows (click, Ctrl-click) and copy: one link per line, in table order.
+    h.get_all_by_label("one.txt").next().unwrap().click();
+    h.step();
+    h.get_all_by_label("two.txt")
+        .next()
+        .unwrap()
+        .click_modifiers(egui::Modifiers::COMMAND);
+    h.step();
+    h.input_mut().events.push(egui::Event::Copy);
+    h.step();
+    let links = copied(&mut h);
+    assert_eq!(links.len(), 1, "{links:?}");
+    let lines: Vec<&str> = links[0].lines().collect();
+    assert_eq!(lines.len(), 2, "{}", links[0]);
+    assert_eq!(fetch(lines[0]).len(), 1000);
+    assert_eq!(fetch(lines[1]).len(), 2000);
+}
+
 #[test]
 fn test_connection_names_the_wrong_secret_and_then_succeeds() {
     let rig = Rig::new();

@@ -114,6 +114,11 @@ impl Row {
         Some(endpoint.object_url(&self.bucket, &self.key))
     }
 
+    /// Whether the object is there to link to (uploaded; checked or not).
+    pub fn has_link(&self) -> bool {
+        matches!(self.state, JobState::Done | JobState::Unverified)
+    }
+
     /// Whether Pause makes sense now.
     pub fn can_pause(&self) -> bool {
         self.state.is_active()

@@ -18,7 +18,8 @@ use crate::units::human_bytes;
 pub enum QueueAction {
     Engine(Command),
     Pick(Pick),
-    CopyUrl(JobId),
+    /// Copy the links of these finished rows (one per line).
+    CopyUrls(Vec<JobId>),
     Details(JobId),
     /// Cancel was clicked: ask first.
     AskCancel(JobId),
@@ -61,6 +62,17 @@ pub fn shortcuts(ctx: &egui::Context, queue: &QueueModel) -> Vec<QueueAction> {
                 .iter()
                 .map(|id| QueueAction::Engine(Command::Remove(*id))),
         );
+    }
+    // Ctrl/Cmd+C, as in a file manager: the links of the selected uploaded files.
+    if ctx.input(|i| i.events.iter().any(|e| matches!(e, egui::Event::Copy))) {
+        let done: Vec<JobId> = selected
+            .iter()
+            .copied()
+            .filter(|id| queue.get(*id).is_some_and(Row::has_link))
+            .collect();
+        if !done.is_empty() {
+            out.push(QueueAction::CopyUrls(done));
+        }
     }
     if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Space)) {
         let rows: Vec<&Row> = selected.iter().filter_map(|id| queue.get(*id)).collect();
@@ -471,13 +483,13 @@ fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) 
     {
         out.push(QueueAction::Rename(id));
     }
-    if matches!(row.state, JobState::Done | JobState::Unverified)
+    if row.has_link()
         && ui
             .small_button(t.copy_link)
             .on_hover_text(t.copy_link_tip)
             .clicked()
     {
-        out.push(QueueAction::CopyUrl(id));
+        out.push(QueueAction::CopyUrls(vec![id]));
     }
     if row.can_remove()
         && ui

@@ -576,29 +576,27 @@ impl UploaderApp {
                 }
             }
             QueueAction::Pick(p) => self.background.pick(p),
-            QueueAction::CopyUrl(id) => {
-                let Some(row) = self.queue.get(id) else {
+            QueueAction::CopyUrls(ids) => {
+                let links: Vec<(String, bool)> = ids
+                    .iter()
+                    .filter_map(|id| self.queue.get(*id))
+                    .filter_map(|row| self.link_for(row))
+                    .collect();
+                if links.is_empty() {
                     return;
-                };
-                let connection = crate::engine::Connection {
-                    endpoint: row.endpoint.clone(),
-                    path_style: row.path_style,
-                    ..self.settings.connection()
-                };
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
-                let signed = self.credentials.as_ref().and_then(|c| {
-                    super::share_ui::share_link(&connection, c, &row.bucket, &row.key, now).ok()
-                });
-                if let Some(link) = signed {
-                    ctx.copy_text(link.url);
-                    self.message(self.tr().share_link_copied, false);
-                } else if let Some(url) = row.object_url() {
-                    ctx.copy_text(url);
-                    self.message(self.tr().link_copied, false);
                 }
+                let signed = links.iter().all(|(_, signed)| *signed);
+                let text: Vec<String> = links.into_iter().map(|(url, _)| url).collect();
+                ctx.copy_text(text.join("\n"));
+                let t = self.tr();
+                self.message(
+                    if signed {
+                        t.share_link_copied
+                    } else {
+                        t.link_copied
+                    },
+                    false,
+                );
             }
             QueueAction::Details(id) => self.modals.details = Some(id),
             QueueAction::Select { id, add } => {
@@ -715,6 +713,29 @@ impl UploaderApp {
         self.settings = settings;
         self.credentials = Some(credentials);
         self.screen = Screen::Queue;
+    }
+}
+
+impl UploaderApp {
+    /// The link for an uploaded row, and whether it is presigned (opens for 7 days on a
+    /// private bucket) or the plain address (no credentials to sign with).
+    fn link_for(&self, row: &super::model::Row) -> Option<(String, bool)> {
+        let connection = crate::engine::Connection {
+            endpoint: row.endpoint.clone(),
+            path_style: row.path_style,
+            ..self.settings.connection()
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let signed = self.credentials.as_ref().and_then(|c| {
+            super::share_ui::share_link(&connection, c, &row.bucket, &row.key, now).ok()
+        });
+        match signed {
+            Some(link) => Some((link.url, true)),
+            None => row.object_url().map(|url| (url, false)),
+        }
     }
 }
 
