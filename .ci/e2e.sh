@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end tests of the real window on a fresh machine: installs the X server and the
 # drag helpers' packages (apt, as root), builds the app, runs tests/e2e/drag_drop.sh and
+# tests/e2e/clipboard.sh (paste and copy through the X clipboard, with xclip on the other side),
 # tests/e2e/cpu_while_uploading.sh (which prints the window's CPU while uploading) and prints
 # "N passed, M failed" as its last line. Exit 1 when a test failed.
 set -uo pipefail
@@ -11,7 +12,7 @@ log() { printf '[e2e-ci] %s\n' "$*" >&2; }
 # The X server and the drag helpers; then what the window loads at run time (winit opens the
 # X11 libraries with dlopen, glow draws through Mesa's EGL/GL in software under Xvfb).
 # python3-pil only takes the screenshot a failing run leaves (E2E_KEEP=1 keeps it).
-packages=(xvfb xdotool x11-utils python3-gi gir1.2-gtk-3.0 python3-pil
+packages=(xvfb xdotool x11-utils xclip curl python3-gi gir1.2-gtk-3.0 python3-pil
   libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)
 missing=()
 for p in "${packages[@]}"; do
@@ -50,6 +51,15 @@ else
   else
     log "the drag fails even onto a GTK window: the X setup or the helpers are at fault"
   fi
+fi
+# Paste from another program into the setup form, copy a link out to it.
+t0=$(date +%s)
+log "running tests/e2e/clipboard.sh"
+if bash tests/e2e/clipboard.sh; then
+  passed=$((passed + 1))
+  log "passed in $(($(date +%s) - t0)) s"
+else
+  failed=$((failed + 1))
 fi
 # The window's CPU while uploading and when idle: printed, not judged (a benchmark figure).
 t0=$(date +%s)
