@@ -1,6 +1,6 @@
 //! Byte sizes as people type them and read them, for every face: parsing `8MiB`, `100KB`,
 //! `1.5 GiB`, `65536` (flags, settings fields) and formatting `8 MiB`, `1.5 GiB` (bars, the
-//! queue table, messages).
+//! queue table, messages), and moments as a minute in UTC (link expiries, listings).
 //!
 //! Units: `KiB`, `MiB`, `GiB`, `TiB` are powers of 1024; `KB`, `MB`, `GB`, `TB` are powers of
 //! 1000, as on disk labels and in the SI; the single letters `K`, `M`, `G`, `T` are powers of 1024,
@@ -131,6 +131,21 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", NAMES[unit])
     }
+}
+
+/// A unix time to the minute, in UTC (what a link's expiry and a listing's dates show):
+/// `2026-11-27 14:10 UTC`.
+pub fn utc_minute(unix: i64) -> String {
+    let dt =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day(),
+        dt.hour(),
+        dt.minute()
+    )
 }
 
 #[cfg(test)]

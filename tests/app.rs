@@ -189,8 +189,8 @@ fn concurrency_is_automatic_and_its_numbers_are_under_advanced() {
     );
 }
 
-/// Copy link on a row and Ctrl/Cmd+C on the selection put a presigned link on the clipboard
-/// that fetches the uploaded bytes from the server.
+/// Share… on a row (with the expiry and download choices) and Ctrl/Cmd+C on the selection put
+/// presigned links on the clipboard that fetch the uploaded bytes from the server.
 #[test]
 fn copied_links_open_the_uploaded_files() {
     let rig = Rig::new();
@@ -229,14 +229,44 @@ fn copied_links_open_the_uploaded_files() {
         })
     };
 
-    h.get_all_by_label("Copy link").next().unwrap().click();
-    h.step();
-    let links = copied(&mut h);
+    // Share… on the first row: 7 days by default; an hour and "download as" chosen instead.
+    h.get_all_by_label("Share…").next().unwrap().click();
+    h.run_steps(2);
+    h.get_by_label("Share “one.txt”");
+    h.get_by_label_contains("Anyone with this link can download the file until");
+    h.get_by_label("1 hour").click();
+    h.run_steps(2);
+    h.get_by_label("Download as “one.txt” instead of opening in the browser")
+        .click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("No link can be made").is_none());
+    h.get_by_label_contains("until");
+    // A pointer reaches a button before it clicks (a click out of nowhere can miss it).
+    h.get_by_label("Copy link").hover();
+    h.run_steps(2);
+    h.get_by_label("Copy link").click();
+    let mut links = Vec::new();
+    for _ in 0..5 {
+        h.step();
+        links = copied(&mut h);
+        if !links.is_empty() {
+            break;
+        }
+    }
     assert_eq!(links.len(), 1, "{links:?}");
     assert!(links[0].contains("x-oss-signature="), "{}", links[0]);
+    assert!(links[0].contains("x-oss-expires=3600&"), "{}", links[0]);
+    assert!(
+        links[0].contains("response-content-disposition=attachment"),
+        "{}",
+        links[0]
+    );
     assert_eq!(fetch(&links[0]).len(), 1000);
     h.step();
-    h.get_by_label_contains("Link copied");
+    h.get_by_label_contains("Link copied: anyone with it can download the file until");
+    h.get_by_label("Close").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Share “one.txt”").is_none());
 
     // Select both rows (click, Ctrl-click) and copy: one link per line, in table order.
     h.get_all_by_label("one.txt").next().unwrap().click();

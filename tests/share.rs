@@ -594,9 +594,10 @@ async fn the_windows_copy_link_opens_for_anyone() {
     let link = oss_uploader::app::share_ui::share_link(
         &server.connection(),
         &credentials(),
-        BUCKET,
-        "album/photo 1.jpg",
+        (BUCKET, "album/photo 1.jpg"),
         now(),
+        oss_uploader::app::share_ui::Expiry::default(),
+        None,
     )
     .unwrap();
     let (status, _, body) = fetch("GET", &link.url, None).await;

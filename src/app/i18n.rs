@@ -161,9 +161,20 @@ strings! {
     hide_finished_tip: "Fold away the rows that are done, so the ones still uploading stay in view.", "收起已完成的行，让仍在上传的行保持可见。";
     nothing_in_filter: "No uploads here.", "这里没有上传。";
     copy_link: "Copy link", "复制链接";
-    copy_link_tip: "Copy a link that anyone can open for 7 days (the bucket stays private).", "复制一个任何人在 7 天内都能打开的链接（存储空间仍为私有）。";
     link_copied: "Link copied.", "链接已复制。";
     share_link_copied: "Link copied: anyone with it can download the file for 7 days.", "链接已复制：任何拿到它的人在 7 天内都能下载该文件。";
+    link_copied_until: "Link copied: anyone with it can download the file until {when}.", "链接已复制：任何拿到它的人在 {when} 之前都能下载该文件。";
+    share: "Share…", "分享…";
+    share_tip: "A link to this file that anyone can open, for as long as you choose.", "生成一个任何人都能打开的文件链接，有效期由您选择。";
+    share_title: "Share “{name}”", "分享“{name}”";
+    share_valid_for: "The link works for", "链接有效期";
+    expiry_hour: "1 hour", "1 小时";
+    expiry_day: "1 day", "1 天";
+    expiry_week: "7 days (the longest OSS allows)", "7 天（OSS 允许的最长期限）";
+    share_download: "Download as “{name}” instead of opening in the browser", "下载为“{name}”，而不是在浏览器中打开";
+    share_until: "Anyone with this link can download the file until {when}.", "任何拿到此链接的人在 {when} 之前都能下载该文件。";
+    share_plain: "No key to sign a link with: this is the file's plain address, which opens only if the bucket is public.", "没有可用于签名的密钥：这是文件的普通地址，仅当存储空间为公共读时才能打开。";
+    share_no_link: "No link can be made for this file (its address is not valid).", "无法为此文件生成链接（地址无效）。";
     details: "Details", "详情";
     copy_details: "Copy details", "复制详情";
     err_code: "Error code", "错误码";
@@ -357,6 +368,10 @@ mod tests {
             (EN.notify_failed_body, ZH.notify_failed_body),
             (EN.notify_done_body, ZH.notify_done_body),
             (EN.notify_unverified_body, ZH.notify_unverified_body),
+            (EN.link_copied_until, ZH.link_copied_until),
+            (EN.share_title, ZH.share_title),
+            (EN.share_download, ZH.share_download),
+            (EN.share_until, ZH.share_until),
         ] {
             let marks = |s: &str| {
                 let mut v: Vec<String> = s

@@ -1,6 +1,6 @@
 //! The dialogs over the window: a queued file's new name in the bucket, the question before
-//! cancelling an upload, a failed upload's details, the question before quitting with uploads
-//! running, and where the secret should be kept. [`Modals`] holds which are open; its painter
+//! cancelling an upload, a failed upload's details, sharing an uploaded file, the question
+//! before quitting with uploads running, and where the secret should be kept. [`Modals`] holds which are open; its painter
 //! shows them and returns what the person answered, and the window acts on the answers.
 
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use super::model::QueueModel;
 use super::queue_ui;
 use super::secret_place::Choice;
 use super::settings::{AppSettings, invalid_input};
+use super::share_ui::{ShareAnswer, ShareDialog, share_dialog_ui};
 use crate::engine::JobId;
 use crate::oss::sign::Credentials;
 use crate::units::human_bytes;
@@ -51,6 +52,7 @@ pub struct Modals {
     /// The job whose Cancel waits for a yes.
     pub cancel: Option<JobId>,
     pub details: Option<JobId>,
+    pub share: Option<ShareDialog>,
     pub quit: bool,
     pub secret: Option<SecretQuestion>,
 }
@@ -63,6 +65,10 @@ pub enum Answer {
     Cancel(JobId),
     /// Put these details on the clipboard.
     Copy(String),
+    /// Something changed in the open Share dialog: make its link again.
+    ShareChanged,
+    /// Copy this shared link.
+    CopyLink(super::share_ui::Link),
     /// Quit although uploads are running; they continue next time.
     Quit,
     /// Keep the secret of `question` as chosen.
@@ -78,6 +84,7 @@ impl Modals {
         self.name.is_some()
             || self.cancel.is_some()
             || self.details.is_some()
+            || self.share.is_some()
             || self.quit
             || self.secret.is_some()
     }
@@ -116,6 +123,14 @@ impl Modals {
             }
             if close {
                 self.details = None;
+            }
+        }
+        if let Some(dialog) = &mut self.share {
+            match share_dialog_ui(ui, t, dialog) {
+                Some(ShareAnswer::Changed) => answers.push(Answer::ShareChanged),
+                Some(ShareAnswer::Copy(link)) => answers.push(Answer::CopyLink(link)),
+                Some(ShareAnswer::Close) => self.share = None,
+                None => {}
             }
         }
         if self.quit {

@@ -20,6 +20,8 @@ pub enum QueueAction {
     Pick(Pick),
     /// Copy the links of these finished rows (one per line).
     CopyUrls(Vec<JobId>),
+    /// Open the Share dialog for this finished row.
+    Share(JobId),
     Details(JobId),
     /// Cancel was clicked: ask first.
     AskCancel(JobId),
@@ -485,11 +487,11 @@ fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) 
     }
     if row.has_link()
         && ui
-            .small_button(t.copy_link)
-            .on_hover_text(t.copy_link_tip)
+            .small_button(t.share)
+            .on_hover_text(t.share_tip)
             .clicked()
     {
-        out.push(QueueAction::CopyUrls(vec![id]));
+        out.push(QueueAction::Share(id));
     }
     if row.can_remove()
         && ui

@@ -1,34 +1,173 @@
-//! "Copy link" that opens for whoever gets it: every bucket is private by default, so the
-//! object's plain address answers 403; the link copied is a presigned GET URL that works for
-//! `SHARE_LINK_SECS` (7 days, OSS's limit), built without I/O from the row's object and the
-//! connection's key. Without a key (nothing saved yet) the plain address is all there is.
+//! Sharing an uploaded file: every bucket is private by default, so the object's plain address
+//! answers 403; a shared link is a presigned GET URL, built without I/O from the row's object
+//! and the connection's key, that works for as long as the person picks (an hour, a day, or 7
+//! days: OSS's limit), optionally making the browser save the file under its own name. Ctrl+C
+//! and the dialog's default give the 7-day link. Without a key (nothing saved yet) the plain
+//! address is all there is, and the dialog says it opens only on a public bucket.
 
-use crate::engine::Connection;
+use egui::{Id, Modal, RichText, TextEdit};
+
+use super::i18n::Tr;
+use crate::engine::{Connection, JobId};
 use crate::oss::limits::InvalidInput;
 use crate::oss::presign::{PresignRequest, PresignedUrl, presign_url};
 use crate::oss::sign::Credentials;
+use crate::units::utc_minute;
 
-/// How long a copied link works: the longest OSS allows.
-pub const SHARE_LINK_SECS: u64 = 7 * 24 * 3600;
+/// How long a shared link works, as offered in the dialog.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expiry {
+    Hour,
+    Day,
+    /// The longest OSS allows, and the default.
+    #[default]
+    Week,
+}
 
-/// A presigned GET link to `bucket/key` on `connection`, made at `now` (unix seconds).
+impl Expiry {
+    pub const ALL: [Expiry; 3] = [Expiry::Hour, Expiry::Day, Expiry::Week];
+
+    pub fn secs(self) -> u64 {
+        match self {
+            Expiry::Hour => 3600,
+            Expiry::Day => 24 * 3600,
+            Expiry::Week => crate::oss::presign::MAX_EXPIRES_SECS,
+        }
+    }
+
+    fn label(self, t: &Tr) -> &'static str {
+        match self {
+            Expiry::Hour => t.expiry_hour,
+            Expiry::Day => t.expiry_day,
+            Expiry::Week => t.expiry_week,
+        }
+    }
+}
+
+/// What a link was made with, and the link.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub url: String,
+    /// Unix seconds when a presigned link stops working; `None` for a plain address.
+    pub expires_at: Option<i64>,
+}
+
+/// A presigned GET link to `bucket/key` on `connection`, made at `now` (unix seconds), working
+/// for `expiry`; with `download_as`, the browser saves it under that name.
 pub fn share_link(
     connection: &Connection,
     credentials: &Credentials,
-    bucket: &str,
-    key: &str,
+    object: (&str, &str),
     now: i64,
+    expiry: Expiry,
+    download_as: Option<&str>,
 ) -> Result<PresignedUrl, InvalidInput> {
+    let (bucket, key) = object;
     let cfg = connection.client_config(credentials.clone())?;
+    let mut request = PresignRequest::new("GET", bucket, key);
+    if let Some(name) = download_as {
+        request = request.download_as(name);
+    }
     presign_url(
         &cfg.endpoint,
-        &PresignRequest::new("GET", bucket, key),
+        &request,
         credentials,
         cfg.signature,
         &cfg.region,
         now,
-        SHARE_LINK_SECS,
+        expiry.secs(),
     )
+}
+
+/// The open Share dialog.
+pub struct ShareDialog {
+    pub id: JobId,
+    /// The file's name, for the title and "download as".
+    pub name: String,
+    pub expiry: Expiry,
+    pub download: bool,
+    /// The link for the choices above; the window makes it (it holds the key).
+    pub link: Option<Link>,
+}
+
+impl ShareDialog {
+    pub fn new(id: JobId, name: String) -> Self {
+        Self {
+            id,
+            name,
+            expiry: Expiry::default(),
+            download: false,
+            link: None,
+        }
+    }
+}
+
+/// What the person did in the Share dialog.
+#[derive(Debug, PartialEq)]
+pub enum ShareAnswer {
+    /// The expiry or the download choice changed: the link must be made again.
+    Changed,
+    Copy(Link),
+    Close,
+}
+
+/// The Share dialog: how long, download or open, the link, and Copy.
+pub fn share_dialog_ui(ui: &egui::Ui, t: &Tr, d: &mut ShareDialog) -> Option<ShareAnswer> {
+    let mut answer = None;
+    let modal = Modal::new(Id::unique("share")).show(ui.ctx(), |ui| {
+        ui.set_max_width(520.0);
+        ui.heading(t.share_title.replace("{name}", &d.name));
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            ui.label(t.share_valid_for);
+            for e in Expiry::ALL {
+                if ui.radio_value(&mut d.expiry, e, e.label(t)).changed() {
+                    answer = Some(ShareAnswer::Changed);
+                }
+            }
+        });
+        if ui
+            .checkbox(&mut d.download, t.share_download.replace("{name}", &d.name))
+            .changed()
+        {
+            answer = Some(ShareAnswer::Changed);
+        }
+        ui.add_space(6.0);
+        match &d.link {
+            Some(link) => {
+                let mut shown = link.url.as_str();
+                ui.add(
+                    TextEdit::multiline(&mut shown)
+                        .desired_width(f32::INFINITY)
+                        .desired_rows(3)
+                        .font(egui::TextStyle::Monospace),
+                );
+                let note = match link.expires_at {
+                    Some(at) => t.share_until.replace("{when}", &utc_minute(at)),
+                    None => t.share_plain.to_owned(),
+                };
+                ui.label(RichText::new(note).weak());
+            }
+            None => {
+                ui.colored_label(ui.visuals().error_fg_color, t.share_no_link);
+            }
+        }
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            if let Some(link) = &d.link
+                && ui.button(RichText::new(t.copy_link).strong()).clicked()
+            {
+                answer = Some(ShareAnswer::Copy(link.clone()));
+            }
+            if ui.button(t.close).clicked() {
+                answer = Some(ShareAnswer::Close);
+            }
+        });
+    });
+    if modal.should_close() && answer.is_none() {
+        answer = Some(ShareAnswer::Close);
+    }
+    answer
 }
 
 #[cfg(test)]
@@ -45,7 +184,15 @@ mod tests {
             path_style: false,
         };
         let creds = Credentials::new("ak", "sk").with_security_token("tok");
-        let link = share_link(&conn, &creds, "bucket", "dir/a b.jpg", 1702743657).unwrap();
+        let link = share_link(
+            &conn,
+            &creds,
+            ("bucket", "dir/a b.jpg"),
+            1702743657,
+            Expiry::default(),
+            None,
+        )
+        .unwrap();
         assert!(
             link.url.starts_with(
                 "https://bucket.oss-cn-hangzhou.aliyuncs.com/dir/a%20b.jpg?x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-date=20231216T162057Z&x-oss-expires=604800&"
@@ -59,5 +206,23 @@ mod tests {
             link.url
         );
         assert_eq!(link.expires_at, 1702743657 + 604_800);
+
+        let hour = share_link(
+            &conn,
+            &creds,
+            ("bucket", "dir/a b.jpg"),
+            1702743657,
+            Expiry::Hour,
+            Some("a b.jpg"),
+        )
+        .unwrap();
+        assert!(hour.url.contains("&x-oss-expires=3600&"), "{}", hour.url);
+        assert!(
+            hour.url.contains(
+                "response-content-disposition=attachment%3B%20filename%3D%22a%20b.jpg%22"
+            ),
+            "{}",
+            hour.url
+        );
     }
 }

@@ -21,6 +21,7 @@ use super::queue_ui::{self, QueueAction};
 use super::secret_place::{self, Plan, SaveJob, Saved, Saver, Step};
 use super::settings::{AppSettings, Field, SettingsForm};
 use super::settings_ui::{self, FormAction, TestState};
+use super::share_ui::{Expiry, Link, ShareDialog, share_link};
 use super::startup::{self, AppOptions};
 use crate::engine::{Command, EngineConfig, EngineHandle};
 use crate::oss::sign::Credentials;
@@ -483,6 +484,29 @@ impl UploaderApp {
                 self.queue.set_kept(id, true);
             }
             Answer::Copy(text) => ctx.copy_text(text),
+            Answer::ShareChanged => {
+                let Some(dialog) = &self.modals.share else {
+                    return;
+                };
+                let link = self
+                    .queue
+                    .get(dialog.id)
+                    .and_then(|row| self.link_for(row, dialog.expiry, dialog.download));
+                if let Some(dialog) = &mut self.modals.share {
+                    dialog.link = link;
+                }
+            }
+            Answer::CopyLink(link) => {
+                let text = match link.expires_at {
+                    Some(at) => self
+                        .tr()
+                        .link_copied_until
+                        .replace("{when}", &crate::units::utc_minute(at)),
+                    None => self.tr().link_copied.to_owned(),
+                };
+                ctx.copy_text(link.url);
+                self.message(text, false);
+            }
             Answer::Quit => {
                 self.quitting = true;
                 self.shutdown();
@@ -577,16 +601,16 @@ impl UploaderApp {
             }
             QueueAction::Pick(p) => self.background.pick(p),
             QueueAction::CopyUrls(ids) => {
-                let links: Vec<(String, bool)> = ids
+                let links: Vec<Link> = ids
                     .iter()
                     .filter_map(|id| self.queue.get(*id))
-                    .filter_map(|row| self.link_for(row))
+                    .filter_map(|row| self.link_for(row, Expiry::Week, false))
                     .collect();
                 if links.is_empty() {
                     return;
                 }
-                let signed = links.iter().all(|(_, signed)| *signed);
-                let text: Vec<String> = links.into_iter().map(|(url, _)| url).collect();
+                let signed = links.iter().all(|l| l.expires_at.is_some());
+                let text: Vec<String> = links.into_iter().map(|l| l.url).collect();
                 ctx.copy_text(text.join("\n"));
                 let t = self.tr();
                 self.message(
@@ -597,6 +621,13 @@ impl UploaderApp {
                     },
                     false,
                 );
+            }
+            QueueAction::Share(id) => {
+                if let Some(row) = self.queue.get(id) {
+                    let mut dialog = ShareDialog::new(id, row.name.clone());
+                    dialog.link = self.link_for(row, dialog.expiry, dialog.download);
+                    self.modals.share = Some(dialog);
+                }
             }
             QueueAction::Details(id) => self.modals.details = Some(id),
             QueueAction::Select { id, add } => {
@@ -717,9 +748,9 @@ impl UploaderApp {
 }
 
 impl UploaderApp {
-    /// The link for an uploaded row, and whether it is presigned (opens for 7 days on a
-    /// private bucket) or the plain address (no credentials to sign with).
-    fn link_for(&self, row: &super::model::Row) -> Option<(String, bool)> {
+    /// The link for an uploaded row: presigned for `expiry` (it opens on a private bucket),
+    /// or the plain address when there is no key to sign with.
+    fn link_for(&self, row: &super::model::Row, expiry: Expiry, download: bool) -> Option<Link> {
         let connection = crate::engine::Connection {
             endpoint: row.endpoint.clone(),
             path_style: row.path_style,
@@ -729,12 +760,20 @@ impl UploaderApp {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
+        let download_as = download.then_some(row.name.as_str());
         let signed = self.credentials.as_ref().and_then(|c| {
-            super::share_ui::share_link(&connection, c, &row.bucket, &row.key, now).ok()
+            let object = (row.bucket.as_str(), row.key.as_str());
+            share_link(&connection, c, object, now, expiry, download_as).ok()
         });
         match signed {
-            Some(link) => Some((link.url, true)),
-            None => row.object_url().map(|url| (url, false)),
+            Some(link) => Some(Link {
+                url: link.url,
+                expires_at: Some(link.expires_at),
+            }),
+            None => row.object_url().map(|url| Link {
+                url,
+                expires_at: None,
+            }),
         }
     }
 }

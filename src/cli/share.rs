@@ -14,7 +14,7 @@ use crate::oss::client::Client;
 use crate::oss::endpoint::Endpoint;
 use crate::oss::error::parse_iso8601;
 use crate::oss::presign::{MAX_EXPIRES_SECS, PresignRequest};
-use crate::units::{human_bytes, parse_duration};
+use crate::units::{human_bytes, parse_duration, utc_minute};
 
 /// Where `buckets` asks when no endpoint is given: any region lists every bucket.
 const LIST_BUCKETS_ENDPOINT: &str = "oss-cn-hangzhou.aliyuncs.com";
@@ -93,20 +93,6 @@ fn oss_failure(what: &str, e: &crate::oss::error::Error) -> CliError {
         je.message,
         super::display::error_tail(&je)
     ))
-}
-
-/// `2026-11-27 14:10 UTC`.
-fn utc_minute(unix: i64) -> String {
-    let dt =
-        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute()
-    )
 }
 
 /// "1 day", "3 h", "45 min", "20 s": how long a link lives.
