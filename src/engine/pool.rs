@@ -220,6 +220,9 @@ struct State {
     throttled: bool,
     /// Bytes per second over the last window, for the status line.
     goodput: f64,
+    /// Bytes per second of one request over the last window that had requests in flight, for
+    /// the automatic part size (`plan::automatic_part_size`).
+    per_request: Option<f64>,
 }
 
 impl State {
@@ -251,6 +254,7 @@ impl Pool {
                 waiting: 0,
                 throttled: false,
                 goodput: 0.0,
+                per_request: None,
             })),
             room: Arc::new(Notify::new()),
         }
@@ -309,6 +313,12 @@ impl Pool {
         (s.in_flight, s.goodput)
     }
 
+    /// The goodput of one request in the last window, in bytes per second; `None` until one
+    /// has been measured.
+    pub fn per_request_goodput(&self) -> Option<f64> {
+        self.state().per_request
+    }
+
     /// Bytes were handed to the network.
     pub fn sent(&self, bytes: u64) {
         self.state().controller.sent(bytes);
@@ -341,6 +351,9 @@ impl Pool {
             let secs = now.saturating_duration_since(start).as_secs_f64();
             if secs > 0.0 {
                 s.goodput = bytes as f64 / secs;
+                if s.in_flight > 0 && bytes > 0 {
+                    s.per_request = Some(s.goodput / s.in_flight as f64);
+                }
             }
             drop(s);
             self.room.notify_waiters();
