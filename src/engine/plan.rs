@@ -494,8 +494,8 @@ mod tests {
             rate in proptest::option::of(prop_oneof![0.0..1e6f64, 0.0..1e12f64]),
         ) {
             let auto = automatic_part_size(size, rate);
-            prop_assert!(auto >= DEFAULT_PART_SIZE && auto <= MAX_PART_SIZE);
-            prop_assert!(auto % MIB == 0);
+            prop_assert!((DEFAULT_PART_SIZE..=MAX_PART_SIZE).contains(&auto));
+            prop_assert!(auto.is_multiple_of(MIB));
             let plan = UploadPlan::for_job(size, AUTO_PART_SIZE, rate).unwrap();
             if plan.is_multipart() {
                 prop_assert_eq!(plan.part_size(), auto);
