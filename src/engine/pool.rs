@@ -596,9 +596,10 @@ mod tests {
         let _a = pool.acquire().await;
         let _b = pool.acquire().await;
         drive_pool(&pool, 1, |_| 1_000_000).await;
-        // 1 MB in 250 ms over two requests: 2 MB/s each.
+        // 1 MB in one window over two requests.
+        let want = 1_000_000.0 / FAST_WINDOW.as_secs_f64() / 2.0;
         let per = pool.per_request_goodput().unwrap();
-        assert!((per - 2_000_000.0).abs() < 1.0, "{per}");
+        assert!((per - want).abs() < 1.0, "{per} {want}");
     }
 
     #[tokio::test]
