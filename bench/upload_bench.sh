@@ -13,6 +13,9 @@
 #   BENCH_THREADS    parts in flight (default 3)
 #   BENCH_RUNS       runs per tool; the table shows the median wall time's run (default 1)
 #   BENCH_TOOLS      which to run (default "oss-uploader oss2 v2")
+#   BENCH_AUTO       1: oss-uploader with its defaults (automatic part size and requests in
+#                    flight) instead of BENCH_PART and BENCH_THREADS; the SDKs keep those
+#   OSS_UPLOADER_BIN a prebuilt binary (default: cargo build --release --locked)
 #   SDK_VENV         the SDK venv, shared with .ci/sdk_compat.sh (default target/sdk-venv)
 #   PYTHON           interpreter for that venv (default python3)
 set -euo pipefail
@@ -55,9 +58,15 @@ else
   log "reusing venv $venv"
 fi
 
-log "cargo build --release --locked --bin oss-uploader"
-cargo build --release --locked --bin oss-uploader >&2
-bin="$target_dir/release/oss-uploader"
+auto="${BENCH_AUTO:-0}"
+bin="${OSS_UPLOADER_BIN:-}"
+if [[ -z "$bin" ]]; then
+  log "cargo build --release --locked --bin oss-uploader"
+  cargo build --release --locked --bin oss-uploader >&2
+  bin="$target_dir/release/oss-uploader"
+fi
+ours=(--part-size "$part" --threads "$threads")
+[[ "$auto" == 1 ]] && ours=()
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/oss-bench.XXXXXX")"
 server_pid=""
@@ -123,7 +132,7 @@ for tool in $tools; do
     case "$tool" in
       oss-uploader)
         line="$(timed "$work/$key" "$bin" upload "$file" --bucket bench --key "$key" \
-          --endpoint "$endpoint" --region cn-hangzhou --part-size "$part" --threads "$threads" \
+          --endpoint "$endpoint" --region cn-hangzhou "${ours[@]}" \
           --data-dir "$work/data-$run")" ;;
       oss2|v2)
         line="$(timed "$work/$key" "$venv/bin/python" "$repo/bench/sdk_upload.py" "$tool" \
@@ -137,7 +146,7 @@ for tool in $tools; do
   done
 done
 
-"$venv/bin/python" - "$results" "$size_mib" "$part" "$threads" "$runs" <<'PY'
+"$venv/bin/python" - "$results" "$size_mib" "$part" "$threads" "$runs" "$auto" <<'PY'
 import sys
 from collections import defaultdict
 path, mib, part, threads, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
@@ -146,8 +155,8 @@ for line in open(path):
     tool, wall, user, sys_, rss = line.split()
     rows[tool].append((float(wall), float(user), float(sys_), int(rss)))
 gib = mib / 1024
-print(f"\nUpload of {mib} MiB to a local `oss-uploader serve`, part {part}, {threads} threads, "
-      f"median of {runs} run(s)\n")
+print(f"\nUpload of {mib} MiB to a local `oss-uploader serve`, part {part}, {threads} threads"
+      f"{' (oss-uploader: its defaults)' if sys.argv[6] == '1' else ''}, median of {runs} run(s)\n")
 print(f"| {'client':<14} | {'wall s':>7} | {'MiB/s':>7} | {'CPU s (user+sys)':>16} | {'CPU s / GiB':>11} | {'peak RSS MiB':>12} |")
 print(f"|{'-'*16}|{'-'*9}|{'-'*9}|{'-'*18}|{'-'*13}|{'-'*14}|")
 for tool, rs in rows.items():

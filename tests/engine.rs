@@ -1035,3 +1035,49 @@ async fn an_outage_of_many_attempts_is_ridden_out_within_the_time_budget() {
         .count();
     assert_eq!(retries, 40);
 }
+
+/// A resumed upload keeps the part layout its checkpoint records even when the automatic part
+/// size would now choose another (here the whole file in one PutObject): its parts on the
+/// server are only usable in that layout, and nobody asked for a size to mention.
+#[tokio::test]
+async fn a_resume_with_the_automatic_part_size_keeps_the_recorded_layout() {
+    use oss_uploader::engine::plan::UploadPlan;
+    use oss_uploader::oss::limits::AUTO_PART_SIZE;
+    let mut h = Harness::new().await;
+    let (path, content) = h.file("auto.bin", PART as usize * 12, 31);
+    let first = JobSpec {
+        threads: 1,
+        ..h.spec(&path, "auto.bin")
+    };
+    leave_checkpoint(&mut h, &first, 4).await;
+    let now = UploadPlan::for_job(content.len() as u64, AUTO_PART_SIZE, Some(1e9)).unwrap();
+    assert!(!now.is_multipart(), "the rule would now choose {now:?}");
+    let sent = h.server.stats().body_bytes(Op::UploadPart);
+    let auto = JobSpec {
+        part_size: AUTO_PART_SIZE,
+        ..first.clone()
+    };
+    let (outcome, events) = h.run(&auto).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(resumed_parts(&events), 4);
+    let plan = events
+        .iter()
+        .find_map(|e| match e {
+            JobEvent::Started { plan, .. } => Some(*plan),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((plan.part_size(), plan.part_count()), (PART, 12));
+    assert_eq!(
+        h.server.stats().body_bytes(Op::UploadPart) - sent,
+        8 * PART,
+        "only the missing parts, in the recorded layout"
+    );
+    assert_eq!(h.server.stats().requests(Op::PutObject), 0);
+    assert!(
+        notices(&events).iter().all(|n| !n.contains("part size")),
+        "{:?}",
+        notices(&events)
+    );
+    assert_eq!(h.object("auto.bin").await, content);
+}

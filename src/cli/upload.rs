@@ -59,9 +59,10 @@ pub struct UploadArgs {
     pub prefix: Option<String>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// Size of each piece sent (100KiB to 5GiB), e.g. 8MiB, 16MB.
-    #[arg(long, value_name = "SIZE", default_value = "8MiB")]
-    pub part_size: String,
+    /// Size of each piece sent (100KiB to 5GiB), e.g. 8MiB, 16MB [default: chosen per file:
+    /// 8MiB, bigger for big files on a fast link]
+    #[arg(long, value_name = "SIZE")]
+    pub part_size: Option<String>,
     /// Pieces of one file sent at the same time (1 to 64), fixed [default: chosen as the
     /// upload goes, by the speed it measures; with --jobs alone: 3]
     #[arg(long, value_name = "N")]
@@ -279,7 +280,10 @@ fn options(args: &UploadArgs) -> ObjectOptions {
 }
 
 pub async fn upload(args: UploadArgs) -> CliResult {
-    let part_size = part_size(&args.part_size)?;
+    let part_size = match &args.part_size {
+        Some(text) => part_size(text)?,
+        None => limits::AUTO_PART_SIZE,
+    };
     let threads = args
         .threads
         .map(|n| check_count("--threads", n))

@@ -13,8 +13,55 @@
 //!   `ceil(size / 10,000)`: a tidy number a person can read in a log, never below the request,
 //!   and never more than needed. The plan records the size it was raised from.
 //! - A file that needs more than 10,000 parts of 5 GiB (about 48.8 TiB) cannot be uploaded.
+//! - When the user did not choose a part size ([`AUTO_PART_SIZE`]), [`automatic_part_size`]
+//!   chooses one: 8 MiB at least, bigger parts for big files on a fast link. OSS needs every
+//!   part but the last to be the same size, so a slow link cannot get small first parts and
+//!   bigger later ones; it keeps 8 MiB. The size chosen is recorded in the checkpoint like a
+//!   chosen one, so a resumed upload keeps its layout whatever the rule would choose now.
 
-use crate::oss::limits::{self, InvalidInput, MAX_PART_SIZE, MAX_PARTS, MIB};
+use crate::oss::limits::{
+    self, AUTO_MAX_PARTS, AUTO_MIN_PARTS, AUTO_PART_SECONDS, AUTO_PART_SIZE, DEFAULT_PART_SIZE,
+    InvalidInput, MAX_PART_SIZE, MAX_PARTS, MIB,
+};
+
+/// The part size for a file of `size` bytes when the user did not choose one. `per_request` is
+/// the goodput of one request in bytes per second, when the engine has measured it.
+///
+/// Parts that take about [`AUTO_PART_SECONDS`] on one request (a fast link pays fewer round
+/// trips and signatures), but at least [`AUTO_MIN_PARTS`] parts so one file can fill the pool of
+/// requests, at most about [`AUTO_MAX_PARTS`] parts whatever the link, never below the 8 MiB
+/// default and never above 5 GiB. Powers of two MiB, so the sizes read well in a log. Pure, so
+/// the rule is tested without a network.
+pub fn automatic_part_size(size: u64, per_request: Option<f64>) -> u64 {
+    let for_link = per_request
+        .filter(|rate| rate.is_finite() && *rate > 0.0)
+        // `as` saturates: an absurd rate gives u64::MAX, capped below.
+        .map_or(DEFAULT_PART_SIZE, |rate| {
+            power_of_two_mib_at_most((rate * AUTO_PART_SECONDS) as u64)
+        });
+    let for_pool = power_of_two_mib_at_most(size / AUTO_MIN_PARTS);
+    let for_count = power_of_two_mib_at_least(size.div_ceil(AUTO_MAX_PARTS));
+    for_link
+        .min(for_pool)
+        .max(DEFAULT_PART_SIZE)
+        .max(for_count)
+        .min(MAX_PART_SIZE)
+}
+
+/// The largest power-of-two number of MiB not above `bytes` (1 MiB when `bytes` is less).
+fn power_of_two_mib_at_most(bytes: u64) -> u64 {
+    let mib = (bytes / MIB).max(1);
+    (1u64 << (63 - mib.leading_zeros())).saturating_mul(MIB)
+}
+
+/// The smallest power-of-two number of MiB not below `bytes`.
+fn power_of_two_mib_at_least(bytes: u64) -> u64 {
+    bytes
+        .div_ceil(MIB)
+        .max(1)
+        .checked_next_power_of_two()
+        .map_or(u64::MAX, |n| n.saturating_mul(MIB))
+}
 
 /// Why a file cannot be planned.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -89,6 +136,16 @@ impl UploadPlan {
             part_count,
             raised_from,
         })
+    }
+
+    /// Plans a job's file: with the part size asked for, or, when that is [`AUTO_PART_SIZE`],
+    /// with [`automatic_part_size`] for the goodput of one request measured so far.
+    pub fn for_job(size: u64, asked: u64, per_request: Option<f64>) -> Result<Self, PlanError> {
+        if asked == AUTO_PART_SIZE {
+            Self::new(size, automatic_part_size(size, per_request))
+        } else {
+            Self::new(size, asked)
+        }
     }
 
     /// The file size the plan covers.
@@ -277,6 +334,73 @@ mod tests {
         assert!(UploadPlan::new(u64::MAX, MAX_PART_SIZE).is_err());
     }
 
+    const FAST: Option<f64> = Some(1e9);
+
+    #[test]
+    fn automatic_keeps_eight_mib_unless_the_file_and_the_link_both_allow_more() {
+        // Nothing measured yet, a slow link or a small file: the 8 MiB floor.
+        for (size, rate) in [
+            (GIB, None),
+            (10 * GIB, Some(200.0 * KIB as f64)),
+            (256 * MIB, FAST),
+            (512 * MIB, FAST),
+            (9 * MIB, FAST),
+        ] {
+            assert_eq!(
+                automatic_part_size(size, rate),
+                DEFAULT_PART_SIZE,
+                "{size} at {rate:?}"
+            );
+        }
+        // 3 MB/s per request (24 Mbit/s): 12 MB takes 4 s, so 8 MiB parts.
+        assert_eq!(automatic_part_size(10 * GIB, Some(3e6)), 8 * MIB);
+        // 30 MB/s per request: 120 MB, down to a power of two: 64 MiB.
+        assert_eq!(automatic_part_size(10 * GIB, Some(3e7)), 64 * MIB);
+        // A fast link, but one file must keep 64 parts to fill the pool: 1 GiB → 16 MiB.
+        assert_eq!(automatic_part_size(GIB, FAST), 16 * MIB);
+        assert_eq!(automatic_part_size(4 * GIB, FAST), 64 * MIB);
+        // However fast, never above 5 GiB.
+        assert_eq!(
+            automatic_part_size(40 * 1024 * GIB, Some(f64::MAX)),
+            MAX_PART_SIZE
+        );
+        // Nonsense measurements count as none.
+        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(automatic_part_size(10 * GIB, Some(rate)), DEFAULT_PART_SIZE);
+        }
+    }
+
+    #[test]
+    fn automatic_keeps_the_part_count_reasonable_on_any_link() {
+        // 100 GiB with nothing measured: 8 MiB would be 12,800 parts; 100 GiB / 2,000 is
+        // 51.2 MiB, so 64 MiB parts (1,600).
+        let plan = UploadPlan::for_job(100 * GIB, AUTO_PART_SIZE, None).unwrap();
+        assert_eq!(plan.part_size(), 64 * MIB);
+        assert_eq!(plan.part_count(), 1_600);
+        // The automatic choice is never "raised": no notice about a size nobody asked for.
+        assert_eq!(plan.raised_from(), None);
+        // The largest file OSS holds: 5 GiB parts, 10,000 of them.
+        let max = u64::from(MAX_PARTS) * MAX_PART_SIZE;
+        let plan = UploadPlan::for_job(max, AUTO_PART_SIZE, None).unwrap();
+        assert_eq!(plan.part_size(), MAX_PART_SIZE);
+        assert!(UploadPlan::for_job(max + 1, AUTO_PART_SIZE, None).is_err());
+    }
+
+    #[test]
+    fn a_size_the_user_chose_always_wins() {
+        let plan = UploadPlan::for_job(10 * GIB, 5 * MIB, FAST).unwrap();
+        assert_eq!(plan.part_size(), 5 * MIB);
+        let plan = UploadPlan::for_job(10 * GIB, DEFAULT_PART_SIZE, FAST).unwrap();
+        assert_eq!(plan.part_size(), DEFAULT_PART_SIZE);
+        // Up to 8 MiB a file goes in one PutObject, chosen or not.
+        assert_eq!(
+            UploadPlan::for_job(DEFAULT_PART_SIZE, AUTO_PART_SIZE, FAST).unwrap(),
+            UploadPlan::Single {
+                size: DEFAULT_PART_SIZE
+            }
+        );
+    }
+
     #[test]
     fn iterator_reports_its_length() {
         let plan = UploadPlan::new(10 * MIB + 5, MIB).unwrap();
@@ -359,6 +483,26 @@ mod tests {
             requested in prop_oneof![MIN_PART_SIZE..=16 * MIB, MIN_PART_SIZE..=MAX_PART_SIZE],
         ) {
             check_plan(size, requested)?;
+        }
+
+        /// Whatever the file and the link, the automatic size is one OSS takes, at least
+        /// 8 MiB, within 10,000 parts when the file fits at all, and planning with it gives
+        /// back exactly that size (which is what lets a checkpoint record it like a chosen one).
+        #[test]
+        fn automatic_sizes_are_valid_and_plan_to_themselves(
+            size in prop_oneof![0..=64 * MIB, 0..=2 * GIB, 0..=u64::from(MAX_PARTS) * MAX_PART_SIZE],
+            rate in proptest::option::of(prop_oneof![0.0..1e6f64, 0.0..1e12f64]),
+        ) {
+            let auto = automatic_part_size(size, rate);
+            prop_assert!((DEFAULT_PART_SIZE..=MAX_PART_SIZE).contains(&auto));
+            prop_assert!(auto.is_multiple_of(MIB));
+            let plan = UploadPlan::for_job(size, AUTO_PART_SIZE, rate).unwrap();
+            if plan.is_multipart() {
+                prop_assert_eq!(plan.part_size(), auto);
+                prop_assert_eq!(plan.raised_from(), None);
+                prop_assert_eq!(UploadPlan::new(size, auto).unwrap(), plan);
+            }
+            check_plan(size, auto)?;
         }
 
         #[test]

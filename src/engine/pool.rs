@@ -22,7 +22,10 @@ use tokio::time::Instant;
 pub const MAX_IN_FLIGHT: usize = 64;
 /// Where the controller starts.
 pub const START_IN_FLIGHT: usize = 4;
-/// Slow start measures over short windows: a whole transfer may last a few seconds.
+/// Slow start measures over short windows: a whole transfer may last a few seconds. Not much
+/// shorter: bytes count as sent when the socket takes them, and a new connection's socket
+/// buffers take a few MB at once; in 250 ms windows that burst hid the link's limit (a 256 MiB
+/// upload through a 40 ms, 24 Mbit/s-per-connection link stopped growing at 8 requests).
 const FAST_WINDOW: Duration = Duration::from_millis(500);
 /// Later steps are judged over longer windows, which smooth out single slow requests.
 const STEADY_WINDOW: Duration = Duration::from_secs(2);
@@ -217,9 +220,16 @@ struct State {
     fixed: Option<usize>,
     in_flight: usize,
     waiting: usize,
+    /// Seen since the controller's window began: requests waited for room, or the queue held
+    /// files back for want of room (`backlog`), or the user's bandwidth limit held bytes back.
+    /// Collected between ticks, since a tick sees only one instant of a window.
+    demand: bool,
     throttled: bool,
     /// Bytes per second over the last window, for the status line.
     goodput: f64,
+    /// Bytes per second of one request over the last window that had requests in flight, for
+    /// the automatic part size (`plan::automatic_part_size`).
+    per_request: Option<f64>,
 }
 
 impl State {
@@ -249,8 +259,10 @@ impl Pool {
                 fixed: fixed.map(|n| n.clamp(1, MAX_IN_FLIGHT)),
                 in_flight: 0,
                 waiting: 0,
+                demand: false,
                 throttled: false,
                 goodput: 0.0,
+                per_request: None,
             })),
             room: Arc::new(Notify::new()),
         }
@@ -309,9 +321,21 @@ impl Pool {
         (s.in_flight, s.goodput)
     }
 
+    /// The goodput of one request in the last window, in bytes per second; `None` until one
+    /// has been measured.
+    pub fn per_request_goodput(&self) -> Option<f64> {
+        self.state().per_request
+    }
+
     /// Bytes were handed to the network.
     pub fn sent(&self, bytes: u64) {
         self.state().controller.sent(bytes);
+    }
+
+    /// Files are queued that the queue does not start for want of room: more room would be
+    /// used, as when requests wait for it.
+    pub fn backlog(&self) {
+        self.state().demand = true;
     }
 
     /// The user's bandwidth limit held bytes back in this window.
@@ -330,17 +354,27 @@ impl Pool {
     /// Lets the controller judge the window that ended; call a few times a second.
     pub fn tick(&self) {
         let mut s = self.state();
+        s.demand |= s.waiting > 0;
         let window = Window {
-            demand: s.waiting > 0,
-            throttled: std::mem::take(&mut s.throttled),
+            demand: s.demand,
+            throttled: s.throttled,
         };
         let now = Instant::now();
         let start = s.controller.window_start;
         let bytes = s.controller.window_bytes;
-        if s.controller.tick(now, window).is_some() || s.controller.window_start != start {
+        let changed = s.controller.tick(now, window).is_some();
+        if s.controller.window_start != start {
+            // The window was judged: the next one collects its own signs.
+            s.demand = false;
+            s.throttled = false;
+        }
+        if changed || s.controller.window_start != start {
             let secs = now.saturating_duration_since(start).as_secs_f64();
             if secs > 0.0 {
                 s.goodput = bytes as f64 / secs;
+                if s.in_flight > 0 && bytes > 0 {
+                    s.per_request = Some(s.goodput / s.in_flight as f64);
+                }
             }
             drop(s);
             self.room.notify_waiters();
@@ -516,6 +550,56 @@ mod tests {
         c.sent(1_000_000);
         c.tick(t, demand(c.limit()));
         assert!(c.limit() < before, "{before} → {}", c.limit());
+    }
+
+    /// Drives a pool by fake time: every 50 ms `bytes(window)` are sent, and the queue says it
+    /// holds files back once, early in each window; returns the pool's size at the end.
+    async fn drive_pool(pool: &Pool, windows: u32, bytes: impl Fn(u32) -> u64) -> usize {
+        let ticks = (FAST_WINDOW.as_millis() / 50) as u32;
+        for w in 0..windows {
+            for t in 0..ticks {
+                pool.sent(bytes(w) / u64::from(ticks));
+                if t == 1 {
+                    pool.backlog();
+                }
+                tokio::time::advance(Duration::from_millis(50)).await;
+                pool.tick();
+            }
+        }
+        pool.limit()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn files_held_back_by_the_queue_count_as_demand_however_brief() {
+        // Small files: no request waits for room (the queue starts a file only when there is
+        // some), but files are queued, and each doubling doubles the goodput.
+        let pool = Pool::new(None);
+        let limit = drive_pool(&pool, 4, |w| 100_000 << w).await;
+        assert_eq!(limit, START_IN_FLIGHT * 16);
+        // Without files held back nor requests waiting, slow start ends after its first step.
+        let idle = Pool::new(None);
+        let ticks = (FAST_WINDOW.as_millis() / 50) as u32;
+        for w in 0..4u32 {
+            for _ in 0..ticks {
+                idle.sent((100_000u64 << w) / u64::from(ticks));
+                tokio::time::advance(Duration::from_millis(50)).await;
+                idle.tick();
+            }
+        }
+        assert_eq!(idle.limit(), START_IN_FLIGHT * 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_goodput_of_one_request_is_known_once_requests_ran() {
+        let pool = Pool::new(None);
+        assert_eq!(pool.per_request_goodput(), None);
+        let _a = pool.acquire().await;
+        let _b = pool.acquire().await;
+        drive_pool(&pool, 1, |_| 1_000_000).await;
+        // 1 MB in one window over two requests.
+        let want = 1_000_000.0 / FAST_WINDOW.as_secs_f64() / 2.0;
+        let per = pool.per_request_goodput().unwrap();
+        assert!((per - want).abs() < 1.0, "{per} {want}");
     }
 
     #[tokio::test]

@@ -55,7 +55,11 @@ pub struct JobSpec {
     pub connection: Connection,
     pub bucket: String,
     pub key: String,
-    /// The requested part size; a resumed upload keeps the size it started with.
+    /// The requested part size, or [`AUTO_PART_SIZE`] (0) to let the engine choose when it
+    /// plans the file (`plan::automatic_part_size`). A resumed upload keeps the size it started
+    /// with either way.
+    ///
+    /// [`AUTO_PART_SIZE`]: crate::oss::limits::AUTO_PART_SIZE
     pub part_size: u64,
     /// Parts in flight for this file.
     pub threads: usize,

@@ -10,8 +10,22 @@ pub const GIB: u64 = 1024 * MIB;
 pub const MIN_PART_SIZE: u64 = 100 * KIB;
 /// The largest part OSS accepts: 5 GiB.
 pub const MAX_PART_SIZE: u64 = 5 * GIB;
-/// The part size used unless the user picks another: 8 MiB, as Alibaba's C++ SDK.
+/// The part size used unless the user picks another: 8 MiB, as Alibaba's C++ SDK. It is also
+/// the floor of the automatic choice (`engine::plan::automatic_part_size`): never smaller parts
+/// than OSS users expect unless a person asks for them.
 pub const DEFAULT_PART_SIZE: u64 = 8 * MIB;
+/// A job's part size of 0 means "automatic": the engine chooses when it plans the file. Never a
+/// valid size (the smallest is [`MIN_PART_SIZE`]), so it cannot be mistaken for a choice.
+pub const AUTO_PART_SIZE: u64 = 0;
+/// The automatic part size aims for parts that take about this long on one request, so that a
+/// fast link is not paying a round trip and a signature every few milliseconds.
+pub const AUTO_PART_SECONDS: f64 = 4.0;
+/// …but never so big that a file has fewer parts than this: one big file must still be able to
+/// fill the pool of requests in flight (`engine::pool::MAX_IN_FLIGHT`).
+pub const AUTO_MIN_PARTS: u64 = 64;
+/// …and, whatever the link, a file has at most about this many parts: every part is a line of
+/// the checkpoint (rewritten as parts finish) and of the Complete request.
+pub const AUTO_MAX_PARTS: u64 = 2_000;
 /// Part numbers run from 1 to this.
 pub const MAX_PARTS: u32 = 10_000;
 /// The longest object key, in bytes of UTF-8.

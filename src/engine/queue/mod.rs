@@ -451,6 +451,13 @@ impl Engine {
     /// automatically while the pool has room for more requests (a big file's parts may fill it
     /// alone, a folder of small files needs a job per request), never more than twice the
     /// pool's size, so that some wait ready for the next free place.
+    /// Whether a job waits to be started (from `scan_from` on, as in `schedule`).
+    fn has_queued(&self) -> bool {
+        self.jobs
+            .range(self.scan_from..)
+            .any(|(_, j)| j.state == JobState::Queued && j.control.is_none())
+    }
+
     fn schedule(&mut self) {
         loop {
             let more = match self.settings.concurrency() {
@@ -461,6 +468,10 @@ impl Engine {
                 }
             };
             if !more {
+                if self.settings.concurrency() == Concurrency::Automatic && self.has_queued() {
+                    // Files wait for room: the pool's controller counts that as demand.
+                    self.pool.backlog();
+                }
                 return;
             }
             // Only ids from `scan_from` on can be queued: with 100,000 jobs, most of them done,

@@ -420,7 +420,8 @@ async fn continue_or_start(
             Err(stop) => return stop.outcome(),
         }
     }
-    let plan = match UploadPlan::new(stamp.size, spec.part_size) {
+    let plan = match UploadPlan::for_job(stamp.size, spec.part_size, env.pool.per_request_goodput())
+    {
         Ok(p) => p,
         Err(e) => return JobOutcome::Failed(JobError::invalid(e)),
     };

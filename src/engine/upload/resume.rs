@@ -13,6 +13,7 @@ use crate::engine::checkpoint::{
 use crate::engine::outcome::{JobError, JobOutcome};
 use crate::engine::plan::UploadPlan;
 use crate::oss::crc64;
+use crate::oss::limits::AUTO_PART_SIZE;
 use crate::oss::xml::PartSummary;
 use crate::text::Text;
 use crate::units::human_bytes;
@@ -152,7 +153,9 @@ async fn adopt_what_is_asked_now(
         cp.options = spec.options.clone();
         save = true;
     }
-    if let Ok(asked) = UploadPlan::new(cp.file_size, spec.part_size)
+    // A size the engine chose is not worth a word: the recorded layout is kept either way.
+    if spec.part_size != AUTO_PART_SIZE
+        && let Ok(asked) = UploadPlan::new(cp.file_size, spec.part_size)
         && asked.part_size() != cp.part_size
     {
         let (was, now) = (human_bytes(cp.part_size), human_bytes(asked.part_size()));
