@@ -267,7 +267,8 @@ strings! {
     skip: "Skip the file", "跳过";
     keep_both: "Keep both", "保留两者";
     part_size: "Part size", "分片大小";
-    part_size_tip: "Big files are sent in parts; an interrupted upload only resends the unfinished parts. OSS accepts parts from 100 KiB to 5 GiB and at most 10,000 parts per file. 8 MiB suits most connections; e.g. 8 MiB, 512 KiB, 1 GiB.", "大文件分片发送，中断后只需重发未完成的分片。OSS 允许分片大小为 100 KiB 到 5 GiB，每个文件最多 10,000 片。8 MiB 适合大多数网络；例如 8 MiB、512 KiB、1 GiB。";
+    part_size_tip: "Big files are sent in parts; an interrupted upload only resends the unfinished parts. Leave it empty and the app chooses: 8 MiB, or bigger parts for big files on a fast connection. OSS accepts parts from 100 KiB to 5 GiB and at most 10,000 parts per file; e.g. 8 MiB, 512 KiB, 1 GiB.", "大文件分片发送，中断后只需重发未完成的分片。留空则由应用选择：8 MiB，网络快时大文件用更大的分片。OSS 允许分片大小为 100 KiB 到 5 GiB，每个文件最多 10,000 片；例如 8 MiB、512 KiB、1 GiB。";
+    part_size_auto: "automatic (8 MiB or more)", "自动（8 MiB 或更大）";
     advanced: "Advanced", "高级";
     automatic: "Choose how many at once automatically (recommended)", "自动决定同时发送的数量（推荐）";
     automatic_tip: "The app measures what your connection carries and sends as many files and parts at once as it can: it starts with {start} requests and grows up to {max} while uploads get faster, and backs off when the network or the server struggles.", "应用会测量网络的承载能力，尽可能同时发送更多文件和分片：从 {start} 个请求开始，上传变快时逐步增加到最多 {max} 个，网络或服务器吃力时自动减少。";

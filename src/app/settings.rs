@@ -11,7 +11,7 @@ use crate::engine::checkpoint::ObjectOptions;
 use crate::engine::walk::normalise_prefix;
 use crate::engine::{Connection, JobSpec};
 use crate::engine::{DEFAULT_JOBS, DEFAULT_THREADS, EngineSettings, ExistingPolicy, MAX_THREADS};
-use crate::oss::limits::{self, DEFAULT_PART_SIZE, InvalidInput};
+use crate::oss::limits::{self, AUTO_PART_SIZE, DEFAULT_PART_SIZE, InvalidInput};
 use crate::oss::regions::REGIONS;
 use crate::oss::sign::{Credentials, SignatureVersion};
 use crate::units::{human_bytes, parse_size};
@@ -43,6 +43,8 @@ pub struct AppSettings {
     pub access_key_id: String,
     pub bucket: String,
     pub prefix: String,
+    /// Bytes per part as a person fixed it; `AUTO_PART_SIZE` (the default) lets the engine
+    /// choose (8 MiB or more, see `engine::plan`).
     pub part_size: u64,
     /// Parts of one file in flight as a person fixed it; `None` (the default) lets the engine
     /// size one pool of requests by what the link carries (`engine::pool`).
@@ -69,7 +71,7 @@ impl Default for AppSettings {
             access_key_id: String::new(),
             bucket: String::new(),
             prefix: String::new(),
-            part_size: DEFAULT_PART_SIZE,
+            part_size: AUTO_PART_SIZE,
             parts_at_once: None,
             files_at_once: None,
             existing: ExistingPolicy::Overwrite,
@@ -162,13 +164,20 @@ pub enum Field {
     Bandwidth,
 }
 
-/// Settings files written before automatic concurrency have `threads` and `jobs`, the old fixed
-/// defaults (3 and 3) for everyone who never opened the settings: those become automatic, and
-/// only a number a person changed stays, as `parts_at_once` / `files_at_once`.
+/// Settings files written before automatic concurrency and part size have `threads` and
+/// `jobs`, and a `part_size`: the old fixed defaults (3, 3 and 8 MiB) for everyone who never
+/// opened the settings. Those become automatic, and only a number a person changed stays (as
+/// `parts_at_once` / `files_at_once`, and `part_size`).
 fn migrated(mut value: serde_json::Value) -> serde_json::Value {
     let Some(map) = value.as_object_mut() else {
         return value;
     };
+    if !map.contains_key("parts_at_once")
+        && !map.contains_key("files_at_once")
+        && map.get("part_size").and_then(|v| v.as_u64()) == Some(DEFAULT_PART_SIZE)
+    {
+        map.remove("part_size");
+    }
     for (old, new, default) in [
         ("threads", "parts_at_once", DEFAULT_THREADS),
         ("jobs", "files_at_once", DEFAULT_JOBS),
@@ -230,7 +239,11 @@ impl SettingsForm {
                 .unwrap_or_default(),
             bucket: s.bucket.clone(),
             prefix: s.prefix.clone(),
-            part_size: human_bytes(s.part_size),
+            part_size: if s.part_size == AUTO_PART_SIZE {
+                String::new()
+            } else {
+                human_bytes(s.part_size)
+            },
             automatic: s.parts_at_once.is_none() && s.files_at_once.is_none(),
             threads: s.parts_at_once.unwrap_or(DEFAULT_THREADS).to_string(),
             jobs: s.files_at_once.unwrap_or(DEFAULT_JOBS).to_string(),
@@ -306,6 +319,7 @@ impl SettingsForm {
             errors.push((Field::Prefix, invalid_input(tr, lang, &e)));
         }
         match parse_size(&self.part_size) {
+            _ if self.part_size.trim().is_empty() => out.part_size = AUTO_PART_SIZE,
             Ok(size) => match limits::validate_part_size(size) {
                 Ok(()) => out.part_size = size,
                 Err(e) => errors.push((Field::PartSize, invalid_input(tr, lang, &e))),
@@ -453,8 +467,11 @@ mod tests {
         );
         // Files from before automatic concurrency: the old defaults everyone had become
         // automatic; a number a person changed stays.
-        let old = load(r#"{"bucket":"b","threads":3,"jobs":3}"#);
+        let old = load(r#"{"bucket":"b","part_size":8388608,"threads":3,"jobs":3}"#);
         assert_eq!((old.parts_at_once, old.files_at_once), (None, None));
+        assert_eq!(old.part_size, AUTO_PART_SIZE);
+        let own_parts = load(r#"{"bucket":"b","part_size":1048576,"threads":3,"jobs":3}"#);
+        assert_eq!(own_parts.part_size, 1 << 20);
         let tuned = load(r#"{"bucket":"b","threads":8,"jobs":3}"#);
         assert_eq!((tuned.parts_at_once, tuned.files_at_once), (Some(8), None));
         // Saved again, only the new names are written, and they read back the same.

@@ -359,8 +359,12 @@ fn advanced_ui(ui: &mut egui::Ui, t: &Tr, form: &mut SettingsForm, errors: &[(Fi
                 .show(ui, |ui| {
                     let _ = labelled_ui(ui, t.part_size, t.part_size_tip);
                     ui.vertical(|ui| {
-                        ui.add(TextEdit::singleline(&mut form.part_size).desired_width(120.0))
-                            .on_hover_text(t.part_size_tip);
+                        ui.add(
+                            TextEdit::singleline(&mut form.part_size)
+                                .hint_text(t.part_size_auto)
+                                .desired_width(180.0),
+                        )
+                        .on_hover_text(t.part_size_tip);
                         field_errors_ui(ui, errors, Field::PartSize);
                     });
                     ui.end_row();
