@@ -12,6 +12,7 @@ use std::time::Duration;
 use egui::ViewportCommand;
 
 use super::background::{Background, Desktop, NativeDesktop, Reply};
+use super::bucket_picker::{self, BucketList};
 use super::demo::Demo;
 use super::i18n::{Lang, Tr, tr};
 use super::menu_ui::{self, Dismiss, MenuAction, MenuState, Message};
@@ -52,6 +53,8 @@ pub struct UploaderApp {
     /// …or tried to save or test.
     form_attempted: bool,
     test: TestState,
+    /// "Choose from my buckets" on the form.
+    buckets: BucketList,
     screen: Screen,
     engine: Option<EngineHandle>,
     queue: QueueModel,
@@ -134,6 +137,7 @@ impl UploaderApp {
             form,
             form_errors: Vec::new(),
             test: TestState::Idle,
+            buckets: BucketList::default(),
             screen: if start.ready {
                 Screen::Queue
             } else {
@@ -360,6 +364,7 @@ impl UploaderApp {
                     }
                 }
                 Reply::Tested(outcome) => self.test = TestState::Done(outcome),
+                Reply::Buckets { generation, result } => self.buckets.answer(generation, result),
                 Reply::OpenFailed(dir) => {
                     let text = self
                         .tr()
@@ -454,6 +459,7 @@ impl UploaderApp {
                 self.form_attempted = false;
                 self.form_errors.clear();
                 self.test = TestState::Idle;
+                self.buckets.reset();
                 self.screen = Screen::Settings;
             }
         }
@@ -625,6 +631,7 @@ impl UploaderApp {
             &mut self.form,
             &self.form_errors,
             &self.test,
+            &self.buckets,
             first_run,
             self.demo.is_some(),
         );
@@ -641,6 +648,15 @@ impl UploaderApp {
                 }
                 None => self.test = TestState::Idle,
             },
+            FormAction::ListBuckets => {
+                if let Some(credentials) = self.form.credentials() {
+                    let generation = self.buckets.start();
+                    let connection = bucket_picker::listing_connection(&self.form);
+                    self.background
+                        .list_buckets(generation, connection, credentials);
+                }
+            }
+            FormAction::PickBucket(i) => self.buckets.pick(i, &mut self.form),
             FormAction::Save => {
                 if let Some((settings, credentials)) = self.validated() {
                     self.save(settings, credentials);
