@@ -260,6 +260,11 @@ fn the_bucket_is_picked_from_the_accounts_buckets() {
     );
     form(&mut h).secret = common::SK.into();
     h.run_steps(2);
+    // The message was about the old secret: it goes once another is typed.
+    assert!(
+        h.query_by_label("The AccessKey secret is wrong (it is case-sensitive).")
+            .is_none()
+    );
     h.get_by_label("Choose from my buckets").click();
     wait_for_label(
         &mut h,

@@ -38,6 +38,9 @@ impl From<&BucketSummary> for ListedBucket {
 pub struct BucketList {
     pub generation: u64,
     pub state: ListState,
+    /// Which credentials the list or its failure belongs to (a hash: no second copy of the
+    /// secret), so typing other ones clears what no longer applies.
+    asked_with: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -54,11 +57,20 @@ pub enum ListState {
 }
 
 impl BucketList {
-    /// Starts a new request; answers to earlier ones are ignored from now on.
-    pub fn start(&mut self) -> u64 {
+    /// Starts a new request with the form's credentials; answers to earlier ones are ignored
+    /// from now on.
+    pub fn start(&mut self, form: &SettingsForm) -> u64 {
         self.generation += 1;
         self.state = ListState::Listing;
+        self.asked_with = credentials_hash(form);
         self.generation
+    }
+
+    /// Forgets a list or a failure that was for other credentials than the form's now.
+    pub fn follow(&mut self, form: &SettingsForm) {
+        if self.state != ListState::Idle && self.asked_with != credentials_hash(form) {
+            self.reset();
+        }
     }
 
     /// Takes the answer to request `generation`, unless a newer one was made since.
@@ -95,6 +107,20 @@ impl BucketList {
             };
         }
     }
+}
+
+fn credentials_hash(form: &SettingsForm) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match form.credentials() {
+        Some(c) => {
+            c.access_key_id.hash(&mut h);
+            c.access_key_secret.hash(&mut h);
+            c.security_token.hash(&mut h);
+        }
+        None => 0u8.hash(&mut h),
+    }
+    h.finish()
 }
 
 /// What picking did to the form.
@@ -324,8 +350,11 @@ mod tests {
     #[test]
     fn only_the_latest_answer_counts() {
         let mut list = BucketList::default();
-        let first = list.start();
-        let second = list.start();
+        let mut f = form();
+        f.access_key_id = "id".into();
+        f.secret = "secret".into();
+        let first = list.start(&f);
+        let second = list.start(&f);
         list.answer(first, Ok(vec![listed("old", "cn-hangzhou")]));
         assert_eq!(list.state, ListState::Listing);
         list.answer(
@@ -336,14 +365,18 @@ mod tests {
             panic!("{list:?}");
         };
         assert_eq!(buckets[0].name, "alpha");
-        let mut f = form();
         list.pick(0, &mut f);
         assert_eq!(f.bucket, "alpha");
         assert!(matches!(
             &list.state,
             ListState::Listed { unplaced: Some(n), .. } if n == "alpha"
         ));
-        list.reset();
+        // Picking changes no credentials, so the list stays; another secret clears it.
+        list.follow(&f);
+        assert!(matches!(list.state, ListState::Listed { .. }));
+        f.secret = "other".into();
+        list.follow(&f);
+        assert_eq!(list.state, ListState::Idle);
         list.answer(second, Err(TestOutcome::NoNetwork));
         assert_eq!(list.state, ListState::Idle);
     }

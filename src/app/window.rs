@@ -622,6 +622,7 @@ impl UploaderApp {
 
     fn settings_screen_ui(&mut self, ui: &mut egui::Ui) {
         self.check_form_live();
+        self.buckets.follow(&self.form);
         let t = self.tr();
         let first_run = self.screen == Screen::Setup;
         let action = settings_ui::form_ui(
@@ -650,7 +651,7 @@ impl UploaderApp {
             },
             FormAction::ListBuckets => {
                 if let Some(credentials) = self.form.credentials() {
-                    let generation = self.buckets.start();
+                    let generation = self.buckets.start(&self.form);
                     let connection = bucket_picker::listing_connection(&self.form);
                     self.background
                         .list_buckets(generation, connection, credentials);
