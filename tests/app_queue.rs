@@ -299,6 +299,49 @@ fn the_bucket_is_picked_from_the_accounts_buckets() {
     h.get_by_label("oss-cn-shanghai.aliyuncs.com");
 }
 
+/// Images of the setup form with the account's buckets listed and one picked, in both
+/// languages (`UPDATE_SNAPSHOTS=1 cargo test --test app_queue snapshots` rewrites them).
+#[test]
+fn snapshots_of_the_bucket_picker() {
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (lang, tag, choose, picked) in [
+        (
+            Lang::En,
+            "en",
+            "Choose from my buckets",
+            "family-photos — China (Shanghai)",
+        ),
+        (
+            Lang::Zh,
+            "zh",
+            "从我的存储空间中选择",
+            "family-photos — 华东2（上海）",
+        ),
+    ] {
+        let rig = Rig::with_server(|c| c.with_bucket("family-photos").with_region("cn-shanghai"));
+        let mut h = harness(rig.options(lang, false));
+        h.step();
+        let f = form(&mut h);
+        f.use_custom_endpoint = true;
+        f.endpoint = rig.server.endpoint();
+        f.path_style = true;
+        f.access_key_id = common::AK.into();
+        f.secret = common::SK.into();
+        h.run_steps(2);
+        h.get_by_label(choose).click();
+        wait_for_label(&mut h, picked);
+        // The server's address has a port of its own each run: keep it out of the image.
+        form(&mut h).use_custom_endpoint = false;
+        h.run_steps(2);
+        h.get_by_label(picked).click();
+        h.run_steps(2);
+        assert_eq!(form(&mut h).region, "cn-shanghai");
+        h.snapshot(format!("bucket_picker_{tag}"));
+        results.extend_harness(&mut h);
+    }
+    results.unwrap();
+}
+
 #[test]
 fn the_region_list_can_be_searched() {
     let rig = Rig::new();

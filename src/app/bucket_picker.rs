@@ -238,18 +238,24 @@ pub fn picker_ui(
         }
         ListState::Listed { buckets, unplaced } => {
             egui::Frame::group(ui.style()).show(ui, |ui| {
-                ui.set_width(320.0);
+                // As wide as the fields above, with the frame's margins.
+                ui.set_width(306.0);
                 egui::ScrollArea::vertical()
                     .id_salt("bucket-list")
                     .max_height(160.0)
+                    .auto_shrink([false, true])
                     .show(ui, |ui| {
-                        for (i, b) in buckets.iter().enumerate() {
-                            let text = format!("{} — {}", b.name, region_label(lang, &b.region));
-                            let selected = form.bucket.trim() == b.name;
-                            if ui.selectable_label(selected, text).clicked() {
-                                action = PickerAction::Pick(i);
+                        // Rows as wide as the list, so the whole row is the target.
+                        ui.with_layout(egui::Layout::top_down_justified(egui::Align::LEFT), |ui| {
+                            for (i, b) in buckets.iter().enumerate() {
+                                let region = region_label(lang, &b.region);
+                                let text = format!("{} — {region}", b.name);
+                                let selected = form.bucket.trim() == b.name;
+                                if ui.selectable_label(selected, text).clicked() {
+                                    action = PickerAction::Pick(i);
+                                }
                             }
-                        }
+                        });
                     });
             });
             if let Some(name) = unplaced {
