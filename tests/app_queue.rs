@@ -229,19 +229,30 @@ fn setup_errors_show_as_the_user_types_and_go_once_fixed() {
 
 /// "Choose from my buckets" lists the account's buckets with their regions (the server says
 /// its buckets are in Shanghai); picking one fills in the bucket, and the region too unless a
-/// custom endpoint is in use. A wrong secret and a key that may not list say so plainly.
+/// custom endpoint is in use. No network, a wrong secret and a key that may not list say so
+/// plainly.
 #[test]
 fn the_bucket_is_picked_from_the_accounts_buckets() {
     let rig = Rig::with_server(|c| c.with_bucket("family-photos").with_region("cn-shanghai"));
     let mut h = harness(rig.options(Lang::En, false));
     h.step();
+    // Nobody listens on a port just let go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let f = form(&mut h);
     f.use_custom_endpoint = true;
-    f.endpoint = rig.server.endpoint();
+    f.endpoint = format!("http://{closed}");
     f.path_style = true;
     f.access_key_id = common::AK.into();
     f.secret = "wrong".into();
     // The endpoint field appears and moves the button: lay out once before clicking.
+    h.run_steps(2);
+    h.get_by_label("Choose from my buckets").click();
+    wait_for_label(&mut h, "The storage service cannot be reached.");
+
+    form(&mut h).endpoint = rig.server.endpoint();
     h.run_steps(2);
     h.get_by_label("Choose from my buckets").click();
     wait_for_label(
