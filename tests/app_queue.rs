@@ -1,7 +1,8 @@
 //! The window's queue and setup form as a person lives with them, driven with egui_kittest
 //! against the local server: Cancel asks and keeps what was sent so Retry continues, the
-//! filters and their counts, a small window, the setup form checked as it is typed, and file
-//! names in many scripts drawn with the system's fonts.
+//! filters and their counts, a small window, the setup form checked as it is typed, the bucket
+//! picked from the account's buckets, and file names in many scripts drawn with the system's
+//! fonts.
 
 use std::process::Command;
 
@@ -224,6 +225,132 @@ fn setup_errors_show_as_the_user_types_and_go_once_fixed() {
     h.run_steps(2);
     assert!(h.query_by_label("Enter the AccessKey ID.").is_none());
     h.get_by_label("Enter the AccessKey secret.");
+}
+
+/// "Choose from my buckets" lists the account's buckets with their regions (the server says
+/// its buckets are in Shanghai); picking one fills in the bucket, and the region too unless a
+/// custom endpoint is in use. No network, a wrong secret and a key that may not list say so
+/// plainly.
+#[test]
+fn the_bucket_is_picked_from_the_accounts_buckets() {
+    let rig = Rig::with_server(|c| c.with_bucket("family-photos").with_region("cn-shanghai"));
+    let mut h = harness(rig.options(Lang::En, false));
+    h.step();
+    // Nobody listens on a port just let go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let f = form(&mut h);
+    f.use_custom_endpoint = true;
+    f.endpoint = format!("http://{closed}");
+    f.path_style = true;
+    f.access_key_id = common::AK.into();
+    f.secret = "wrong".into();
+    // The endpoint field appears and moves the button: lay out once before clicking.
+    h.run_steps(2);
+    h.get_by_label("Choose from my buckets").click();
+    wait_for_label(&mut h, "The storage service cannot be reached.");
+
+    form(&mut h).endpoint = rig.server.endpoint();
+    h.run_steps(2);
+    h.get_by_label("Choose from my buckets").click();
+    wait_for_label(
+        &mut h,
+        "The AccessKey secret is wrong (it is case-sensitive).",
+    );
+    assert!(h.query_by_label_contains("family-photos").is_none());
+
+    rig.server.faults().add(
+        FaultRule::new(
+            Some(Op::ListBuckets),
+            1,
+            FaultAction::error(403, "AccessDenied"),
+        )
+        .times(1),
+    );
+    form(&mut h).secret = common::SK.into();
+    h.run_steps(2);
+    // The message was about the old secret: it goes once another is typed.
+    assert!(
+        h.query_by_label("The AccessKey secret is wrong (it is case-sensitive).")
+            .is_none()
+    );
+    h.get_by_label("Choose from my buckets").click();
+    wait_for_label(
+        &mut h,
+        "This key cannot list buckets; type the bucket name above.",
+    );
+
+    h.get_by_label("Choose from my buckets").click();
+    wait_for_label(&mut h, "family-photos — China (Shanghai)");
+    h.get_by_label("app-bucket — China (Shanghai)");
+    h.get_by_label("test-bucket — China (Shanghai)");
+    // With a custom endpoint only the bucket changes: the address typed in is kept.
+    h.get_by_label("family-photos — China (Shanghai)").click();
+    h.run_steps(2);
+    let f = form(&mut h);
+    assert_eq!(f.bucket, "family-photos");
+    assert_eq!(f.region, "cn-hangzhou");
+    assert_eq!(f.endpoint, rig.server.endpoint());
+    // The picked bucket is one the key can use.
+    h.get_by_label("Test connection").click();
+    wait_for_label(&mut h, "Connected");
+
+    // With the region's own endpoint, picking sets the region and the endpoint follows.
+    form(&mut h).use_custom_endpoint = false;
+    h.run_steps(2);
+    h.get_by_label("test-bucket — China (Shanghai)").click();
+    h.run_steps(2);
+    let f = form(&mut h);
+    assert_eq!(
+        (f.bucket.as_str(), f.region.as_str()),
+        ("test-bucket", "cn-shanghai")
+    );
+    h.get_by_label("oss-cn-shanghai.aliyuncs.com");
+}
+
+/// Images of the setup form with the account's buckets listed and one picked, in both
+/// languages (`UPDATE_SNAPSHOTS=1 cargo test --test app_queue snapshots` rewrites them).
+#[test]
+fn snapshots_of_the_bucket_picker() {
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (lang, tag, choose, picked) in [
+        (
+            Lang::En,
+            "en",
+            "Choose from my buckets",
+            "family-photos — China (Shanghai)",
+        ),
+        (
+            Lang::Zh,
+            "zh",
+            "从我的存储空间中选择",
+            "family-photos — 华东2（上海）",
+        ),
+    ] {
+        let rig = Rig::with_server(|c| c.with_bucket("family-photos").with_region("cn-shanghai"));
+        let mut h = harness(rig.options(lang, false));
+        h.step();
+        let f = form(&mut h);
+        f.use_custom_endpoint = true;
+        f.endpoint = rig.server.endpoint();
+        f.path_style = true;
+        f.access_key_id = common::AK.into();
+        f.secret = common::SK.into();
+        h.run_steps(2);
+        h.get_by_label(choose).click();
+        wait_for_label(&mut h, picked);
+        // The server's address has a port of its own each run: keep it out of the image.
+        form(&mut h).use_custom_endpoint = false;
+        h.run_steps(2);
+        h.get_by_label(picked).click();
+        h.run_steps(2);
+        assert_eq!(form(&mut h).region, "cn-shanghai");
+        h.snapshot(format!("bucket_picker_{tag}"));
+        results.extend_harness(&mut h);
+    }
+    results.unwrap();
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Work the window starts but must not wait for: file dialogs, walking dropped folders, testing
-//! the connection and opening the log folder. Each runs on its own thread and answers with a
+//! the connection, listing the account's buckets and opening the log folder. Each runs on its own thread and answers with a
 //! `Reply` on one channel, then wakes the window. Dialogs and the file manager are reached
 //! through the `Desktop` trait, so tests can stand in for them.
 
@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::engine::JobSpec;
 use crate::engine::walk::{FolderName, KeyRule, Problem, WalkReport};
 use crate::engine::{Command, CommandSender};
+use crate::engine::{Connection, JobSpec};
 use crate::oss::client::Client;
 use crate::oss::error::{Error, ErrorClass, TransportKind};
 use crate::oss::sign::Credentials;
 
+use super::bucket_picker::ListedBucket;
 use super::settings::AppSettings;
 
 /// Files go to the engine in batches this big, so a folder of 100,000 files fills the table
@@ -23,6 +24,8 @@ pub const ADD_BATCH: usize = 500;
 const NO_DIALOG_WITHIN: Duration = Duration::from_millis(400);
 /// How long Test connection waits for an answer.
 const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long listing the account's buckets (every page) may take.
+const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a background task tells the window.
 #[derive(Debug)]
@@ -40,6 +43,11 @@ pub enum Reply {
         left_out: Vec<PathBuf>,
     },
     Tested(TestOutcome),
+    /// The account's buckets, for the list request numbered `generation`.
+    Buckets {
+        generation: u64,
+        result: Result<Vec<ListedBucket>, TestOutcome>,
+    },
     /// The log folder could not be opened; the folder is named so the user can go there.
     OpenFailed(PathBuf),
 }
@@ -240,6 +248,14 @@ impl Background {
         });
     }
 
+    /// Lists every bucket the credentials may list (ListBuckets, every page) at `connection`.
+    pub fn list_buckets(&self, generation: u64, connection: Connection, credentials: Credentials) {
+        self.spawn("list-buckets", move |tx| {
+            let result = list_buckets(&connection, credentials);
+            let _ = tx.send(Reply::Buckets { generation, result });
+        });
+    }
+
     /// Opens a folder in the system's file manager, creating it first: the log folder may not
     /// exist before the first log line.
     pub fn open_folder(&self, dir: PathBuf) {
@@ -255,39 +271,72 @@ impl Background {
 }
 
 fn test_connection(settings: &AppSettings, credentials: Credentials) -> TestOutcome {
-    let config = match settings.connection().client_config(credentials) {
-        Ok(c) => c,
-        Err(e) => {
-            return TestOutcome::Other(crate::text::Text::new(
-                e.to_string(),
-                format!("设置不正确：{e}"),
-            ));
-        }
-    };
-    let client = match Client::new(config) {
-        Ok(c) => c,
-        Err(e) => return TestOutcome::from_error(&e),
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let bucket = settings.bucket.clone();
+    let result = with_client(
+        &settings.connection(),
+        credentials,
+        TEST_TIMEOUT,
+        |client| {
+            async move {
+                // A prefix nobody uses keeps the answer small in a bucket with many unfinished
+                // uploads.
+                client
+                    .list_multipart_uploads(&bucket, "oss-uploader-connection-test/")
+                    .await
+                    .map(|_| ())
+            }
+        },
+    );
+    match result {
+        Ok(()) => TestOutcome::Ok,
+        Err(outcome) => outcome,
+    }
+}
+
+fn list_buckets(
+    connection: &Connection,
+    credentials: Credentials,
+) -> Result<Vec<ListedBucket>, TestOutcome> {
+    with_client(connection, credentials, LIST_TIMEOUT, |client| async move {
+        client
+            .list_buckets("")
+            .await
+            .map(|list| list.iter().map(ListedBucket::from).collect())
+    })
+}
+
+/// Runs one call of a client for `connection` on a runtime of its own, within `timeout`; a
+/// failure comes back as what the user should fix.
+fn with_client<T, F>(
+    connection: &Connection,
+    credentials: Credentials,
+    timeout: Duration,
+    call: impl FnOnce(Client) -> F,
+) -> Result<T, TestOutcome>
+where
+    F: std::future::Future<Output = Result<T, Error>>,
+{
+    let config = connection.client_config(credentials).map_err(|e| {
+        TestOutcome::Other(crate::text::Text::new(
+            e.to_string(),
+            format!("设置不正确：{e}"),
+        ))
+    })?;
+    let client = Client::new(config).map_err(|e| TestOutcome::from_error(&e))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            return TestOutcome::Other(crate::text::Text::new(
+        .map_err(|e| {
+            TestOutcome::Other(crate::text::Text::new(
                 format!("internal error: {e}"),
                 format!("内部错误：{e}"),
-            ));
-        }
-    };
-    let bucket = settings.bucket.clone();
+            ))
+        })?;
     runtime.block_on(async move {
-        // A prefix nobody uses keeps the answer small in a bucket with many unfinished uploads.
-        let call = client.list_multipart_uploads(&bucket, "oss-uploader-connection-test/");
-        match tokio::time::timeout(TEST_TIMEOUT, call).await {
-            Ok(Ok(_)) => TestOutcome::Ok,
-            Ok(Err(e)) => TestOutcome::from_error(&e),
-            Err(_) => TestOutcome::Timeout,
+        match tokio::time::timeout(timeout, call(client)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(TestOutcome::from_error(&e)),
+            Err(_) => Err(TestOutcome::Timeout),
         }
     })
 }

@@ -257,6 +257,13 @@ strings! {
     test_no_network: "The storage service cannot be reached. Check the internet connection and the address.", "无法连接存储服务。请检查网络连接和地址。";
     test_timeout: "The storage service did not answer in time. The network may be slow; try again.", "存储服务没有及时响应，网络可能较慢，请重试。";
     test_certificate: "The secure connection failed (certificate problem). Check the address and the computer's date; a proxy may interfere.", "安全连接失败（证书问题）。请检查地址和电脑日期，可能是代理干扰。";
+    choose_bucket: "Choose from my buckets", "从我的存储空间中选择";
+    choose_bucket_tip: "Lists the buckets this AccessKey can see, with their regions. Picking one fills in the bucket and its region.", "列出此 AccessKey 能看到的存储空间及其地域。选择一个即可自动填写存储空间和地域。";
+    choose_bucket_needs_key: "Enter the AccessKey ID and secret first.", "请先填写 AccessKey ID 和 Secret。";
+    listing_buckets: "Listing your buckets…", "正在列出您的存储空间…";
+    no_buckets: "This key sees no buckets. Type the bucket name above.", "此密钥看不到任何存储空间。请在上方填写存储空间名称。";
+    list_denied: "This key cannot list buckets; type the bucket name above.", "此密钥无权列出存储空间，请在上方手动填写存储空间名称。";
+    bucket_region_unknown: "Could not tell which region \"{name}\" is in: choose its region above.", "无法确定“{name}”所在的地域，请在上方选择地域。";
 
     prefix: "Folder in the bucket", "存储空间中的文件夹";
     prefix_hint: "e.g. photos/2024 (empty: top level)", "例如 photos/2024（留空：根目录）";
@@ -359,6 +366,7 @@ mod tests {
             (EN.status_files, ZH.status_files),
             (EN.secret_in_file, ZH.secret_in_file),
             (EN.bad_part_size, ZH.bad_part_size),
+            (EN.bucket_region_unknown, ZH.bucket_region_unknown),
             (EN.add_files_tip, ZH.add_files_tip),
             (EN.cancel_body, ZH.cancel_body),
             (EN.hide_finished, ZH.hide_finished),

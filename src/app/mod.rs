@@ -5,6 +5,7 @@
 //! before the first frame.
 
 pub mod background;
+pub mod bucket_picker;
 pub mod demo;
 pub mod desktop_bus;
 pub mod fonts;

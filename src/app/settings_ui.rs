@@ -6,6 +6,7 @@
 use egui::{RichText, TextEdit};
 
 use super::background::TestOutcome;
+use super::bucket_picker::{self, BucketList, PickerAction};
 use super::i18n::{Lang, LanguageChoice, Tr};
 use super::settings::{Field, SettingsForm};
 use crate::engine::ExistingPolicy;
@@ -19,6 +20,10 @@ pub enum FormAction {
     Save,
     Cancel,
     Test,
+    /// List the account's buckets.
+    ListBuckets,
+    /// Put the listed bucket with this index into the form.
+    PickBucket(usize),
 }
 
 /// Where Test connection stands.
@@ -99,6 +104,7 @@ pub fn form_ui(
     form: &mut SettingsForm,
     errors: &[(Field, String)],
     test: &TestState,
+    buckets: &BucketList,
     first_run: bool,
     demo: bool,
 ) -> FormAction {
@@ -174,6 +180,10 @@ pub fn form_ui(
                             .on_hover_text(t.path_style_tip);
                     } else if let Some(r) = REGIONS.iter().find(|r| r.id == form.region) {
                         ui.label(RichText::new(r.endpoint()).weak());
+                    } else if !form.region.trim().is_empty() {
+                        // A region we do not list, set from a picked bucket.
+                        let region = form.region.trim();
+                        ui.label(RichText::new(format!("oss-{region}.aliyuncs.com")).weak());
                     }
                     field_errors_ui(ui, errors, Field::Endpoint);
                 });
@@ -217,6 +227,11 @@ pub fn form_ui(
                     ui.add(TextEdit::singleline(&mut form.bucket).desired_width(320.0))
                         .on_hover_text(t.bucket_tip);
                     field_errors_ui(ui, errors, Field::Bucket);
+                    match bucket_picker::picker_ui(ui, t, lang, form, buckets) {
+                        PickerAction::None => {}
+                        PickerAction::List => action = FormAction::ListBuckets,
+                        PickerAction::Pick(i) => action = FormAction::PickBucket(i),
+                    }
                 });
                 ui.end_row();
             });

@@ -12,6 +12,7 @@ use std::time::Duration;
 use egui::ViewportCommand;
 
 use super::background::{Background, Desktop, NativeDesktop, Reply};
+use super::bucket_picker::{self, BucketList};
 use super::demo::Demo;
 use super::i18n::{Lang, Tr, tr};
 use super::menu_ui::{self, Dismiss, MenuAction, MenuState, Message};
@@ -53,6 +54,8 @@ pub struct UploaderApp {
     /// …or tried to save or test.
     form_attempted: bool,
     test: TestState,
+    /// "Choose from my buckets" on the form.
+    buckets: BucketList,
     screen: Screen,
     engine: Option<EngineHandle>,
     queue: QueueModel,
@@ -135,6 +138,7 @@ impl UploaderApp {
             form,
             form_errors: Vec::new(),
             test: TestState::Idle,
+            buckets: BucketList::default(),
             screen: if start.ready {
                 Screen::Queue
             } else {
@@ -361,6 +365,7 @@ impl UploaderApp {
                     }
                 }
                 Reply::Tested(outcome) => self.test = TestState::Done(outcome),
+                Reply::Buckets { generation, result } => self.buckets.answer(generation, result),
                 Reply::OpenFailed(dir) => {
                     let text = self
                         .tr()
@@ -455,6 +460,7 @@ impl UploaderApp {
                 self.form_attempted = false;
                 self.form_errors.clear();
                 self.test = TestState::Idle;
+                self.buckets.reset();
                 self.screen = Screen::Settings;
             }
         }
@@ -645,6 +651,7 @@ impl UploaderApp {
 
     fn settings_screen_ui(&mut self, ui: &mut egui::Ui) {
         self.check_form_live();
+        self.buckets.follow(&self.form);
         let t = self.tr();
         let first_run = self.screen == Screen::Setup;
         let action = settings_ui::form_ui(
@@ -654,6 +661,7 @@ impl UploaderApp {
             &mut self.form,
             &self.form_errors,
             &self.test,
+            &self.buckets,
             first_run,
             self.demo.is_some(),
         );
@@ -670,6 +678,15 @@ impl UploaderApp {
                 }
                 None => self.test = TestState::Idle,
             },
+            FormAction::ListBuckets => {
+                if let Some(credentials) = self.form.credentials() {
+                    let generation = self.buckets.start(&self.form);
+                    let connection = bucket_picker::listing_connection(&self.form);
+                    self.background
+                        .list_buckets(generation, connection, credentials);
+                }
+            }
+            FormAction::PickBucket(i) => self.buckets.pick(i, &mut self.form),
             FormAction::Save => {
                 if let Some((settings, credentials)) = self.validated() {
                     self.save(settings, credentials);

@@ -87,8 +87,18 @@ pub struct Rig {
 
 impl Rig {
     pub fn new() -> Self {
+        Self::with_server(|c| c)
+    }
+
+    /// A rig whose server, which has the app's bucket, `config` changes further (more
+    /// buckets, another region).
+    pub fn with_server(
+        config: impl FnOnce(
+            oss_uploader::local_server::ServerConfig,
+        ) -> oss_uploader::local_server::ServerConfig,
+    ) -> Self {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let server = rt.block_on(TestServer::start_with(|c| c.with_bucket(BUCKET)));
+        let server = rt.block_on(TestServer::start_with(|c| config(c.with_bucket(BUCKET))));
         Self {
             rt,
             server,
