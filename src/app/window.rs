@@ -28,8 +28,11 @@ use crate::engine::{Command, EngineConfig, EngineHandle};
 use crate::oss::sign::Credentials;
 
 /// The longest an engine report waits for its frame; also the shortest time between frames
-/// the reports bring about (two a second while uploading).
-const REPAINT_EVERY: Duration = Duration::from_millis(500);
+/// the reports bring about: about one a second while uploading, as download bars in browsers
+/// do. With software rendering (no GPU) each frame costs CPU in proportion to the window's
+/// size, and two a second measured 6 % of a core against 3.5 % (docs/APP.md). Input (a click,
+/// a hover) still paints at once.
+const REPAINT_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Screen {
