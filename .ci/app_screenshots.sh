@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of the real window for docs/APP.md: the setup screen, a busy queue and the resume
 # banner, in English and Chinese, under Xvfb with Mesa's software GL.
-# Needs: xvfb x11-apps (xwd) imagemagick (convert); run from the repository root after
+# Needs: xvfb python3-pil (Debian's python3); run from the repository root after
 # `cargo build`. Writes assets/screenshots/*.png.
 set -euo pipefail
 
@@ -22,7 +22,12 @@ pids+=($!)
 export DISPLAY=$DISPLAY_NUM LIBGL_ALWAYS_SOFTWARE=1
 sleep 1
 
-shot() { xwd -root -silent | convert xwd:- -crop 1200x720+0+0 +repage "$OUT/$1.png"; }
+# Debian's python3 with python3-pil grabs the X screen (the window sits at the top left).
+shot() {
+    /usr/bin/python3 -c 'import sys; from PIL import ImageGrab
+ImageGrab.grab(xdisplay=sys.argv[1]).crop((0, 0, 1180, 720)).save(sys.argv[2])' \
+        "$DISPLAY_NUM" "$OUT/$1.png"
+}
 
 # Files worth watching: big enough to stay busy under a speed limit.
 mkdir -p "$WORK/files/Holiday 2024"
