@@ -306,6 +306,29 @@ fn test_connection_names_the_wrong_secret_and_then_succeeds() {
     h.state_mut().app.as_mut().unwrap().form_mut().secret = SK.into();
     h.get_by_label("Test connection").click();
     wait_for_label(&mut h, "Connected");
+    h.get_by_label(
+        "Connected: the key works and the bucket is reachable. This key can upload files \
+         here, read files, list the bucket's files and list your buckets.",
+    );
+    // Its probe upload was aborted: nothing is left open on the server.
+    assert!(rig.open_uploads().is_empty(), "{:?}", rig.open_uploads());
+
+    // A key that may not start uploads or list buckets is told so in plain words.
+    for op in [Op::InitiateMultipartUpload, Op::ListBuckets] {
+        rig.server.faults().add(FaultRule::new(
+            Some(op),
+            1,
+            FaultAction::error(403, "AccessDenied"),
+        ));
+    }
+    h.get_by_label_contains("Connected").hover();
+    h.get_by_label("Test connection").click();
+    h.run_steps(2);
+    wait_for_label(&mut h, "It cannot");
+    h.get_by_label(
+        "Connected: the key works and the bucket is reachable. This key can read files and \
+         list the bucket's files. It cannot upload files here and list your buckets.",
+    );
 }
 
 #[test]

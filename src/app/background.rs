@@ -52,10 +52,41 @@ pub enum Reply {
     OpenFailed(PathBuf),
 }
 
+/// What a working key may do, found by harmless probes: `Some(true)` allowed, `Some(false)`
+/// refused (AccessDenied), `None` not found out (some other failure).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Abilities {
+    /// InitiateMultipartUpload (the upload is aborted at once: no object, no part).
+    pub upload: Option<bool>,
+    /// HeadObject of a key that is not there: 404 means reading is allowed.
+    pub read: Option<bool>,
+    /// ListObjects of the bucket.
+    pub list: Option<bool>,
+    /// ListBuckets of the account.
+    pub buckets: Option<bool>,
+}
+
+/// Where Test connection's probes go: a prefix nobody uses.
+const TEST_PREFIX: &str = "oss-uploader-connection-test/";
+
+/// Whether a probe was allowed: `Some(false)` for a refusal, `None` for any other failure.
+fn allowed<T>(result: Result<T, Error>, also_allowed: Option<&str>) -> Option<bool> {
+    match result {
+        Ok(_) => Some(true),
+        Err(e) if e.code().is_some() && e.code() == also_allowed => Some(true),
+        Err(e) if e.code() == Some("AccessDenied") => Some(false),
+        Err(e) => {
+            tracing::info!("Test connection could not find out a permission: {e}");
+            None
+        }
+    }
+}
+
 /// What Test connection found, in terms a person can act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TestOutcome {
-    Ok,
+    /// The key works and the bucket is reachable; what else the key may do.
+    Ok(Abilities),
     WrongKeyId,
     WrongSecret,
     TokenExpired,
@@ -280,15 +311,34 @@ fn test_connection(settings: &AppSettings, credentials: Credentials) -> TestOutc
             async move {
                 // A prefix nobody uses keeps the answer small in a bucket with many unfinished
                 // uploads.
-                client
-                    .list_multipart_uploads(&bucket, "oss-uploader-connection-test/")
-                    .await
-                    .map(|_| ())
+                client.list_multipart_uploads(&bucket, TEST_PREFIX).await?;
+                let probe = format!("{TEST_PREFIX}probe-{:016x}", fastrand::u64(..));
+                let upload = client
+                    .initiate_multipart_upload(&bucket, &probe, &Default::default())
+                    .await;
+                if let Ok(id) = &upload
+                    && let Err(e) = client.abort_multipart_upload(&bucket, &probe, id).await
+                {
+                    // Empty (no part, nothing billed) and under TEST_PREFIX, where the next
+                    // Test connection's listing and `oss-uploader ls` show it.
+                    tracing::warn!("Test connection could not abort its probe upload {probe}: {e}");
+                }
+                Ok(Abilities {
+                    upload: allowed(upload, None),
+                    read: allowed(client.head_object(&bucket, &probe).await, Some("NoSuchKey")),
+                    list: allowed(
+                        client
+                            .list_objects_page(&bucket, TEST_PREFIX, "", None)
+                            .await,
+                        None,
+                    ),
+                    buckets: allowed(client.list_buckets("").await, None),
+                })
             }
         },
     );
     match result {
-        Ok(()) => TestOutcome::Ok,
+        Ok(abilities) => TestOutcome::Ok(abilities),
         Err(outcome) => outcome,
     }
 }

@@ -247,6 +247,14 @@ strings! {
     test_connection_tip: "Checks the address, the key and the bucket without uploading anything.", "检查地址、密钥和存储空间，不会上传任何内容。";
     testing: "Testing…", "正在测试…";
     test_ok: "Connected: the key works and the bucket is reachable.", "连接成功：密钥有效，存储空间可访问。";
+    test_can: "This key can {what}.", "此密钥可以{what}。";
+    test_cannot: "It cannot {what}.", "不能{what}。";
+    can_upload: "upload files here", "上传文件到这里";
+    can_read: "read files", "读取文件";
+    can_list: "list the bucket's files", "列出存储空间中的文件";
+    can_list_buckets: "list your buckets", "列出您的存储空间";
+    list_comma: ", ", "、";
+    list_and: " and ", "和";
     test_wrong_key: "The AccessKey ID is not recognised. Check that it was copied completely.", "无法识别 AccessKey ID，请检查是否完整复制。";
     test_wrong_secret: "The AccessKey secret is wrong (it is case-sensitive).", "AccessKey Secret 不正确（区分大小写）。";
     test_token: "The temporary token has expired or is wrong. Get a new one.", "临时令牌已过期或不正确，请重新获取。";
@@ -378,6 +386,8 @@ mod tests {
             (EN.notify_done_body, ZH.notify_done_body),
             (EN.notify_unverified_body, ZH.notify_unverified_body),
             (EN.link_copied_until, ZH.link_copied_until),
+            (EN.test_can, ZH.test_can),
+            (EN.test_cannot, ZH.test_cannot),
             (EN.share_title, ZH.share_title),
             (EN.share_download, ZH.share_download),
             (EN.share_until, ZH.share_until),

@@ -37,7 +37,7 @@ pub enum TestState {
 /// The plain-words result of a connection test.
 pub fn test_text(t: &Tr, outcome: &TestOutcome) -> String {
     match outcome {
-        TestOutcome::Ok => t.test_ok.to_owned(),
+        TestOutcome::Ok(abilities) => abilities_text(t, abilities),
         TestOutcome::WrongKeyId => t.test_wrong_key.to_owned(),
         TestOutcome::WrongSecret => t.test_wrong_secret.to_owned(),
         TestOutcome::TokenExpired => t.test_token.to_owned(),
@@ -49,6 +49,39 @@ pub fn test_text(t: &Tr, outcome: &TestOutcome) -> String {
         TestOutcome::Timeout => t.test_timeout.to_owned(),
         TestOutcome::Certificate => t.test_certificate.to_owned(),
         TestOutcome::Other(m) => m.get(t.lang()).to_owned(),
+    }
+}
+
+/// "Connected…", then what the key can and cannot do, in plain words.
+fn abilities_text(t: &Tr, a: &super::background::Abilities) -> String {
+    let all = [
+        (a.upload, t.can_upload),
+        (a.read, t.can_read),
+        (a.list, t.can_list),
+        (a.buckets, t.can_list_buckets),
+    ];
+    let pick = |want: bool| -> Vec<&str> {
+        all.iter()
+            .filter(|(v, _)| *v == Some(want))
+            .map(|(_, what)| *what)
+            .collect()
+    };
+    let mut out = t.test_ok.to_owned();
+    for (list, sentence) in [(pick(true), t.test_can), (pick(false), t.test_cannot)] {
+        if !list.is_empty() {
+            out.push(' ');
+            out.push_str(&sentence.replace("{what}", &join_words(t, &list)));
+        }
+    }
+    out
+}
+
+/// "a, b and c" / "a、b 和 c".
+fn join_words(t: &Tr, words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{}{}{last}", rest.join(t.list_comma), t.list_and),
     }
 }
 
@@ -253,7 +286,8 @@ pub fn form_ui(
                     ui.label(t.testing);
                 }
                 TestState::Done(outcome) => {
-                    let color = if *outcome == TestOutcome::Ok {
+                    let color = if matches!(outcome, TestOutcome::Ok(a) if a.upload != Some(false))
+                    {
                         egui::Color32::from_rgb(60, 170, 90)
                     } else {
                         ui.visuals().error_fg_color

@@ -155,6 +155,16 @@ impl Rig {
     pub fn stored(&self, key: &str) -> Vec<u8> {
         self.rt.block_on(object(&self.server.client(), BUCKET, key))
     }
+
+    /// The keys of the multipart uploads open on the server, in the bucket.
+    pub fn open_uploads(&self) -> Vec<String> {
+        let client = self.server.client();
+        let uploads = self
+            .rt
+            .block_on(client.list_multipart_uploads(BUCKET, ""))
+            .unwrap();
+        uploads.into_iter().map(|u| u.key).collect()
+    }
 }
 
 /// The app is built inside the harness's first frame so it wakes the harness's own context.
