@@ -327,7 +327,7 @@ fn test_connection_names_the_wrong_secret_and_then_succeeds() {
     wait_for_label(&mut h, "It cannot");
     h.get_by_label(
         "Connected: the key works and the bucket is reachable. This key can read files and \
-         list the bucket's files. It cannot upload files here and list your buckets.",
+         list the bucket's files. It cannot upload files here or list your buckets.",
     );
 }
 

@@ -255,6 +255,7 @@ strings! {
     can_list_buckets: "list your buckets", "列出您的存储空间";
     list_comma: ", ", "、";
     list_and: " and ", "和";
+    list_or: " or ", "或";
     test_wrong_key: "The AccessKey ID is not recognised. Check that it was copied completely.", "无法识别 AccessKey ID，请检查是否完整复制。";
     test_wrong_secret: "The AccessKey secret is wrong (it is case-sensitive).", "AccessKey Secret 不正确（区分大小写）。";
     test_token: "The temporary token has expired or is wrong. Get a new one.", "临时令牌已过期或不正确，请重新获取。";

@@ -67,21 +67,24 @@ fn abilities_text(t: &Tr, a: &super::background::Abilities) -> String {
             .collect()
     };
     let mut out = t.test_ok.to_owned();
-    for (list, sentence) in [(pick(true), t.test_can), (pick(false), t.test_cannot)] {
+    for (list, sentence, last) in [
+        (pick(true), t.test_can, t.list_and),
+        (pick(false), t.test_cannot, t.list_or),
+    ] {
         if !list.is_empty() {
             out.push(' ');
-            out.push_str(&sentence.replace("{what}", &join_words(t, &list)));
+            out.push_str(&sentence.replace("{what}", &join_words(t, &list, last)));
         }
     }
     out
 }
 
-/// "a, b and c" / "a、b 和 c".
-fn join_words(t: &Tr, words: &[&str]) -> String {
+/// "a, b and c" / "a、b和c", with `last` ("and", "or") before the last.
+fn join_words(t: &Tr, words: &[&str], last: &str) -> String {
     match words {
         [] => String::new(),
         [one] => (*one).to_owned(),
-        [rest @ .., last] => format!("{}{}{last}", rest.join(t.list_comma), t.list_and),
+        [rest @ .., end] => format!("{}{last}{end}", rest.join(t.list_comma)),
     }
 }
 
