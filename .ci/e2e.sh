@@ -9,15 +9,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TERM_COLOR=never
 log() { printf '[e2e-ci] %s\n' "$*" >&2; }
 
-# The X server and the drag helpers; then what the window loads at run time (winit opens the
-# X11 libraries with dlopen, glow draws through Mesa's EGL/GL in software under Xvfb).
-# python3-pil only takes the screenshot a failing run leaves (E2E_KEEP=1 keeps it).
-packages=(xvfb xdotool x11-utils xclip curl python3-gi gir1.2-gtk-3.0 python3-pil
-  libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+# The X server, the drag and clipboard helpers and the window's run-time libraries
+# (.ci/packages.sh).
+source .ci/packages.sh
+mapfile -t missing < <(missing_packages "${E2E_PACKAGES[@]}")
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then

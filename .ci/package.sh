@@ -32,12 +32,9 @@ finish() {
 
 start=$(date +%s)
 
-# The validators and what cargo-deb runs (dpkg-shlibdeps for `$auto`, strip); apt as root.
-packages=(desktop-file-utils appstream dpkg-dev binutils curl)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+# The validators and what cargo-deb runs (.ci/packages.sh); apt as root.
+source .ci/packages.sh
+mapfile -t missing < <(missing_packages "${PACKAGE_PACKAGES[@]}")
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then

@@ -9,6 +9,7 @@
 #   SDK_VENV          venv directory (default: $CARGO_TARGET_DIR or target, then /sdk-venv)
 #   OSS_UPLOADER_BIN  prebuilt binary to test (default: cargo build --locked, debug profile)
 #   SDK_COMPAT_TIMEOUT  overall limit in seconds for the Python run (default 900)
+#   SDK_VENV_ONLY     1: make the venv and stop
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,6 +51,11 @@ if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]
   echo "$want" > "$stamp"
 else
   log "reusing venv $venv"
+fi
+
+# SDK_VENV_ONLY=1: only the venv (.ci/run makes it early, in the background).
+if [[ -n "${SDK_VENV_ONLY:-}" ]]; then
+  exit 0
 fi
 
 # 2. The binary.
