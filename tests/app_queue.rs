@@ -1,8 +1,8 @@
 //! The window's queue and setup form as a person lives with them, driven with egui_kittest
 //! against the local server: Cancel asks and keeps what was sent so Retry continues, the
 //! filters and their counts, a small window, the setup form checked as it is typed, the bucket
-//! picked from the account's buckets, and file names in many scripts drawn with the system's
-//! fonts.
+//! picked from the account's buckets, file names in many scripts drawn with the system's
+//! fonts, and a re-drop that skips what is already there.
 
 use std::process::Command;
 
@@ -483,4 +483,52 @@ fn keeping_awake_and_notifying_can_be_turned_off() {
     h.run_steps(2);
     assert!(rig.desktop.awake.lock().unwrap().is_empty());
     assert!(rig.desktop.notified.lock().unwrap().is_empty());
+}
+
+/// "Skip if identical": dropping the same files again uploads only the one that changed.
+#[test]
+fn a_redrop_with_skip_if_identical_uploads_only_what_changed() {
+    let rig = Rig::new();
+    rig.save_settings_with(|s| s.existing = oss_uploader::engine::ExistingPolicy::SkipIdentical);
+    let files = [
+        rig.file("same-1.txt", 1000),
+        rig.file("same-2.txt", 200_000),
+        rig.file("changed.txt", 3000),
+    ];
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &files);
+    wait_until(&mut h, "the first three uploaded", |app| {
+        let rows = app.queue().rows();
+        rows.len() == 3 && rows.iter().all(|r| r.state == JobState::Done)
+    });
+    // Same size, other bytes: only the CRC-64 tells them apart.
+    let changed: Vec<u8> = (0..3000u32).map(|i| (i % 7) as u8).collect();
+    std::fs::write(&files[2], &changed).unwrap();
+    drop_files(&mut h, &files);
+    wait_until(&mut h, "the re-drop finished", |app| {
+        let rows = app.queue().rows();
+        rows.len() == 6 && rows[3..].iter().all(|r| r.state.is_finished())
+    });
+    let states: Vec<(String, JobState)> = h.state().app().queue().rows()[3..]
+        .iter()
+        .map(|r| (r.name.clone(), r.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("same-1.txt".to_owned(), JobState::Skipped),
+            ("same-2.txt".to_owned(), JobState::Skipped),
+            ("changed.txt".to_owned(), JobState::Done),
+        ]
+    );
+    assert_eq!(rig.stored("in/changed.txt"), changed);
+    // The choice in the settings, ticked.
+    h.get_by_label("Settings").click();
+    h.run_steps(2);
+    let choice = h.get_by_label("Skip if identical");
+    assert_eq!(
+        egui_kittest::kittest::NodeT::accesskit_node(&choice).toggled(),
+        Some(egui::accesskit::Toggled::True)
+    );
 }

@@ -282,6 +282,8 @@ strings! {
     overwrite: "Replace it", "覆盖";
     skip: "Skip the file", "跳过";
     keep_both: "Keep both", "保留两者";
+    skip_identical: "Skip if identical", "内容相同则跳过";
+    skip_identical_tip: "Skip a file when the bucket already has the same content under its name (same size and CRC-64 checksum); upload it when it differs. Dropping the same folder again uploads only new and changed files.", "存储空间中同名文件的内容与本地相同（大小和 CRC-64 校验值一致）时跳过，不同则上传。再次拖入同一文件夹时只上传新增和修改过的文件。";
     part_size: "Part size", "分片大小";
     part_size_tip: "Big files are sent in parts; an interrupted upload only resends the unfinished parts. Leave it empty and the app chooses: 8 MiB, or bigger parts for big files on a fast connection. OSS accepts parts from 100 KiB to 5 GiB and at most 10,000 parts per file; e.g. 8 MiB, 512 KiB, 1 GiB.", "大文件分片发送，中断后只需重发未完成的分片。留空则由应用选择：8 MiB，网络快时大文件用更大的分片。OSS 允许分片大小为 100 KiB 到 5 GiB，每个文件最多 10,000 片；例如 8 MiB、512 KiB、1 GiB。";
     part_size_auto: "automatic (8 MiB or more)", "自动（8 MiB 或更大）";

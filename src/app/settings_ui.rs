@@ -321,13 +321,18 @@ pub fn form_ui(
 
                 let _ = labelled_ui(ui, t.existing, t.existing_tip);
                 ui.horizontal(|ui| {
-                    for (value, label) in [
-                        (ExistingPolicy::Overwrite, t.overwrite),
-                        (ExistingPolicy::Skip, t.skip),
-                        (ExistingPolicy::KeepBoth, t.keep_both),
+                    for (value, label, tip) in [
+                        (ExistingPolicy::Overwrite, t.overwrite, t.existing_tip),
+                        (
+                            ExistingPolicy::SkipIdentical,
+                            t.skip_identical,
+                            t.skip_identical_tip,
+                        ),
+                        (ExistingPolicy::Skip, t.skip, t.existing_tip),
+                        (ExistingPolicy::KeepBoth, t.keep_both, t.existing_tip),
                     ] {
                         ui.radio_value(&mut form.existing, value, label)
-                            .on_hover_text(t.existing_tip);
+                            .on_hover_text(tip);
                     }
                 });
                 ui.end_row();
