@@ -180,7 +180,7 @@ fn a_small_window_keeps_the_state_and_the_buttons_in_view() {
         assert!(h.query_by_label(label).is_none(), "{label} still shows");
     }
     // The destination is cut short, never drawn over the buttons.
-    let destination = h.get_by_label_contains("Uploading to").rect();
+    let destination = h.get_by_label_contains("Files go to").rect();
     let clear = h.get_by_label("Clear finished").rect();
     assert!(
         !destination.intersects(clear),

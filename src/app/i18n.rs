@@ -103,7 +103,7 @@ strings! {
     resume_all_tip: "Continue every paused or interrupted upload from where it stopped.", "从中断处继续所有已暂停或被中断的上传。";
     clear_finished: "Clear finished", "清除已完成";
     clear_finished_tip: "Remove finished, skipped and cancelled uploads from the list (the files in the bucket stay).", "从列表中移除已完成、已跳过和已取消的上传（存储空间中的文件保留）。";
-    destination: "Uploading to", "上传到";
+    destination: "Files go to", "上传到";
     empty_title: "Drop files or folders here", "把文件或文件夹拖到这里";
     empty_hint: "or use Add files… / Add folder… above. Uploads continue where they stopped, even after a crash.", "或使用上方的“添加文件…”/“添加文件夹…”。即使程序崩溃，上传也会从中断处继续。";
     banner: "{n} uploads did not finish last time. They continue from where they stopped.", "上次有 {n} 个上传未完成，可从中断处继续。";
@@ -194,7 +194,8 @@ strings! {
     status_failed: "{n} failed", "{n} 个失败";
     status_walking: "Adding files… {n} found", "正在添加文件… 已找到 {n} 个";
     status_connections: "{n} connections", "{n} 个连接";
-    drop_here: "Drop to upload {n} item(s) to oss://{target}", "松开即可上传 {n} 项到 oss://{target}";
+    drop_here: "Drop to upload {n} items to oss://{target}", "松开即可上传 {n} 项到 oss://{target}";
+    drop_here_one: "Drop to upload it to oss://{target}", "松开即可上传到 oss://{target}";
     drop_blocked: "Finish the setup first, then drop the files again.", "请先完成设置，然后再拖入文件。";
     finish_setup_first: "Finish the setup first, then add the files again.", "请先完成设置，然后再添加文件。";
     no_dialog: "No file dialog can be opened on this computer. Drag files or folders onto the window instead.", "此电脑无法打开文件选择窗口。请把文件或文件夹直接拖到窗口里。";

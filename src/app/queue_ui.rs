@@ -618,6 +618,8 @@ pub fn drop_overlay_ui(ui: &egui::Ui, t: &Tr, target: &str, blocked: bool) {
     painter.rect_filled(rect, 0.0, Color32::from_black_alpha(180));
     let text = if blocked {
         t.drop_blocked.to_owned()
+    } else if hovered == 1 {
+        t.drop_here_one.replace("{target}", target)
     } else {
         t.drop_here
             .replace("{n}", &hovered.to_string())
