@@ -225,39 +225,24 @@ impl ListBucketResult {
         if self.encoding_type.as_deref() != Some("url") {
             return;
         }
-        let d = |s: &mut String| {
+        self.for_each_encoded(|s| {
             if let Ok(plain) = percent_encoding::percent_decode_str(s).decode_utf8() {
                 *s = plain.into_owned();
             }
-        };
-        d(&mut self.prefix);
-        d(&mut self.delimiter);
-        for s in [
-            &mut self.marker,
-            &mut self.start_after,
-            &mut self.continuation_token,
-            &mut self.next_marker,
-            &mut self.next_continuation_token,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            d(s);
-        }
-        for c in &mut self.contents {
-            d(&mut c.key);
-        }
-        for p in &mut self.common_prefixes {
-            d(&mut p.prefix);
-        }
+        });
         self.encoding_type = None;
     }
 
     /// Applies `encoding-type=url` (the server side of `decode_url_encoding`).
     pub fn encode_url_encoding(&mut self) {
-        let e = |s: &mut String| *s = uri_encode(s);
-        e(&mut self.prefix);
-        e(&mut self.delimiter);
+        self.for_each_encoded(|s| *s = uri_encode(s));
+        self.encoding_type = Some("url".to_owned());
+    }
+
+    /// Every value `encoding-type=url` applies to: one list for both directions.
+    fn for_each_encoded(&mut self, mut f: impl FnMut(&mut String)) {
+        f(&mut self.prefix);
+        f(&mut self.delimiter);
         for s in [
             &mut self.marker,
             &mut self.start_after,
@@ -268,15 +253,14 @@ impl ListBucketResult {
         .into_iter()
         .flatten()
         {
-            e(s);
+            f(s);
         }
         for c in &mut self.contents {
-            e(&mut c.key);
+            f(&mut c.key);
         }
         for p in &mut self.common_prefixes {
-            e(&mut p.prefix);
+            f(&mut p.prefix);
         }
-        self.encoding_type = Some("url".to_owned());
     }
 }
 
