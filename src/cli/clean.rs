@@ -35,15 +35,6 @@ pub struct CleanArgs {
     pub data_dir: Option<std::path::PathBuf>,
 }
 
-fn oss_failure(what: &str, e: &crate::oss::error::Error) -> CliError {
-    let je = JobError::from_oss(e);
-    CliError::Failed(format!(
-        "{what}: {}{}",
-        je.message,
-        super::display::error_tail(&je)
-    ))
-}
-
 fn ask(question: &str) -> bool {
     print!("{question} [y/N] ");
     let _ = std::io::stdout().flush();
@@ -69,7 +60,7 @@ pub async fn clean(args: CleanArgs) -> CliResult {
     let uploads = client
         .list_multipart_uploads(&args.bucket, &args.prefix)
         .await
-        .map_err(|e| oss_failure("cannot list the unfinished uploads", &e))?;
+        .map_err(|e| CliError::from_oss("cannot list the unfinished uploads", &e))?;
     let place = if args.prefix.is_empty() {
         format!("oss://{}", args.bucket)
     } else {

@@ -96,6 +96,19 @@ impl From<anyhow::Error> for CliError {
     }
 }
 
+impl CliError {
+    /// `what` failed because of `e`: the protocol error in the words and with the support
+    /// details (code, EC, request id) every command prints.
+    pub fn from_oss(what: &str, e: &crate::oss::error::Error) -> Self {
+        let je = crate::engine::JobError::from_oss(e);
+        CliError::Failed(format!(
+            "{what}: {}{}",
+            je.message,
+            display::error_tail(&je)
+        ))
+    }
+}
+
 pub type CliResult = Result<ExitCode, CliError>;
 
 /// The signature flag's values.

@@ -9,7 +9,6 @@ use clap::Args;
 
 use super::display::printable;
 use super::{CliError, CliResult, ConnectionArgs, client_for, credentials};
-use crate::engine::JobError;
 use crate::oss::client::Client;
 use crate::oss::endpoint::Endpoint;
 use crate::oss::error::parse_iso8601;
@@ -86,15 +85,6 @@ fn share_expiry(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn oss_failure(what: &str, e: &crate::oss::error::Error) -> CliError {
-    let je = JobError::from_oss(e);
-    CliError::Failed(format!(
-        "{what}: {}{}",
-        je.message,
-        super::display::error_tail(&je)
-    ))
-}
-
 /// "1 day", "3 h", "45 min", "20 s": how long a link lives.
 fn lifetime(secs: u64) -> String {
     match secs {
@@ -148,7 +138,7 @@ pub async fn share(args: ShareArgs) -> CliResult {
     client
         .head_object(&bucket, &key)
         .await
-        .map_err(|e| oss_failure(&format!("cannot share oss://{bucket}/{key}"), &e))?;
+        .map_err(|e| CliError::from_oss(&format!("cannot share oss://{bucket}/{key}"), &e))?;
     let endpoint = domain.as_ref().unwrap_or(&client.config().endpoint);
     if !args.download && is_public(&client, &bucket).await {
         println!("{}", endpoint.object_url(&bucket, &key));
@@ -207,7 +197,7 @@ pub async fn buckets(args: BucketsArgs) -> CliResult {
     let list = client
         .list_buckets(&args.prefix)
         .await
-        .map_err(|e| oss_failure("cannot list the buckets", &e))?;
+        .map_err(|e| CliError::from_oss("cannot list the buckets", &e))?;
     if list.is_empty() {
         eprintln!("This key sees no buckets.");
         return Ok(ExitCode::SUCCESS);
@@ -235,7 +225,9 @@ pub async fn ls(args: LsArgs) -> CliResult {
     let listing = client
         .list_objects_v2(&args.bucket, &prefix, delimiter)
         .await
-        .map_err(|e| oss_failure(&format!("cannot list oss://{}/{prefix}", args.bucket), &e))?;
+        .map_err(|e| {
+            CliError::from_oss(&format!("cannot list oss://{}/{prefix}", args.bucket), &e)
+        })?;
     for p in &listing.prefixes {
         println!("{:>10}  {:16}  {}", "DIR", "", printable(p));
     }
