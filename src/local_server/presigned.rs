@@ -13,7 +13,7 @@ use crate::oss::sign::{
     v4_canonical_request, v4_datetime, v4_signature, v4_string_to_sign,
 };
 
-use super::auth::Signed;
+use super::auth::{Signed, check_key_and_token};
 use super::reply::OssError;
 
 fn param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
@@ -49,32 +49,6 @@ fn mismatch(string_to_sign: String, canonical: Option<String>) -> OssError {
     err.body.string_to_sign = Some(string_to_sign);
     err.body.canonical_request = canonical;
     err
-}
-
-fn check_key_and_token(
-    creds: &Credentials,
-    access_key_id: &str,
-    token: Option<&str>,
-) -> Result<(), OssError> {
-    if access_key_id != creds.access_key_id {
-        return Err(OssError::new(
-            403,
-            "InvalidAccessKeyId",
-            "The OSS Access Key Id you provided does not exist in our records.",
-        )
-        .ec("0002-00000902"));
-    }
-    if let Some(expected) = &creds.security_token
-        && token != Some(expected.as_str())
-    {
-        return Err(OssError::new(
-            403,
-            "InvalidAccessKeyId",
-            "The security token you provided is invalid.",
-        )
-        .ec("0002-00000903"));
-    }
-    Ok(())
 }
 
 /// Verifies a presigned request; `now` is the server's clock in unix seconds.
