@@ -169,12 +169,12 @@ fn concurrency_is_automatic_and_its_numbers_are_under_advanced() {
     h.get_by_label("Keep for this session only").click();
     // Saving happens off the window's thread.
     let load = || oss_uploader::app::settings::AppSettings::load(rig.data.path()).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while load().is_none() {
-        assert!(std::time::Instant::now() < deadline, "never saved");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        h.step();
-    }
+    step_until(
+        &mut h,
+        "the settings saved",
+        Duration::from_secs(30),
+        || load().is_some(),
+    );
     let saved = load().unwrap();
     assert_eq!(
         (saved.parts_at_once, saved.files_at_once),
@@ -199,10 +199,7 @@ fn copied_links_open_the_uploaded_files() {
     let mut h = harness(rig.options(Lang::En, true));
     h.step();
     drop_files(&mut h, &files);
-    wait_until(&mut h, "both uploaded", |app| {
-        let rows = app.queue().rows();
-        rows.len() == 2 && rows.iter().all(|r| r.state == JobState::Done)
-    });
+    wait_all_done(&mut h, "both uploaded", 2);
     let copied = |h: &mut Harness<'_, Shell>| -> Vec<String> {
         h.output()
             .platform_output
@@ -494,10 +491,7 @@ fn snapshots_of_the_main_screens() {
         let mut h = harness(rig.options(lang, true));
         h.step();
         drop_files(&mut h, &files);
-        wait_until(&mut h, "three verified uploads", |app| {
-            app.queue().rows().len() == 3
-                && app.queue().rows().iter().all(|r| r.state == JobState::Done)
-        });
+        wait_all_done(&mut h, "three verified uploads", 3);
         h.run_steps(2);
         h.snapshot(format!("queue_done_{tag}"));
         results.extend_harness(&mut h);

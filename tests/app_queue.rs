@@ -445,18 +445,15 @@ fn the_computer_stays_awake_while_uploading_and_a_finished_batch_is_notified() {
     let mut h = harness(rig.options(Lang::En, true));
     h.step();
     drop_files(&mut h, &files);
-    wait_until(&mut h, "both uploaded", |app| {
-        let rows = app.queue().rows();
-        rows.len() == 2 && rows.iter().all(|r| r.state == JobState::Done)
-    });
+    wait_all_done(&mut h, "both uploaded", 2);
     // The batch ends on the frame after the last report; the notification and the release
     // follow from it.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while rig.desktop.notified.lock().unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no notification");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        h.step();
-    }
+    step_until(
+        &mut h,
+        "the notification",
+        std::time::Duration::from_secs(30),
+        || !rig.desktop.notified.lock().unwrap().is_empty(),
+    );
     assert_eq!(*rig.desktop.awake.lock().unwrap(), [true, false]);
     assert_eq!(
         *rig.desktop.notified.lock().unwrap(),
@@ -498,10 +495,7 @@ fn a_redrop_with_skip_if_identical_uploads_only_what_changed() {
     let mut h = harness(rig.options(Lang::En, true));
     h.step();
     drop_files(&mut h, &files);
-    wait_until(&mut h, "the first three uploaded", |app| {
-        let rows = app.queue().rows();
-        rows.len() == 3 && rows.iter().all(|r| r.state == JobState::Done)
-    });
+    wait_all_done(&mut h, "the first three uploaded", 3);
     // Same size, other bytes: only the CRC-64 tells them apart.
     let changed: Vec<u8> = (0..3000u32).map(|i| (i % 7) as u8).collect();
     std::fs::write(&files[2], &changed).unwrap();

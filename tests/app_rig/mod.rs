@@ -226,6 +226,30 @@ pub fn wait_until(h: &mut Harness<'_, Shell>, what: &str, pred: impl Fn(&Uploade
     }
 }
 
+/// Steps the window until the table has `n` rows and every one is Done (uploaded, verified).
+pub fn wait_all_done(h: &mut Harness<'_, Shell>, what: &str, n: usize) {
+    wait_until(h, what, |app| {
+        let rows = app.queue().rows();
+        rows.len() == n && rows.iter().all(|r| r.state == JobState::Done)
+    });
+}
+
+/// Steps the window until `ready` holds outside it (a file saved, a notification sent); fails
+/// with `what` after `limit`.
+pub fn step_until(
+    h: &mut Harness<'_, Shell>,
+    what: &str,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
 /// Steps the window until `label` shows (once or more: a file's name is in the name and the
 /// key columns); fails after a generous bound.
 pub fn wait_for_label(h: &mut Harness<'_, Shell>, label: &str) {
