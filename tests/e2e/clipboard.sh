@@ -26,20 +26,10 @@ done
 [[ -x "$bin" ]] || fail "no app binary at $bin (cargo build first)"
 
 work="$(mktemp -d)"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ -n "${E2E_KEEP:-}" ]]; then log "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+source "$here/x_session.sh"
+trap end_session EXIT
 
-Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
-pids+=($!)
-export DISPLAY="$display"
-for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
-xdpyinfo >/dev/null 2>&1 || fail "Xvfb did not start on $display: $(cat "$work/xvfb.log")"
+start_xvfb "$display" 1280x800x24
 
 # Runs "$@" (env VAR=... the app ARGS) and sets wid to the app's window once it has drawn.
 start_app() {

@@ -27,20 +27,10 @@ done
 [[ -x "$bin" ]] || fail "no app binary at $bin (cargo build first)"
 
 work="$(mktemp -d)"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$here/x_session.sh"
+trap end_session EXIT
 
-Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
-pids+=($!)
-export DISPLAY="$display"
-for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
-xdpyinfo >/dev/null 2>&1 || fail "Xvfb did not start on $display: $(cat "$work/xvfb.log")"
+start_xvfb "$display" 1280x800x24
 
 export OSS_SERVE_ACCESS_KEY_ID=cpu-key OSS_SERVE_ACCESS_KEY_SECRET=cpu-secret
 "$bin" serve --root "$work/server" --bucket cpu >"$work/serve.out" 2>"$work/serve.err" &

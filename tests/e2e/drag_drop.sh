@@ -40,23 +40,10 @@ done
 [[ "$mode" == "self-test" || -x "$bin" ]] || fail "no app binary at $bin (cargo build first)"
 
 work="$(mktemp -d)"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ -n "${E2E_KEEP:-}" ]]; then log "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+source "$here/x_session.sh"
+trap end_session EXIT
 
-# The X server. -nolisten tcp: nothing outside this machine can draw on it. -noreset: by
-# default the server resets when its last client leaves, so the app connecting just after the
-# readiness probe (xdpyinfo) disconnected could find it mid-reset and fail to open the window.
-Xvfb "$display" -screen 0 1920x1080x24 -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
-pids+=($!)
-export DISPLAY="$display"
-for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
-xdpyinfo >/dev/null 2>&1 || fail "Xvfb did not start on $display: $(cat "$work/xvfb.log")"
+start_xvfb "$display" 1920x1080x24
 
 # A file with a name that needs care: Chinese, a space, a '#'.
 file="$work/files/年度报告 #1.bin"
