@@ -30,7 +30,6 @@ tools="${BENCH_TOOLS:-oss-uploader oss2 v2}"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 venv="${SDK_VENV:-$target_dir/sdk-venv}"
 python="${PYTHON:-python3}"
-req="$repo/tests/sdk/requirements.txt"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -40,23 +39,8 @@ if [[ ! -x /usr/bin/time ]]; then
   apt-get update -qq && apt-get install -y -qq time >/dev/null
 fi
 
-# The SDK venv, made exactly as .ci/sdk_compat.sh makes it so that both reuse one.
-stamp="$venv/.requirements.sha256"
-want="$( (sha256sum "$req"; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
-if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-  log "creating venv $venv"
-  rm -rf "$venv"
-  if ! "$python" -m venv "$venv" 2>/dev/null; then
-    rm -rf "$venv"
-    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
-    "$python" -m venv "$venv"
-  fi
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --retries 5 \
-    --timeout 60 -r "$req"
-  echo "$want" > "$stamp"
-else
-  log "reusing venv $venv"
-fi
+# The SDK venv: .ci/sdk_compat.sh makes it (or finds it made), so that both reuse one.
+SDK_VENV="$venv" PYTHON="$python" SDK_VENV_ONLY=1 bash "$repo/.ci/sdk_compat.sh"
 
 auto="${BENCH_AUTO:-0}"
 bin="${OSS_UPLOADER_BIN:-}"

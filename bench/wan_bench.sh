@@ -52,7 +52,6 @@ slow_big_mib="${SLOW_BIG_MIB:-24}"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 venv="${SDK_VENV:-$target_dir/sdk-venv}"
 python="${PYTHON:-python3}"
-req="$repo/tests/sdk/requirements.txt"
 
 log() { printf '[wan-bench] %s\n' "$*" >&2; }
 
@@ -65,22 +64,9 @@ if ! command -v ss >/dev/null; then
   apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null
 fi
 
-# The SDK venv, made exactly as .ci/sdk_compat.sh and bench/upload_bench.sh make it.
+# The SDK venv: .ci/sdk_compat.sh makes it (or finds it made), shared with the other scripts.
 if [[ " $variants $loop_variants " == *" oss2"* || " $variants $loop_variants " == *" v2"* ]]; then
-  stamp="$venv/.requirements.sha256"
-  want="$( (sha256sum "$req"; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
-  if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    log "creating venv $venv"
-    rm -rf "$venv"
-    if ! "$python" -m venv "$venv" 2>/dev/null; then
-      rm -rf "$venv"
-      apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
-      "$python" -m venv "$venv"
-    fi
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --retries 5 \
-      --timeout 60 -r "$req"
-    echo "$want" >"$stamp"
-  fi
+  SDK_VENV="$venv" PYTHON="$python" SDK_VENV_ONLY=1 bash "$repo/.ci/sdk_compat.sh"
 fi
 
 bin="${OSS_UPLOADER_BIN:-}"
