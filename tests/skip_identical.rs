@@ -133,6 +133,19 @@ async fn put(client: &Client, key: &str, body: &[u8]) {
         .unwrap();
 }
 
+/// The `nth` HeadObject from now answers that the object is not there, as OSS does.
+fn missing_on_head(nth: u64) -> FaultRule {
+    FaultRule::new(
+        Some(Op::HeadObject),
+        nth,
+        FaultAction::Error {
+            status: 404,
+            code: "NoSuchKey".into(),
+            message: "The specified key does not exist.".into(),
+        },
+    )
+}
+
 /// Another writer stores the object after the CLI found the name free and before its upload
 /// ends. Played without timing: the object is there from the start, and the server answers
 /// the CLI's first HeadObject with NoSuchKey, as it would have a moment earlier.
@@ -140,15 +153,7 @@ async fn race(policy: &str) -> (Rig, String, i32) {
     let rig = Rig::new().await;
     let file = write_file(rig.work.path(), "report.pdf", b"mine");
     put(&rig.client(), "report.pdf", b"theirs").await;
-    rig.server.faults().add(FaultRule::new(
-        Some(Op::HeadObject),
-        1,
-        FaultAction::Error {
-            status: 404,
-            code: "NoSuchKey".into(),
-            message: "The specified key does not exist.".into(),
-        },
-    ));
+    rig.server.faults().add(missing_on_head(1));
     let (out, code) = run(rig.upload(&file, &["--if-exists", policy])).await;
     (rig, out, code)
 }
@@ -179,15 +184,7 @@ async fn keep_both_chooses_again_from_the_files_own_name() {
     put(&rig.client(), "report.pdf", b"first").await;
     put(&rig.client(), "report (1).pdf", b"second").await;
     // The numbered name looks free at first (the second HeadObject), then is found taken.
-    rig.server.faults().add(FaultRule::new(
-        Some(Op::HeadObject),
-        2,
-        FaultAction::Error {
-            status: 404,
-            code: "NoSuchKey".into(),
-            message: "The specified key does not exist.".into(),
-        },
-    ));
+    rig.server.faults().add(missing_on_head(2));
     let (out, code) = run(rig.upload(&file, &["--if-exists", "keep-both"])).await;
     assert_eq!(code, 0, "{out}");
     assert_eq!(
