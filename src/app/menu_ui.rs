@@ -45,8 +45,7 @@ pub struct MenuState {
 /// The menu bar.
 pub fn menu_bar_ui(ui: &mut egui::Ui, t: &Tr, state: MenuState) -> Option<MenuAction> {
     let mut action = None;
-    let frame = egui::Frame::side_top_panel(ui.style());
-    egui::Panel::top("menu").frame(frame).show(ui, |ui| {
+    egui::Panel::top("menu").show(ui, |ui| {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button(t.menu_file, |ui| {
                 if ui
@@ -99,8 +98,7 @@ pub fn messages_ui(
         return None;
     }
     let mut dismiss = None;
-    let frame = egui::Frame::side_top_panel(ui.style());
-    egui::Panel::top("messages").frame(frame).show(ui, |ui| {
+    egui::Panel::top("messages").show(ui, |ui| {
         for (i, m) in messages.iter().enumerate() {
             ui.horizontal(|ui| {
                 let color = if m.is_error {

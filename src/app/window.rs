@@ -252,12 +252,14 @@ impl UploaderApp {
         }
         if self.screen == Screen::Queue {
             let (totals, walking) = (self.totals, self.walking);
-            let frame = egui::Frame::side_top_panel(ui.style());
-            egui::Panel::bottom("status").frame(frame).show(ui, |ui| {
+            egui::Panel::bottom("status").show(ui, |ui| {
                 queue_ui::status_bar_ui(ui, t, &totals, walking);
             });
         }
-        let central = bare(egui::Frame::central_panel(ui.style()));
+        // The window's background is the frame's clear colour (`clear_color` below, the same
+        // `panel_fill`), not a quad over the whole window: with software rendering (no GPU:
+        // Mesa's llvmpipe) that quad was half of each frame's cost (docs/APP.md).
+        let central = egui::Frame::central_panel(ui.style()).fill(egui::Color32::TRANSPARENT);
         egui::CentralPanel::default()
             .frame(central)
             .show(ui, |ui| match self.screen {
@@ -796,14 +798,6 @@ impl UploaderApp {
             }),
         }
     }
-}
-
-/// A panel's frame without its fill. The window's background is the frame's clear colour
-/// (`clear_color` below, the same `panel_fill`), not quads over the whole window: with software
-/// rendering (no GPU: Mesa's llvmpipe) those quads were half of each frame's cost, and the
-/// window's CPU while uploading halved without them (docs/APP.md).
-pub fn bare(frame: egui::Frame) -> egui::Frame {
-    frame.fill(egui::Color32::TRANSPARENT)
 }
 
 impl eframe::App for UploaderApp {
