@@ -646,4 +646,34 @@ mod tests {
         assert_eq!(q.get(2).map(|r| r.size), Some(300));
         assert!(q.get(1).is_none());
     }
+
+    /// An upload nothing could check is finished and there to share, counted with the done
+    /// ones, and the batch's end says how many were not verified.
+    #[test]
+    fn an_unverified_upload_counts_as_done_but_not_as_verified() {
+        let mut q = QueueModel::default();
+        for id in [1, 2] {
+            q.apply(Event::Added(info(id, 100)));
+            q.apply(Event::State {
+                id,
+                state: JobState::Uploading,
+                error: None,
+            });
+        }
+        for (id, state) in [(1, JobState::Done), (2, JobState::Unverified)] {
+            q.apply(Event::State {
+                id,
+                state,
+                error: None,
+            });
+        }
+        let row = q.get(2).unwrap();
+        assert_eq!(row.category(), Some(Filter::Done));
+        assert!(row.has_link() && !row.can_cancel() && row.is_finished());
+        let t = q.totals();
+        assert_eq!((t.counts.done, t.counts.active, t.active), (2, 0, 0));
+        assert_eq!((t.finished, t.done), (2, 200));
+        let end = q.end_batch().unwrap();
+        assert_eq!((end.files, end.uploaded, end.unverified), (2, 2, 1));
+    }
 }
