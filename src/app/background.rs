@@ -1,5 +1,6 @@
 //! Work the window starts but must not wait for: file dialogs, walking dropped folders, testing
-//! the connection, listing the account's buckets and opening the log folder. Each runs on its own thread and answers with a
+//! the connection, listing the account's buckets, listing a bucket's folder page by page, making
+//! a folder and opening the log folder. Each runs on its own thread and answers with a
 //! `Reply` on one channel, then wakes the window. Dialogs and the file manager are reached
 //! through the `Desktop` trait, so tests can stand in for them.
 
@@ -15,6 +16,7 @@ use crate::oss::error::{Error, ErrorClass, TransportKind};
 use crate::oss::sign::Credentials;
 
 use super::bucket_picker::ListedBucket;
+use super::folder_browser::{FolderPage, ListRequest};
 use super::settings::AppSettings;
 
 /// Files go to the engine in batches this big, so a folder of 100,000 files fills the table
@@ -47,6 +49,16 @@ pub enum Reply {
     Buckets {
         generation: u64,
         result: Result<Vec<ListedBucket>, TestOutcome>,
+    },
+    /// One more page of the folder the browser asked for with `generation`.
+    FolderPage {
+        generation: u64,
+        result: Result<FolderPage, TestOutcome>,
+    },
+    /// A folder (its marker `key`, ending in `/`) was made for the browser's `generation`.
+    FolderMade {
+        generation: u64,
+        result: Result<String, TestOutcome>,
     },
     /// The log folder could not be opened; the folder is named so the user can go there.
     OpenFailed(PathBuf),
@@ -287,6 +299,52 @@ impl Background {
         });
     }
 
+    /// Lists one folder of a bucket (ListObjectsV2 with the delimiter `/`), handing over each
+    /// page as it comes so the first shows at once; stops early once the browser asked for
+    /// something newer.
+    pub fn list_folder(&self, request: ListRequest) {
+        let ctx = self.ctx.clone();
+        self.spawn("list-folder", move |tx| {
+            list_folder(&request, &mut |result| {
+                let _ = tx.send(Reply::FolderPage {
+                    generation: request.generation,
+                    result,
+                });
+                ctx.request_repaint();
+            });
+        });
+    }
+
+    /// Makes the folder `key` (a zero-byte object whose name ends in `/`, as the OSS console
+    /// does) in `request`'s bucket.
+    pub fn make_folder(&self, request: ListRequest, key: String) {
+        self.spawn("make-folder", move |tx| {
+            let bucket = request.bucket.clone();
+            let result = with_client(
+                &request.connection,
+                request.credentials.clone(),
+                TEST_TIMEOUT,
+                |client| async move {
+                    let empty = crate::oss::client::Body::Empty;
+                    client
+                        .put_object(
+                            &bucket,
+                            &key,
+                            empty,
+                            &Default::default(),
+                            &Default::default(),
+                        )
+                        .await
+                        .map(|_| key)
+                },
+            );
+            let _ = tx.send(Reply::FolderMade {
+                generation: request.generation,
+                result,
+            });
+        });
+    }
+
     /// Opens a folder in the system's file manager, creating it first: the log folder may not
     /// exist before the first log line.
     pub fn open_folder(&self, dir: PathBuf) {
@@ -355,17 +413,52 @@ fn list_buckets(
     })
 }
 
-/// Runs one call of a client for `connection` on a runtime of its own, within `timeout`; a
-/// failure comes back as what the user should fix.
-fn with_client<T, F>(
+/// Pages through `request`'s folder, each page (or the failure that ends the listing) handed to
+/// `emit`. Each page has `LIST_TIMEOUT` of its own: 100,000 keys are 100 pages.
+fn list_folder(request: &ListRequest, emit: &mut dyn FnMut(Result<FolderPage, TestOutcome>)) {
+    let (client, runtime) =
+        match client_and_runtime(&request.connection, request.credentials.clone()) {
+            Ok(both) => both,
+            Err(outcome) => return emit(Err(outcome)),
+        };
+    let mut token: Option<String> = None;
+    loop {
+        if !request.wanted() {
+            return;
+        }
+        let page = runtime.block_on(async {
+            let call =
+                client.list_objects_page(&request.bucket, &request.prefix, "/", token.as_deref());
+            match tokio::time::timeout(LIST_TIMEOUT, call).await {
+                Ok(Ok(page)) => Ok(page),
+                Ok(Err(e)) => Err(TestOutcome::from_error(&e)),
+                Err(_) => Err(TestOutcome::Timeout),
+            }
+        });
+        let page = match page {
+            Ok(page) => page,
+            Err(outcome) => return emit(Err(outcome)),
+        };
+        // A truncated page without a token to go on from, or with the same one again, would
+        // loop for ever: the listing ends there.
+        let next = page
+            .next_continuation_token
+            .clone()
+            .filter(|t| page.is_truncated && !t.is_empty() && token.as_deref() != Some(t.as_str()));
+        let last = next.is_none();
+        emit(Ok(FolderPage::from_listing(&request.prefix, page, last)));
+        if last {
+            return;
+        }
+        token = next;
+    }
+}
+
+/// A client for `connection` and a runtime of its own to run its calls on.
+fn client_and_runtime(
     connection: &Connection,
     credentials: Credentials,
-    timeout: Duration,
-    call: impl FnOnce(Client) -> F,
-) -> Result<T, TestOutcome>
-where
-    F: std::future::Future<Output = Result<T, Error>>,
-{
+) -> Result<(Client, tokio::runtime::Runtime), TestOutcome> {
     let config = connection.client_config(credentials).map_err(|e| {
         TestOutcome::Other(crate::text::Text::new(
             e.to_string(),
@@ -382,6 +475,21 @@ where
                 format!("内部错误：{e}"),
             ))
         })?;
+    Ok((client, runtime))
+}
+
+/// Runs one call of a client for `connection` on a runtime of its own, within `timeout`; a
+/// failure comes back as what the user should fix.
+fn with_client<T, F>(
+    connection: &Connection,
+    credentials: Credentials,
+    timeout: Duration,
+    call: impl FnOnce(Client) -> F,
+) -> Result<T, TestOutcome>
+where
+    F: std::future::Future<Output = Result<T, Error>>,
+{
+    let (client, runtime) = client_and_runtime(connection, credentials)?;
     runtime.block_on(async move {
         match tokio::time::timeout(timeout, call(client)).await {
             Ok(Ok(v)) => Ok(v),

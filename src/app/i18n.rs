@@ -182,6 +182,37 @@ strings! {
     err_request: "Request ID", "请求 ID";
     job_gone: "This upload is no longer in the list.", "此上传已不在列表中。";
     close: "Close", "关闭";
+    browser: "Browse…", "浏览…";
+    browser_tip: "See the folders in the bucket and choose one, or make a new one.", "查看存储空间中的文件夹并从中选择，或新建一个。";
+    browser_needs_bucket: "Type the AccessKey and the bucket first.", "请先填写 AccessKey 和存储空间。";
+    browser_needs_key: "No AccessKey to look into the bucket with: open Settings first.", "没有可用于查看存储空间的 AccessKey：请先打开设置。";
+    browser_pick_title: "Choose the folder to upload to", "选择上传到的文件夹";
+    browser_look_title: "In the bucket", "存储空间中的内容";
+    browser_up: "Up", "上一级";
+    browser_up_tip: "The folder this one is in.", "返回上一级文件夹。";
+    browser_count: "Folders: {folders}   Files: {files}", "文件夹：{folders}   文件：{files}";
+    browser_listing: "Listing… {count} so far", "正在列出……目前 {count}";
+    browser_empty: "This folder is empty.", "此文件夹是空的。";
+    browser_retry: "Retry", "重试";
+    browser_denied: "This key may not list what is in the bucket. Ask the account owner for list permission, or type the folder by hand.", "此密钥无权列出存储空间中的内容。请向账号所有者申请列出权限，或手动填写文件夹。";
+    browser_name: "Name", "名称";
+    browser_modified: "Last modified (UTC)", "修改时间（UTC）";
+    browser_folder: "Folder", "文件夹";
+    browser_open_tip: "Open this folder.", "打开此文件夹。";
+    browser_new_folder: "New folder…", "新建文件夹…";
+    browser_new_folder_tip: "Make a folder here and go into it.", "在此处新建文件夹并进入。";
+    browser_folder_name: "Folder name", "文件夹名称";
+    browser_folder_hint: "e.g. Holiday 2024", "例如：2024 假期";
+    browser_create: "Create", "创建";
+    browser_choose: "Choose this folder", "选择此文件夹";
+    browser_choose_tip: "Upload into the folder shown here.", "上传到当前显示的文件夹。";
+    browser_goes_to: "Files will go to {target}", "文件将上传到 {target}";
+    show_in_bucket: "Show in bucket", "在存储空间中查看";
+    show_in_bucket_tip: "See this file in its folder in the bucket.", "在存储空间的文件夹中查看此文件。";
+    folder_name_empty: "Type a name for the folder.", "请输入文件夹名称。";
+    folder_name_slash: "A folder name cannot contain “/” or “\\”.", "文件夹名称不能包含“/”或“\\”。";
+    folder_name_dots: "“.” and “..” cannot be used as folder names.", "“.” 和 “..” 不能用作文件夹名称。";
+    folder_name_long: "The name is too long: a name in the bucket may have at most 1,023 bytes.", "名称太长：存储空间中的名称最多 1023 字节。";
 
     status_files: "{done} of {total} files done", "已完成 {done}/{total} 个文件";
     status_bytes: "{done} of {total}", "{done} / {total}";
@@ -395,6 +426,9 @@ mod tests {
             (EN.share_title, ZH.share_title),
             (EN.share_download, ZH.share_download),
             (EN.share_until, ZH.share_until),
+            (EN.browser_count, ZH.browser_count),
+            (EN.browser_listing, ZH.browser_listing),
+            (EN.browser_goes_to, ZH.browser_goes_to),
         ] {
             let marks = |s: &str| {
                 let mut v: Vec<String> = s

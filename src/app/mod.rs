@@ -8,6 +8,8 @@ pub mod background;
 pub mod bucket_picker;
 pub mod demo;
 pub mod desktop_bus;
+pub mod folder_browser;
+pub mod folder_browser_ui;
 pub mod fonts;
 pub mod i18n;
 pub mod icon;

@@ -22,6 +22,10 @@ pub enum QueueAction {
     CopyUrls(Vec<JobId>),
     /// Open the Share dialog for this finished row.
     Share(JobId),
+    /// Open the folder browser, read-only, at this finished row's object.
+    ShowInBucket(JobId),
+    /// Open the folder browser at the destination, to choose another folder.
+    BrowseDestination,
     Details(JobId),
     /// Cancel was clicked: ask first.
     AskCancel(JobId),
@@ -171,6 +175,9 @@ pub fn toolbar_ui(
         }
         // In what room the buttons leave, cut short rather than drawn over them.
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if ui.button(t.browser).on_hover_text(t.browser_tip).clicked() {
+                out.push(QueueAction::BrowseDestination);
+            }
             let target = format!("oss://{}/{}", settings.bucket, settings.key_prefix());
             ui.add(
                 egui::Label::new(RichText::new(format!("{} {target}", t.destination)).weak())
@@ -492,6 +499,14 @@ fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) 
             .clicked()
     {
         out.push(QueueAction::Share(id));
+    }
+    if row.has_link()
+        && ui
+            .small_button(t.show_in_bucket)
+            .on_hover_text(t.show_in_bucket_tip)
+            .clicked()
+    {
+        out.push(QueueAction::ShowInBucket(id));
     }
     if row.can_remove()
         && ui

@@ -24,6 +24,8 @@ pub enum FormAction {
     ListBuckets,
     /// Put the listed bucket with this index into the form.
     PickBucket(usize),
+    /// Open the folder browser on the form's bucket.
+    Browse,
 }
 
 /// Where Test connection stands.
@@ -309,12 +311,23 @@ pub fn form_ui(
             .show(ui, |ui| {
                 let _ = labelled_ui(ui, t.prefix, t.prefix_tip);
                 ui.vertical(|ui| {
-                    ui.add(
-                        TextEdit::singleline(&mut form.prefix)
-                            .hint_text(t.prefix_hint)
-                            .desired_width(320.0),
-                    )
-                    .on_hover_text(t.prefix_tip);
+                    ui.horizontal(|ui| {
+                        ui.add(
+                            TextEdit::singleline(&mut form.prefix)
+                                .hint_text(t.prefix_hint)
+                                .desired_width(320.0),
+                        )
+                        .on_hover_text(t.prefix_tip);
+                        let usable = form.credentials().is_some() && !form.bucket.trim().is_empty();
+                        if ui
+                            .add_enabled(usable, egui::Button::new(t.browser))
+                            .on_hover_text(t.browser_tip)
+                            .on_disabled_hover_text(t.browser_needs_bucket)
+                            .clicked()
+                        {
+                            action = FormAction::Browse;
+                        }
+                    });
                     field_errors_ui(ui, errors, Field::Prefix);
                 });
                 ui.end_row();

@@ -1,6 +1,6 @@
 //! Sharing an uploaded file: every bucket is private by default, so the object's plain address
-//! answers 403; a shared link is a presigned GET URL, built without I/O from the row's object
-//! and the connection's key, that works for as long as the person picks (an hour, a day, or 7
+//! answers 403; a shared link is a presigned GET URL, built without I/O from the object (a
+//! queue row's, or a file in the folder browser) and the connection's key, that works for as long as the person picks (an hour, a day, or 7
 //! days: OSS's limit), optionally making the browser save the file under its own name. Ctrl+C
 //! and the dialog's default give the 7-day link. Without a key (nothing saved yet) the plain
 //! address is all there is, and the dialog says it opens only on a public bucket.
@@ -8,7 +8,8 @@
 use egui::{Id, Modal, RichText, TextEdit};
 
 use super::i18n::Tr;
-use crate::engine::{Connection, JobId};
+use crate::engine::Connection;
+use crate::oss::endpoint::Endpoint;
 use crate::oss::limits::InvalidInput;
 use crate::oss::presign::{PresignRequest, PresignedUrl, presign_url};
 use crate::oss::sign::Credentials;
@@ -79,22 +80,62 @@ pub fn share_link(
     )
 }
 
-/// The open Share dialog.
-pub struct ShareDialog {
-    pub id: JobId,
+/// The object a link is for, where it is, and the key to sign with (`None`: no key, so only
+/// the plain address).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShareTarget {
+    pub connection: Connection,
+    pub credentials: Option<Credentials>,
+    pub bucket: String,
+    pub key: String,
     /// The file's name, for the title and "download as".
     pub name: String,
+}
+
+impl ShareTarget {
+    /// The object's plain address (it opens only on a public bucket).
+    pub fn object_url(&self) -> Option<String> {
+        let mut endpoint = Endpoint::parse(&self.connection.endpoint).ok()?;
+        if self.connection.path_style {
+            endpoint = endpoint.with_path_style();
+        }
+        Some(endpoint.object_url(&self.bucket, &self.key))
+    }
+
+    /// The link for `expiry` made at `now` (unix seconds): presigned (it opens on a private
+    /// bucket), or the plain address when there is no key to sign with.
+    pub fn link(&self, now: i64, expiry: Expiry, download: bool) -> Option<Link> {
+        let download_as = download.then_some(self.name.as_str());
+        let signed = self.credentials.as_ref().and_then(|c| {
+            let object = (self.bucket.as_str(), self.key.as_str());
+            share_link(&self.connection, c, object, now, expiry, download_as).ok()
+        });
+        match signed {
+            Some(link) => Some(Link {
+                url: link.url,
+                expires_at: Some(link.expires_at),
+            }),
+            None => self.object_url().map(|url| Link {
+                url,
+                expires_at: None,
+            }),
+        }
+    }
+}
+
+/// The open Share dialog.
+pub struct ShareDialog {
+    pub target: ShareTarget,
     pub expiry: Expiry,
     pub download: bool,
-    /// The link for the choices above; the window makes it (it holds the key).
+    /// The link for the choices above; the window makes it.
     pub link: Option<Link>,
 }
 
 impl ShareDialog {
-    pub fn new(id: JobId, name: String) -> Self {
+    pub fn new(target: ShareTarget) -> Self {
         Self {
-            id,
-            name,
+            target,
             expiry: Expiry::default(),
             download: false,
             link: None,
@@ -116,7 +157,7 @@ pub fn share_dialog_ui(ui: &egui::Ui, t: &Tr, d: &mut ShareDialog) -> Option<Sha
     let mut answer = None;
     let modal = Modal::new(Id::unique("share")).show(ui.ctx(), |ui| {
         ui.set_max_width(520.0);
-        ui.heading(t.share_title.replace("{name}", &d.name));
+        ui.heading(t.share_title.replace("{name}", &d.target.name));
         ui.add_space(6.0);
         ui.horizontal(|ui| {
             ui.label(t.share_valid_for);
@@ -127,7 +168,10 @@ pub fn share_dialog_ui(ui: &egui::Ui, t: &Tr, d: &mut ShareDialog) -> Option<Sha
             }
         });
         if ui
-            .checkbox(&mut d.download, t.share_download.replace("{name}", &d.name))
+            .checkbox(
+                &mut d.download,
+                t.share_download.replace("{name}", &d.target.name),
+            )
             .changed()
         {
             answer = Some(ShareAnswer::Changed);

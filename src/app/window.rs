@@ -14,6 +14,7 @@ use egui::ViewportCommand;
 use super::background::{Background, Desktop, NativeDesktop, Reply};
 use super::bucket_picker::{self, BucketList};
 use super::demo::Demo;
+use super::folder_browser::FolderBrowser;
 use super::i18n::{Lang, Tr, tr};
 use super::menu_ui::{self, Dismiss, MenuAction, MenuState, Message};
 use super::modals::{Answer, Modals, NameQuestion, SecretQuestion};
@@ -22,10 +23,12 @@ use super::queue_ui::{self, QueueAction};
 use super::secret_place::{self, Plan, SaveJob, Saved, Saver, Step};
 use super::settings::{AppSettings, Field, SettingsForm};
 use super::settings_ui::{self, FormAction, TestState};
-use super::share_ui::{Expiry, Link, ShareDialog, share_link};
+use super::share_ui::{Expiry, Link, ShareDialog, ShareTarget};
 use super::startup::{self, AppOptions};
 use crate::engine::{Command, EngineConfig, EngineHandle};
 use crate::oss::sign::Credentials;
+
+mod browse;
 
 /// The longest an engine report waits for its frame; also the shortest time between frames
 /// the reports bring about: about one a second while uploading, as download bars in browsers
@@ -82,6 +85,8 @@ pub struct UploaderApp {
     desktop: Arc<dyn Desktop>,
     /// The inhibitor was asked for and not released since.
     awake: bool,
+    /// The folder browser, while open.
+    browser: Option<FolderBrowser>,
 }
 
 impl UploaderApp {
@@ -163,6 +168,7 @@ impl UploaderApp {
             totals: Totals::default(),
             filter: Filter::All,
             hide_finished: false,
+            browser: None,
         })
     }
 
@@ -266,6 +272,8 @@ impl UploaderApp {
                 Screen::Setup | Screen::Settings => self.settings_screen_ui(ui),
                 Screen::Queue => self.queue_screen_ui(ui),
             });
+        // Before the dialogs: a Share… opened from the browser shows over it.
+        self.browser_ui(ui);
         for answer in self.modals.ui(ui, t, self.lang, &self.queue) {
             self.on_answer(&ctx, answer);
         }
@@ -329,6 +337,9 @@ impl UploaderApp {
 
     fn apply_replies(&mut self) {
         for reply in self.background.drain() {
+            let Some(reply) = self.browser_reply(reply) else {
+                continue;
+            };
             match reply {
                 Reply::Picked(paths) => self.add_paths(paths),
                 Reply::NoDialog => self.message(self.tr().no_dialog, true),
@@ -371,6 +382,8 @@ impl UploaderApp {
                 }
                 Reply::Tested(outcome) => self.test = TestState::Done(outcome),
                 Reply::Buckets { generation, result } => self.buckets.answer(generation, result),
+                // Taken by `browser_reply`.
+                Reply::FolderPage { .. } | Reply::FolderMade { .. } => {}
                 Reply::OpenFailed(dir) => {
                     let text = self
                         .tr()
@@ -422,7 +435,7 @@ impl UploaderApp {
     }
 
     fn handle_keys(&mut self, ctx: &egui::Context) {
-        if self.screen != Screen::Queue || self.modals.any_open() {
+        if self.screen != Screen::Queue || self.modals.any_open() || self.browser.is_some() {
             return;
         }
         for action in queue_ui::shortcuts(ctx, &self.queue) {
@@ -499,10 +512,9 @@ impl UploaderApp {
                 let Some(dialog) = &self.modals.share else {
                     return;
                 };
-                let link = self
-                    .queue
-                    .get(dialog.id)
-                    .and_then(|row| self.link_for(row, dialog.expiry, dialog.download));
+                let link = dialog
+                    .target
+                    .link(unix_now(), dialog.expiry, dialog.download);
                 if let Some(dialog) = &mut self.modals.share {
                     dialog.link = link;
                 }
@@ -615,7 +627,7 @@ impl UploaderApp {
                 let links: Vec<Link> = ids
                     .iter()
                     .filter_map(|id| self.queue.get(*id))
-                    .filter_map(|row| self.link_for(row, Expiry::Week, false))
+                    .filter_map(|row| self.share_target(row).link(unix_now(), Expiry::Week, false))
                     .collect();
                 if links.is_empty() {
                     return;
@@ -635,11 +647,15 @@ impl UploaderApp {
             }
             QueueAction::Share(id) => {
                 if let Some(row) = self.queue.get(id) {
-                    let mut dialog = ShareDialog::new(id, row.name.clone());
-                    dialog.link = self.link_for(row, dialog.expiry, dialog.download);
+                    let mut dialog = ShareDialog::new(self.share_target(row));
+                    dialog.link = dialog
+                        .target
+                        .link(unix_now(), dialog.expiry, dialog.download);
                     self.modals.share = Some(dialog);
                 }
             }
+            QueueAction::ShowInBucket(id) => self.show_in_bucket(id),
+            QueueAction::BrowseDestination => self.browse_destination(),
             QueueAction::Details(id) => self.modals.details = Some(id),
             QueueAction::Select { id, add } => {
                 if add {
@@ -692,6 +708,7 @@ impl UploaderApp {
                 }
             }
             FormAction::PickBucket(i) => self.buckets.pick(i, &mut self.form),
+            FormAction::Browse => self.browse_from_form(),
             FormAction::Save => {
                 if let Some((settings, credentials)) = self.validated() {
                     self.save(settings, credentials);
@@ -770,34 +787,28 @@ impl UploaderApp {
 }
 
 impl UploaderApp {
-    /// The link for an uploaded row: presigned for `expiry` (it opens on a private bucket),
-    /// or the plain address when there is no key to sign with.
-    fn link_for(&self, row: &super::model::Row, expiry: Expiry, download: bool) -> Option<Link> {
-        let connection = crate::engine::Connection {
-            endpoint: row.endpoint.clone(),
-            path_style: row.path_style,
-            ..self.settings.connection()
-        };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        let download_as = download.then_some(row.name.as_str());
-        let signed = self.credentials.as_ref().and_then(|c| {
-            let object = (row.bucket.as_str(), row.key.as_str());
-            share_link(&connection, c, object, now, expiry, download_as).ok()
-        });
-        match signed {
-            Some(link) => Some(Link {
-                url: link.url,
-                expires_at: Some(link.expires_at),
-            }),
-            None => row.object_url().map(|url| Link {
-                url,
-                expires_at: None,
-            }),
+    /// What a link to an uploaded row's object is made from.
+    fn share_target(&self, row: &super::model::Row) -> ShareTarget {
+        ShareTarget {
+            connection: crate::engine::Connection {
+                endpoint: row.endpoint.clone(),
+                path_style: row.path_style,
+                ..self.settings.connection()
+            },
+            credentials: self.credentials.clone(),
+            bucket: row.bucket.clone(),
+            key: row.key.clone(),
+            name: row.name.clone(),
         }
     }
+}
+
+/// Now in unix seconds, for a link's expiry.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl eframe::App for UploaderApp {

@@ -1,0 +1,206 @@
+//! The folder browser driven as a person would, with egui_kittest, against the local server
+//! with real objects: browsing in and back by the breadcrumbs, making a folder, choosing the
+//! folder uploads go to (from the setup form and from the main window), and "Show in bucket"
+//! on an uploaded row in a folder of more than one page.
+
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use oss_uploader::app::folder_browser::Loading;
+use oss_uploader::app::i18n::Lang;
+use oss_uploader::oss::client::Client;
+
+mod app_rig;
+mod common;
+use app_rig::*;
+
+/// Puts `keys` (a few bytes each) into the app's bucket, many at a time.
+fn put_objects(rig: &Rig, keys: Vec<String>) {
+    let client = rig.server.client();
+    rig.rt.block_on(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in keys.chunks(100) {
+            let (client, chunk): (Client, Vec<String>) = (client.clone(), chunk.to_vec());
+            tasks.spawn(async move {
+                for key in chunk {
+                    let body =
+                        oss_uploader::oss::client::Body::Bytes(key.clone().into_bytes().into());
+                    client
+                        .put_object(BUCKET, &key, body, &Default::default(), &Default::default())
+                        .await
+                        .unwrap();
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    });
+}
+
+fn exists(rig: &Rig, key: &str) -> bool {
+    let client = rig.server.client();
+    rig.rt.block_on(client.head_object(BUCKET, key)).is_ok()
+}
+
+fn browsing(h: &egui_kittest::Harness<'_, Shell>, prefix: &str) -> bool {
+    h.state()
+        .app()
+        .folder_browser()
+        .is_some_and(|b| b.prefix == prefix && b.loading == Loading::Listed)
+}
+
+fn wait_browsing(h: &mut egui_kittest::Harness<'_, Shell>, prefix: &str) {
+    wait_until(h, &format!("the browser listing {prefix:?}"), |app| {
+        app.folder_browser()
+            .is_some_and(|b| b.prefix == prefix && b.loading == Loading::Listed)
+    });
+}
+
+/// From the destination on the main window: into a folder and back by a breadcrumb, a name
+/// that cannot be a folder, a new folder made on the server and entered, and choosing it makes
+/// it the destination.
+#[test]
+fn folders_are_browsed_made_and_chosen_from_the_main_window() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    put_objects(
+        &rig,
+        vec![
+            "in/photos/beach.jpg".into(),
+            "in/notes.txt".into(),
+            "top.txt".into(),
+        ],
+    );
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    h.get_by_label("Browse…").click();
+    wait_browsing(&mut h, "in/");
+    h.get_by_label("photos/");
+    h.get_by_label("notes.txt");
+    h.get_by_label("Folders: 1   Files: 1");
+    assert!(h.query_by_label("top.txt").is_none());
+
+    h.get_by_label("photos/").click();
+    wait_browsing(&mut h, "in/photos/");
+    h.get_by_label("beach.jpg");
+    // "in/photos/beach.jpg" has 19 bytes: the size column.
+    h.get_by_label("19 B");
+    assert!(h.query_by_label("notes.txt").is_none());
+
+    h.get_by_label("app-bucket").click();
+    wait_browsing(&mut h, "");
+    h.get_by_label("top.txt");
+    h.get_by_label("in/");
+
+    h.get_by_label("New folder…").click();
+    h.run_steps(2);
+    h.get_by_role(egui::accesskit::Role::TextInput)
+        .type_text("a/b");
+    h.run_steps(2);
+    h.get_by_label("A folder name cannot contain “/” or “\\”.");
+    h.get_by_label("Create").click();
+    h.run_steps(2);
+    assert!(!exists(&rig, "a/b/") && !exists(&rig, "a/"));
+
+    h.get_by_role(egui::accesskit::Role::TextInput).focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role(egui::accesskit::Role::TextInput)
+        .type_text("Holiday 2024");
+    h.run_steps(2);
+    h.get_by_label("Create").click();
+    wait_browsing(&mut h, "Holiday 2024/");
+    assert!(exists(&rig, "Holiday 2024/"));
+    h.get_by_label("This folder is empty.");
+    h.get_by_label("Files will go to oss://app-bucket/Holiday 2024/");
+
+    h.get_by_label("Choose this folder").click();
+    wait_until(&mut h, "the new destination", |app| {
+        app.settings().key_prefix() == "Holiday 2024/"
+    });
+    assert!(h.state().app().folder_browser().is_none());
+    h.get_by_label("Files go to oss://app-bucket/Holiday 2024/");
+}
+
+/// On the setup form, Browse… waits for a key and a bucket, then opens at the folder typed in
+/// and fills the Folder field with the folder chosen.
+#[test]
+fn the_setup_forms_folder_is_picked_in_the_browser() {
+    let rig = Rig::new();
+    put_objects(
+        &rig,
+        vec!["docs/2024/report.pdf".into(), "docs/old.txt".into()],
+    );
+    let mut h = harness(rig.options(Lang::En, false));
+    h.step();
+    assert!(h.get_by_label("Browse…").accesskit_node().is_disabled());
+    let f = h.state_mut().app.as_mut().unwrap().form_mut();
+    f.use_custom_endpoint = true;
+    f.endpoint = rig.server.endpoint();
+    f.path_style = true;
+    f.access_key_id = common::AK.into();
+    f.secret = common::SK.into();
+    f.bucket = BUCKET.into();
+    f.prefix = "docs".into();
+    h.run_steps(2);
+    h.get_by_label("Browse…").click();
+    wait_browsing(&mut h, "docs/");
+    h.get_by_label("old.txt");
+    h.get_by_label("2024/").click();
+    wait_browsing(&mut h, "docs/2024/");
+    h.get_by_label("report.pdf");
+    h.get_by_label("Up").click();
+    wait_browsing(&mut h, "docs/");
+    h.get_by_label("2024/").click();
+    wait_browsing(&mut h, "docs/2024/");
+    h.get_by_label("Choose this folder").click();
+    h.run_steps(2);
+    assert!(h.state().app().folder_browser().is_none());
+    assert_eq!(
+        h.state_mut().app.as_mut().unwrap().form_mut().prefix,
+        "docs/2024/"
+    );
+}
+
+/// "Show in bucket" on an uploaded row opens its folder read-only, every page of it (1,500
+/// keys are two pages), with the file highlighted and scrolled into view (rows out of view are
+/// not laid out, so its label shows only once scrolled to); its Share… opens the Share dialog.
+#[test]
+fn show_in_bucket_finds_the_uploaded_file_in_a_folder_of_many_pages() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    put_objects(&rig, (0..1500).map(|i| format!("in/f{i:04}.txt")).collect());
+    let upload = rig.file("zz-last.bin", 5000);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[upload]);
+    wait_all_done(&mut h, "the upload", 1);
+
+    h.get_by_label("Show in bucket").click();
+    wait_browsing(&mut h, "in/");
+    let b = h.state().app().folder_browser().unwrap();
+    assert_eq!(b.files.len(), 1501);
+    assert_eq!(b.highlighted_row(), Some(1500));
+    h.run_steps(3);
+    h.get_by_label("Folders: 0   Files: 1501");
+    // The queue's row has its name and size too; the browser's shows only once scrolled to.
+    assert_eq!(h.get_all_by_label("zz-last.bin").count(), 2);
+    assert_eq!(h.get_all_by_label("4.9 KiB").count(), 2);
+    assert!(h.query_by_label("f0000.txt").is_none());
+    // Read-only: nothing to make or choose.
+    assert!(h.query_by_label("New folder…").is_none());
+    assert!(h.query_by_label("Choose this folder").is_none());
+    assert!(browsing(&h, "in/"));
+
+    // The only Share… in view besides the row's is the highlighted file's, last in the list.
+    let shares: Vec<_> = h.get_all_by_label("Share…").collect();
+    assert!(shares.len() > 1, "{}", shares.len());
+    shares.last().unwrap().click();
+    h.run_steps(2);
+    h.get_by_label("Share “zz-last.bin”");
+    // Escape closes the dialog on top, and only that one.
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert!(h.query_by_label("Share “zz-last.bin”").is_none());
+    h.get_by_label("Close").click();
+    h.run_steps(2);
+    assert!(h.state().app().folder_browser().is_none());
+}
