@@ -6,6 +6,7 @@
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use oss_uploader::app::folder_browser::Loading;
 use oss_uploader::app::i18n::Lang;
+use oss_uploader::local_server::{FaultAction, FaultRule, Op};
 use oss_uploader::oss::client::Client;
 
 mod app_rig;
@@ -121,7 +122,8 @@ fn folders_are_browsed_made_and_chosen_from_the_main_window() {
 }
 
 /// On the setup form, Browse… waits for a key and a bucket, then opens at the folder typed in
-/// and fills the Folder field with the folder chosen.
+/// (a key that may not list is told so, and Retry lists again) and fills the Folder field with
+/// the folder chosen.
 #[test]
 fn the_setup_forms_folder_is_picked_in_the_browser() {
     let rig = Rig::new();
@@ -141,7 +143,22 @@ fn the_setup_forms_folder_is_picked_in_the_browser() {
     f.bucket = BUCKET.into();
     f.prefix = "docs".into();
     h.run_steps(2);
+    rig.server.faults().add(
+        FaultRule::new(
+            Some(Op::ListObjectsV2),
+            1,
+            FaultAction::error(403, "AccessDenied"),
+        )
+        .times(1),
+    );
     h.get_by_label("Browse…").click();
+    wait_for_label(
+        &mut h,
+        "This key may not list what is in the bucket. Ask the account owner for list permission, or type the folder by hand.",
+    );
+    // The dialog grew by the message: let it settle where it is before clicking in it.
+    h.run_steps(2);
+    h.get_by_label("Retry").click();
     wait_browsing(&mut h, "docs/");
     h.get_by_label("old.txt");
     h.get_by_label("2024/").click();

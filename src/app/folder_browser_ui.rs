@@ -81,15 +81,16 @@ pub fn folder_browser_ui(ui: &egui::Ui, t: &Tr, b: &mut FolderBrowser) -> Option
         ui.separator();
         rows_ui(ui, t, b, &mut action);
         if let Loading::Failed(outcome) = &b.loading {
-            ui.horizontal(|ui| {
+            // Retry first: a long message beside it would push it out of the dialog.
+            ui.horizontal_wrapped(|ui| {
+                if ui.button(t.browser_retry).clicked() {
+                    action = Some(BrowserAction::Retry);
+                }
                 let text = match outcome {
                     TestOutcome::NoPermission => t.browser_denied.to_owned(),
                     other => test_text(t, other),
                 };
                 ui.colored_label(ui.visuals().error_fg_color, text);
-                if ui.button(t.browser_retry).clicked() {
-                    action = Some(BrowserAction::Retry);
-                }
             });
         } else if b.loading == Loading::Listed && b.rows() == 0 {
             ui.label(RichText::new(t.browser_empty).weak());
