@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Screenshots of the real window for docs/APP.md: the setup screen, a busy queue and the resume
-# banner, in English and Chinese, under Xvfb with Mesa's software GL.
-# Needs: xvfb python3-pil (Debian's python3); run from the repository root after
+# Screenshots of the real window for docs/APP.md: the setup screen, a busy queue, the resume
+# banner and the folder browser, in English and Chinese, under Xvfb with Mesa's software GL.
+# Needs: xvfb xdotool python3-pil (Debian's python3); run from the repository root after
 # `cargo build`. Writes assets/screenshots/*.png.
 set -euo pipefail
 
@@ -37,6 +37,14 @@ for f in "Holiday 2024/beach.mov:48" "Holiday 2024/dinner.jpg:6" "Holiday 2024/s
     head -c $((mib * 1024 * 1024)) /dev/urandom > "$WORK/files/$name"
 done
 
+# The same names, small, for the folder browser: uploaded in a moment without a speed limit.
+mkdir -p "$WORK/small/Holiday 2024"
+for f in "Holiday 2024/beach.mov:3" "Holiday 2024/dinner.jpg:2" "Holiday 2024/sunset.jpg:1" \
+         "report-final.pdf:1" "budget.xlsx:1"; do
+    name=${f%%:*}; mib=${f##*:}
+    head -c $((mib * 1024 * 1024)) /dev/urandom > "$WORK/small/$name"
+done
+
 for lang in en zh; do
     case $lang in en) LOCALE=en_US.UTF-8 ;; zh) LOCALE=zh_CN.UTF-8 ;; esac
 
@@ -60,5 +68,17 @@ for lang in en zh; do
     LANG=$LOCALE LC_ALL=$LOCALE OSS_UPLOADER_DATA_DIR="$data" "$BIN" --demo &
     pid=$!; pids+=($pid)
     sleep 4; shot "resume_$lang"; kill "$pid"; wait "$pid" 2>/dev/null || true
+
+    # The folder browser over the demo bucket once a few files are in: Browse… beside the
+    # destination, at the right end of the toolbar (egui draws its own widgets, so xdotool
+    # clicks where the button is).
+    data="$WORK/browse-$lang"
+    mkdir -p "$data"
+    echo '{"prefix": "from-laptop"}' > "$data/settings.json"
+    LANG=$LOCALE LC_ALL=$LOCALE OSS_UPLOADER_DATA_DIR="$data" "$BIN" --demo \
+        "$WORK/small/Holiday 2024" "$WORK/small/report-final.pdf" "$WORK/small/budget.xlsx" &
+    pid=$!; pids+=($pid)
+    sleep 8; xdotool mousemove 1150 43 click 1
+    sleep 3; shot "browser_$lang"; kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 ls -l "$OUT"

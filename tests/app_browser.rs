@@ -191,7 +191,7 @@ fn show_in_bucket_finds_the_uploaded_file_in_a_folder_of_many_pages() {
     drop_files(&mut h, &[upload]);
     wait_all_done(&mut h, "the upload", 1);
 
-    h.get_by_label("Show in bucket").click();
+    h.get_by_label("In bucket").click();
     wait_browsing(&mut h, "in/");
     let b = h.state().app().folder_browser().unwrap();
     assert_eq!(b.files.len(), 1501);

@@ -207,8 +207,8 @@ strings! {
     browser_choose: "Choose this folder", "选择此文件夹";
     browser_choose_tip: "Upload into the folder shown here.", "上传到当前显示的文件夹。";
     browser_goes_to: "Files will go to {target}", "文件将上传到 {target}";
-    show_in_bucket: "Show in bucket", "在存储空间中查看";
-    show_in_bucket_tip: "See this file in its folder in the bucket.", "在存储空间的文件夹中查看此文件。";
+    show_in_bucket: "In bucket", "查看位置";
+    show_in_bucket_tip: "Show in bucket: this file in its folder, with what else is there.", "在存储空间中查看：此文件所在的文件夹及其中的其他内容。";
     folder_name_empty: "Type a name for the folder.", "请输入文件夹名称。";
     folder_name_slash: "A folder name cannot contain “/” or “\\”.", "文件夹名称不能包含“/”或“\\”。";
     folder_name_dots: "“.” and “..” cannot be used as folder names.", "“.” 和 “..” 不能用作文件夹名称。";
