@@ -156,8 +156,6 @@ fn the_setup_forms_folder_is_picked_in_the_browser() {
         &mut h,
         "This key may not list what is in the bucket. Ask the account owner for list permission, or type the folder by hand.",
     );
-    // The dialog grew by the message: let it settle where it is before clicking in it.
-    h.run_steps(2);
     h.get_by_label("Retry").click();
     wait_browsing(&mut h, "docs/");
     h.get_by_label("old.txt");
@@ -220,4 +218,32 @@ fn show_in_bucket_finds_the_uploaded_file_in_a_folder_of_many_pages() {
     h.get_by_label("Close").click();
     h.run_steps(2);
     assert!(h.state().app().folder_browser().is_none());
+}
+
+/// In the smallest window (720 × 420) the dialog shrinks: the list, New folder…, Choose and
+/// Close all stay inside the window.
+#[test]
+fn the_browser_fits_the_smallest_window() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    put_objects(&rig, (0..40).map(|i| format!("in/f{i:02}.txt")).collect());
+    let mut h = harness_with(
+        rig.options(Lang::En, true),
+        egui::vec2(720.0, 420.0),
+        oss_uploader::app::fonts::install,
+    );
+    h.step();
+    h.get_by_label("Browse…").click();
+    wait_browsing(&mut h, "in/");
+    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(720.0, 420.0));
+    for label in [
+        "New folder…",
+        "Choose this folder",
+        "Close",
+        "f00.txt",
+        "Up",
+    ] {
+        let rect = h.get_by_label(label).rect();
+        assert!(window.contains_rect(rect), "{label} at {rect:?}");
+    }
 }

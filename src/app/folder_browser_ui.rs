@@ -29,15 +29,23 @@ pub enum BrowserAction {
     Close,
 }
 
+/// The dialog's size in a big window; a small one (720 × 420 at least) gets a smaller dialog.
 const WIDTH: f32 = 760.0;
 const LIST_HEIGHT: f32 = 340.0;
+/// Everything but the list: title, crumbs, count, messages, New folder, the buttons.
+const AROUND_LIST: f32 = 250.0;
 const ROW_HEIGHT: f32 = 24.0;
 
 /// The browser as a dialog over the window.
 pub fn folder_browser_ui(ui: &egui::Ui, t: &Tr, b: &mut FolderBrowser) -> Option<BrowserAction> {
     let mut action = None;
     let modal = Modal::new(Id::unique("folder-browser")).show(ui.ctx(), |ui| {
-        ui.set_width(WIDTH);
+        let room = ui.ctx().content_rect().size();
+        ui.set_width(WIDTH.min(room.x - 60.0));
+        let list_height = LIST_HEIGHT.min(room.y - AROUND_LIST - 60.0).max(80.0);
+        // The same height whatever shows under the list (a message, the New folder field): a
+        // dialog that grew would move, as it stays centred, from under the pointer.
+        ui.set_min_height(list_height + AROUND_LIST);
         ui.heading(if b.opened.picks() {
             t.browser_pick_title
         } else {
@@ -79,7 +87,7 @@ pub fn folder_browser_ui(ui: &egui::Ui, t: &Tr, b: &mut FolderBrowser) -> Option
             }
         });
         ui.separator();
-        rows_ui(ui, t, b, &mut action);
+        rows_ui(ui, t, b, list_height, &mut action);
         if let Loading::Failed(outcome) = &b.loading {
             // Retry first: a long message beside it would push it out of the dialog.
             ui.horizontal_wrapped(|ui| {
@@ -126,14 +134,20 @@ pub fn folder_browser_ui(ui: &egui::Ui, t: &Tr, b: &mut FolderBrowser) -> Option
 }
 
 /// The folders, then the files; only the rows in view are laid out.
-fn rows_ui(ui: &mut egui::Ui, t: &Tr, b: &mut FolderBrowser, action: &mut Option<BrowserAction>) {
+fn rows_ui(
+    ui: &mut egui::Ui,
+    t: &Tr,
+    b: &mut FolderBrowser,
+    height: f32,
+    action: &mut Option<BrowserAction>,
+) {
     let mut table = TableBuilder::new(ui)
         .id_salt("folder-rows")
         .striped(true)
         .sense(Sense::click())
         .cell_layout(Layout::left_to_right(Align::Center))
-        .min_scrolled_height(LIST_HEIGHT)
-        .max_scroll_height(LIST_HEIGHT)
+        .min_scrolled_height(height)
+        .max_scroll_height(height)
         .auto_shrink([false, false])
         .column(Column::remainder().at_least(200.0).clip(true))
         .column(Column::exact(90.0))
