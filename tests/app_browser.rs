@@ -247,3 +247,52 @@ fn the_browser_fits_the_smallest_window() {
         assert!(window.contains_rect(rect), "{label} at {rect:?}");
     }
 }
+
+/// New folder… never replaces what is already under the name (here an object `keep/` with
+/// bytes in it, not yet listed because the listing failed): the folder counts as made and is
+/// entered. A key that may not write is told so and nothing is entered.
+#[test]
+fn a_new_folder_keeps_what_is_there_and_a_refusal_is_said() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    put_objects(&rig, vec!["in/keep/".into()]);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    rig.server.faults().add(
+        FaultRule::new(
+            Some(Op::ListObjectsV2),
+            1,
+            FaultAction::error(500, "InternalError"),
+        )
+        .times(10),
+    );
+    h.get_by_label("Browse…").click();
+    wait_until(&mut h, "the listing to fail", |app| {
+        app.folder_browser()
+            .is_some_and(|b| matches!(b.loading, Loading::Failed(_)))
+    });
+    rig.server.faults().clear();
+    rig.server.faults().add(
+        FaultRule::new(
+            Some(Op::PutObject),
+            1,
+            FaultAction::error(403, "AccessDenied"),
+        )
+        .times(1),
+    );
+    h.get_by_label("New folder…").click();
+    h.run_steps(2);
+    h.get_by_role(egui::accesskit::Role::TextInput)
+        .type_text("keep");
+    h.run_steps(2);
+    h.get_by_label("Create").click();
+    wait_for_label(
+        &mut h,
+        "The key works but may not use this bucket. Ask the account owner for upload permission.",
+    );
+    assert_eq!(h.state().app().folder_browser().unwrap().prefix, "in/");
+
+    h.get_by_label("Create").click();
+    wait_browsing(&mut h, "in/keep/");
+    assert_eq!(rig.stored("in/keep/"), b"in/keep/");
+}

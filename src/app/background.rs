@@ -316,7 +316,7 @@ impl Background {
     }
 
     /// Makes the folder `key` (a zero-byte object whose name ends in `/`, as the OSS console
-    /// does) in `request`'s bucket.
+    /// does) in `request`'s bucket; one already there counts as made.
     pub fn make_folder(&self, request: ListRequest, key: String) {
         self.spawn("make-folder", move |tx| {
             let bucket = request.bucket.clone();
@@ -326,16 +326,19 @@ impl Background {
                 TEST_TIMEOUT,
                 |client| async move {
                     let empty = crate::oss::client::Body::Empty;
-                    client
-                        .put_object(
-                            &bucket,
-                            &key,
-                            empty,
-                            &Default::default(),
-                            &Default::default(),
-                        )
+                    // Whatever is already under that name is kept: then the folder is there.
+                    let keep = crate::oss::client::ObjectOptions {
+                        forbid_overwrite: true,
+                        ..Default::default()
+                    };
+                    match client
+                        .put_object(&bucket, &key, empty, &keep, &Default::default())
                         .await
-                        .map(|_| key)
+                    {
+                        Ok(_) => Ok(key),
+                        Err(e) if e.code() == Some("FileAlreadyExists") => Ok(key),
+                        Err(e) => Err(e),
+                    }
                 },
             );
             let _ = tx.send(Reply::FolderMade {
