@@ -162,7 +162,6 @@ fn rows_ui(
         }
     }
     let folders = b.folders.len();
-    let highlighted = b.highlighted_row();
     table
         .header(20.0, |mut header| {
             for title in [t.browser_name, t.col_size, t.browser_modified, ""] {
@@ -190,7 +189,8 @@ fn rows_ui(
                     });
                     row.col(|_| {});
                     row.col(|_| {});
-                    if row.response().double_clicked() {
+                    // The whole row is the target, not only the name.
+                    if row.response().clicked() {
                         *action = Some(BrowserAction::Enter(prefix.clone()));
                     }
                     return;
@@ -198,7 +198,7 @@ fn rows_ui(
                 let Some(file) = b.files.get(i - folders) else {
                     return;
                 };
-                row.set_selected(highlighted == Some(i));
+                row.set_selected(b.highlight.as_deref() == Some(file.key.as_str()));
                 row.col(|ui| {
                     ui.label(short_name(&b.prefix, &file.key))
                         .on_hover_text(&file.key);
