@@ -13,12 +13,13 @@ mod app_rig;
 mod common;
 use app_rig::*;
 
-/// Puts `keys` (a few bytes each) into the app's bucket, many at a time.
+/// Puts `keys` (their own names as bytes) into the app's bucket, sixteen at a time.
 fn put_objects(rig: &Rig, keys: Vec<String>) {
     let client = rig.server.client();
     rig.rt.block_on(async move {
         let mut tasks = tokio::task::JoinSet::new();
-        for chunk in keys.chunks(100) {
+        // Sixteen at a time: more only queue up in the server.
+        for chunk in keys.chunks(keys.len().div_ceil(16).max(1)) {
             let (client, chunk): (Client, Vec<String>) = (client.clone(), chunk.to_vec());
             tasks.spawn(async move {
                 for key in chunk {
@@ -295,4 +296,54 @@ fn a_new_folder_keeps_what_is_there_and_a_refusal_is_said() {
     h.get_by_label("Create").click();
     wait_browsing(&mut h, "in/keep/");
     assert_eq!(rig.stored("in/keep/"), b"in/keep/");
+}
+
+/// A folder of 100,000 keys (slow: they are put first; `cargo test --test app_browser --
+/// --ignored`): the first pages show while the rest come, and every page comes. Prints how
+/// long the listing and a frame with all the rows took.
+#[test]
+#[ignore]
+fn a_folder_of_100000_keys_lists_whole() {
+    let rig = Rig::new();
+    rig.save_settings_with(|s| s.prefix = "big".into());
+    put_objects(
+        &rig,
+        (0..100_000).map(|i| format!("big/{i:06}.jpg")).collect(),
+    );
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    let started = std::time::Instant::now();
+    h.get_by_label("Browse…").click();
+    let mut frames = 0u32;
+    let mut shown = 0;
+    while !browsing(&h, "big/") {
+        assert!(
+            started.elapsed() < common::WAIT * 3,
+            "gave up waiting for the listing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        h.step();
+        frames += 1;
+        // Rows show while pages still come.
+        if let Some(b) = h.state().app().folder_browser()
+            && b.loading == Loading::Listing
+        {
+            shown = shown.max(b.rows());
+        }
+    }
+    assert!(
+        shown > 0 && shown < 100_000,
+        "{shown} rows shown while listing"
+    );
+    let listed = started.elapsed();
+    assert_eq!(
+        h.state().app().folder_browser().unwrap().files.len(),
+        100_000
+    );
+    let frame = std::time::Instant::now();
+    h.run_steps(10);
+    eprintln!(
+        "100,000 keys listed in {listed:?} ({frames} frames meanwhile); a frame with them: {:?}",
+        frame.elapsed() / 10
+    );
 }
