@@ -593,6 +593,7 @@ async fn the_windows_copy_link_opens_for_anyone() {
     put(&server.client(), BUCKET, "album/photo 1.jpg", b"jpeg").await;
     let link = oss_uploader::app::share_ui::share_link(
         &server.connection(),
+        None,
         &credentials(),
         (BUCKET, "album/photo 1.jpg"),
         now(),

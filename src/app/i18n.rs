@@ -335,6 +335,27 @@ strings! {
     secret_for_session: "The secret is kept until the app closes; it was not saved.", "Secret 仅保留到程序关闭，未保存。";
     secret_file_failed: "The secret could not be saved ({error}); it is kept until the app closes.", "Secret 无法保存（{error}），仅保留到程序关闭。";
     settings_not_saved: "The settings could not be saved ({error}). They apply until the app closes.", "设置无法保存（{error}），仅在本次运行期间有效。";
+    // Several connections (accounts).
+    connection: "Connection", "连接";
+    connection_tip: "Which of your connections (AccessKey, bucket and folder) new uploads go to. Uploads already in the list keep the connection they were added with.", "新上传使用哪个连接（AccessKey、存储空间和文件夹）。列表中已有的上传继续使用添加时的连接。";
+    connection_name: "Name", "名称";
+    connection_name_tip: "What this connection is called in the app, e.g. Work or Family photos. Empty: the bucket's name.", "此连接在应用中的名称，例如“工作”或“家庭照片”。留空则使用存储空间名称。";
+    connection_name_hint: "e.g. Work (empty: the bucket's name)", "例如：工作（留空则用存储空间名称）";
+    name_taken: "Another connection is already called \"{name}\". Choose another name.", "已有连接名为“{name}”，请换一个名称。";
+    add_connection: "Add connection", "添加连接";
+    add_connection_tip: "Set up another AccessKey or bucket, e.g. one for work and one for family photos. You switch between them at the top of the main window.", "设置另一个 AccessKey 或存储空间，例如一个用于工作、一个用于家庭照片。可在主窗口顶部切换。";
+    remove_connection: "Remove connection", "删除连接";
+    remove_connection_tip: "Forget this connection (it asks first). Its saved secret is deleted too unless another connection uses the same AccessKey.", "删除此连接（会先确认）。除非其他连接使用同一 AccessKey，否则其保存的 Secret 也会被删除。";
+    remove_connection_title: "Remove \"{name}\"?", "删除“{name}”？";
+    remove_connection_body: "The connection \"{name}\" is forgotten and its saved AccessKey secret is deleted from this computer. Files already uploaded stay in the bucket.", "连接“{name}”将被删除，其保存在本机的 AccessKey Secret 也会被删除。已上传的文件仍保留在存储空间中。";
+    remove_connection_shared: "The connection \"{name}\" is forgotten. Its AccessKey secret stays: another connection uses the same AccessKey. Files already uploaded stay in the bucket.", "连接“{name}”将被删除。其 AccessKey Secret 会保留，因为其他连接使用同一 AccessKey。已上传的文件仍保留在存储空间中。";
+    connection_removed: "The connection \"{name}\" was removed.", "已删除连接“{name}”。";
+    switched_to: "New uploads now go to \"{name}\".", "新上传现在使用“{name}”。";
+    secret_for_connection: "Enter the AccessKey secret of \"{name}\": it is not saved on this computer.", "请输入“{name}”的 AccessKey Secret：本机未保存。";
+    custom_domain: "Custom domain (optional)", "自定义域名（可选）";
+    custom_domain_tip: "A domain bound to this bucket in the OSS console (CNAME), e.g. https://files.example.com. Share links then use it instead of the OSS address.", "在 OSS 控制台绑定到此存储空间的域名（CNAME），例如 https://files.example.com。分享链接将使用该域名代替 OSS 地址。";
+    secret_not_deleted: "The saved secret could not be deleted ({error}).", "无法删除已保存的 Secret（{error}）。";
+    bad_domain: "\"{name}\" is not a domain. Enter only the domain, e.g. https://files.example.com.", "“{name}”不是有效的域名。请只填写域名，例如 https://files.example.com。";
 }
 
 #[cfg(test)]
@@ -395,6 +416,14 @@ mod tests {
             (EN.share_title, ZH.share_title),
             (EN.share_download, ZH.share_download),
             (EN.share_until, ZH.share_until),
+            (EN.name_taken, ZH.name_taken),
+            (EN.remove_connection_title, ZH.remove_connection_title),
+            (EN.remove_connection_body, ZH.remove_connection_body),
+            (EN.remove_connection_shared, ZH.remove_connection_shared),
+            (EN.connection_removed, ZH.connection_removed),
+            (EN.switched_to, ZH.switched_to),
+            (EN.secret_for_connection, ZH.secret_for_connection),
+            (EN.bad_domain, ZH.bad_domain),
         ] {
             let marks = |s: &str| {
                 let mut v: Vec<String> = s

@@ -6,6 +6,8 @@
 
 pub mod background;
 pub mod bucket_picker;
+pub mod connections;
+pub mod connections_ui;
 pub mod demo;
 pub mod desktop_bus;
 pub mod fonts;

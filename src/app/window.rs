@@ -5,11 +5,16 @@
 //! saver. The frame never waits for the disk, the network or the keychain; only `new` reads the
 //! saved settings and secret, once, before the first frame.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use egui::ViewportCommand;
+
+mod accounts;
+
+use accounts::set_credentials;
 
 use super::background::{Background, Desktop, NativeDesktop, Reply};
 use super::bucket_picker::{self, BucketList};
@@ -24,7 +29,7 @@ use super::settings::{AppSettings, Field, SettingsForm};
 use super::settings_ui::{self, FormAction, TestState};
 use super::share_ui::{Expiry, Link, ShareDialog, share_link};
 use super::startup::{self, AppOptions};
-use crate::engine::{Command, EngineConfig, EngineHandle};
+use crate::engine::{AccountId, Command, EngineConfig, EngineHandle};
 use crate::oss::sign::Credentials;
 
 /// The longest an engine report waits for its frame; also the shortest time between frames
@@ -49,7 +54,14 @@ pub struct UploaderApp {
     lang: Lang,
     settings: AppSettings,
     env_credentials: Option<Credentials>,
+    /// The active connection's credentials.
     credentials: Option<Credentials>,
+    /// Every connection's credentials known in this session, by account.
+    account_credentials: HashMap<AccountId, Credentials>,
+    /// What the form edits when it is not the active connection: a new one being added.
+    form_base: Option<AppSettings>,
+    /// "Remove connection" waits for a yes.
+    confirm_remove: bool,
     form: SettingsForm,
     form_errors: Vec<(Field, String)>,
     /// The form as it opened: a field's messages show once the user changed it…
@@ -94,11 +106,16 @@ impl UploaderApp {
             .as_ref()
             .map(|d| d.engine_dir().to_owned())
             .unwrap_or_else(|| data_dir.clone());
+        let mut account_credentials: HashMap<AccountId, Credentials> =
+            start.others.into_iter().collect();
+        if let Some(c) = &start.credentials {
+            account_credentials.insert(start.settings.account.clone(), c.clone());
+        }
         let wake_ctx = ctx.clone();
         let engine = crate::engine::spawn(
             EngineConfig {
                 data_dir: engine_dir,
-                credentials: start.credentials.clone(),
+                credentials: account_credentials.get("").cloned(),
                 settings: start.settings.engine_settings(),
                 persist_queue: true,
                 resume_when_online: true,
@@ -109,6 +126,13 @@ impl UploaderApp {
             Arc::new(move || wake_ctx.request_repaint_after(REPAINT_EVERY)),
         )
         .map_err(|e| e.to_string())?;
+        // Jobs restored from the queue file wait for their own account's key.
+        for (account, c) in account_credentials.iter().filter(|(a, _)| !a.is_empty()) {
+            engine.send(Command::SetAccountCredentials {
+                account: account.clone(),
+                credentials: Some(c.clone()),
+            });
+        }
         let wake_ctx = ctx.clone();
         let saver = Saver::start(start.secrets, data_dir.clone(), move || {
             wake_ctx.request_repaint();
@@ -138,6 +162,9 @@ impl UploaderApp {
             settings: start.settings,
             env_credentials: options.env_credentials,
             credentials: start.credentials,
+            account_credentials,
+            form_base: None,
+            confirm_remove: false,
             form,
             form_errors: Vec::new(),
             test: TestState::Idle,
@@ -240,7 +267,8 @@ impl UploaderApp {
             settings_button: self.screen == Screen::Queue,
             demo: self.demo.is_some(),
         };
-        if let Some(action) = menu_ui::menu_bar_ui(ui, t, menu) {
+        let names = self.settings.connection_names();
+        if let Some(action) = menu_ui::menu_bar_ui(ui, t, menu, &names, &self.settings.account) {
             self.on_menu(&ctx, action);
         }
         match menu_ui::messages_ui(ui, t, &self.messages, &self.queue.problems) {
@@ -459,14 +487,11 @@ impl UploaderApp {
                 .background
                 .open_folder(self.data_dir.join(crate::engine::paths::LOGS_DIR)),
             MenuAction::Quit => ctx.send_viewport_cmd(ViewportCommand::Close),
-            MenuAction::Settings => {
-                self.form = SettingsForm::from_settings(&self.settings, self.credentials.as_ref());
-                self.form_start = self.form.clone();
-                self.form_attempted = false;
-                self.form_errors.clear();
-                self.test = TestState::Idle;
-                self.buckets.reset();
-                self.screen = Screen::Settings;
+            MenuAction::Settings => self.open_form(None),
+            MenuAction::Switch(i) => {
+                if let Some((account, _)) = self.settings.connection_names().get(i).cloned() {
+                    self.switch_connection(&account);
+                }
             }
         }
     }
@@ -482,7 +507,10 @@ impl UploaderApp {
                 match path {
                     // Renamed by queueing it again under the new name: nothing was sent yet.
                     Some(path) => {
-                        let spec = self.settings.spec(path, key);
+                        let account = self.queue.get(id).map(|r| r.account.clone());
+                        let spec = account
+                            .and_then(|a| self.settings.spec_on(&a, path.clone(), key.clone()))
+                            .unwrap_or_else(|| self.settings.spec(path, key));
                         self.send(Command::Remove(id));
                         self.send(Command::Add(vec![spec]));
                     }
@@ -525,7 +553,7 @@ impl UploaderApp {
             }
             Answer::PlaceSecret { question, choice } => self.saver.send(SaveJob {
                 settings: question.settings,
-                credentials: question.credentials,
+                credentials: Some(question.credentials),
                 step: Step::Answered(choice),
             }),
         }
@@ -659,6 +687,9 @@ impl UploaderApp {
         self.buckets.follow(&self.form);
         let t = self.tr();
         let first_run = self.screen == Screen::Setup;
+        if !first_run {
+            self.connections_bar_ui(ui);
+        }
         let action = settings_ui::form_ui(
             ui,
             t,
@@ -674,6 +705,7 @@ impl UploaderApp {
             FormAction::None => {}
             FormAction::Cancel => {
                 self.form_errors.clear();
+                self.form_base = None;
                 self.screen = Screen::Queue;
             }
             FormAction::Test => match self.validated() {
@@ -706,7 +738,8 @@ impl UploaderApp {
         let lang = self
             .language_override
             .unwrap_or_else(|| self.form.language.resolve());
-        let errors = match self.form.validate(tr(lang), lang, &self.settings) {
+        let base = self.form_base.as_ref().unwrap_or(&self.settings);
+        let errors = match self.form.validate(tr(lang), lang, base) {
             Ok(_) => Vec::new(),
             Err(errors) => errors,
         };
@@ -723,7 +756,8 @@ impl UploaderApp {
         let lang = self
             .language_override
             .unwrap_or_else(|| self.form.language.resolve());
-        match self.form.validate(tr(lang), lang, &self.settings) {
+        let base = self.form_base.as_ref().unwrap_or(&self.settings);
+        match self.form.validate(tr(lang), lang, base) {
             Ok(s) => {
                 self.form_errors.clear();
                 let c = self.form.credentials()?;
@@ -738,34 +772,42 @@ impl UploaderApp {
 
     /// Hands the save to the saver as `secret_place`'s rules say; the demo writes nothing.
     fn save(&mut self, settings: AppSettings, credentials: Credentials) {
+        // The connection's own secret so far (none for a connection being added).
         let plan = secret_place::plan(
             self.demo.is_some(),
             &credentials,
             self.env_credentials.as_ref(),
-            self.credentials.as_ref(),
-            self.settings.secret_place,
+            self.account_credentials.get(&settings.account),
+            settings.secret_place,
         );
         let step = match plan {
-            Plan::ApplyOnly => return self.apply(settings, credentials),
+            Plan::ApplyOnly => return self.apply(settings, Some(credentials)),
             Plan::Keep(place) => Step::Keep(place),
             Plan::NewSecret => Step::NewSecret,
         };
         self.saver.send(SaveJob {
             settings,
-            credentials,
+            credentials: Some(credentials),
             step,
         });
     }
 
-    fn apply(&mut self, settings: AppSettings, credentials: Credentials) {
+    /// Settings that were saved (or apply without saving). With credentials, they are the
+    /// active connection's, and the queue shows; without (a switch, a removal), only the
+    /// settings change.
+    fn apply(&mut self, settings: AppSettings, credentials: Option<Credentials>) {
         self.send(Command::SetSettings(settings.engine_settings()));
-        self.send(Command::SetCredentials(credentials.clone()));
         self.lang = self
             .language_override
             .unwrap_or_else(|| settings.language.resolve());
+        if let Some(c) = credentials {
+            self.send(set_credentials(&settings.account, c.clone()));
+            self.account_credentials.insert(settings.account.clone(), c);
+            self.form_base = None;
+            self.screen = Screen::Queue;
+        }
+        self.credentials = self.account_credentials.get(&settings.account).cloned();
         self.settings = settings;
-        self.credentials = Some(credentials);
-        self.screen = Screen::Queue;
     }
 }
 
@@ -773,19 +815,27 @@ impl UploaderApp {
     /// The link for an uploaded row: presigned for `expiry` (it opens on a private bucket),
     /// or the plain address when there is no key to sign with.
     fn link_for(&self, row: &super::model::Row, expiry: Expiry, download: bool) -> Option<Link> {
+        // The row's own connection: its region, its key and its custom domain.
+        let own = self.settings.connection_of(&row.account);
+        let base = own
+            .as_ref()
+            .map(|c| c.connection())
+            .unwrap_or_else(|| self.settings.connection());
         let connection = crate::engine::Connection {
             endpoint: row.endpoint.clone(),
             path_style: row.path_style,
-            ..self.settings.connection()
+            ..base
         };
+        let domain = own.as_ref().and_then(|c| c.custom_domain.as_deref());
+        let credentials = self.account_credentials.get(&row.account);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let download_as = download.then_some(row.name.as_str());
-        let signed = self.credentials.as_ref().and_then(|c| {
+        let signed = credentials.and_then(|c| {
             let object = (row.bucket.as_str(), row.key.as_str());
-            share_link(&connection, c, object, now, expiry, download_as).ok()
+            share_link(&connection, domain, c, object, now, expiry, download_as).ok()
         });
         match signed {
             Some(link) => Some(Link {
