@@ -1,0 +1,138 @@
+//! Several connections in the window, driven with egui_kittest against two local servers that
+//! each accept only their own key (two Alibaba accounts): the switcher in the menu bar sends
+//! new drops to the connection picked, signed with its key, while rows already queued keep
+//! theirs; removing a connection asks first and deletes its secret.
+
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable as _;
+use oss_uploader::app::connections::ConnectionSettings;
+use oss_uploader::app::i18n::Lang;
+use oss_uploader::app::settings::{AppSettings, SecretPlace};
+use oss_uploader::oss::client::Client;
+use oss_uploader::oss::sign::Credentials;
+use oss_uploader::secrets::{Secrets, StoreChoice};
+
+mod app_rig;
+mod common;
+use app_rig::*;
+use common::{TestServer, data, object};
+
+const WORK_BUCKET: &str = "work-bucket";
+const WORK_KEY_ID: &str = "work-ak";
+
+fn work_key() -> Credentials {
+    Credentials::new(WORK_KEY_ID, "work-secret")
+}
+
+/// The rig's server as the active connection "Home" (its key from the environment), and
+/// `work` as the connection "Work", its secret in the private file.
+fn two_connections(rig: &Rig, work: &TestServer) -> oss_uploader::app::AppOptions {
+    rig.save_settings_with(|s| {
+        s.name = "Home".into();
+        s.other_connections.push(ConnectionSettings {
+            account: "c1".into(),
+            name: "Work".into(),
+            region: "cn-hangzhou".into(),
+            custom_endpoint: Some(work.endpoint()),
+            path_style: true,
+            access_key_id: WORK_KEY_ID.into(),
+            secret_place: SecretPlace::File,
+            bucket: WORK_BUCKET.into(),
+            prefix: "w".into(),
+            custom_domain: None,
+        });
+    });
+    let options = rig.options(Lang::En, true);
+    let w = work_key();
+    options
+        .secrets
+        .as_ref()
+        .unwrap()
+        .store(&w.access_key_id, &w.access_key_secret, None, StoreChoice::File)
+        .unwrap();
+    options
+}
+
+fn work_server(rig: &Rig) -> TestServer {
+    rig.rt.block_on(TestServer::start_with(|c| {
+        c.with_credentials(work_key()).with_bucket(WORK_BUCKET)
+    }))
+}
+
+#[test]
+fn switching_account_sends_new_drops_with_that_accounts_key() {
+    let rig = Rig::new();
+    let work = work_server(&rig);
+    let mut h = harness(two_connections(&rig, &work));
+    h.step();
+    let home_file = rig.file("home.txt", 1000);
+    drop_files(&mut h, &[home_file]);
+    wait_all_done(&mut h, "the first drop uploaded to Home", 1);
+
+    // The switcher in the menu bar shows the active connection; pick the other.
+    h.get_by_role_and_label(Role::ComboBox, "Connection").click();
+    h.run_steps(2);
+    h.get_by_label("Work").click();
+    h.run_steps(2);
+    assert_eq!(h.state().app().settings().name, "Work");
+
+    let work_file = common::write_file(rig.files.path(), "work.txt", &data(2000, 7));
+    drop_files(&mut h, &[work_file]);
+    wait_all_done(&mut h, "the second drop uploaded to Work", 2);
+    let accounts: Vec<&str> = h
+        .state()
+        .app()
+        .queue()
+        .rows()
+        .iter()
+        .map(|r| r.account.as_str())
+        .collect();
+    assert_eq!(accounts, ["", "c1"]);
+    // Each landed in its own account's bucket: Work's server takes only Work's key.
+    let client = Client::new(work.connection().client_config(work_key()).unwrap()).unwrap();
+    assert_eq!(
+        rig.rt.block_on(object(&client, WORK_BUCKET, "w/work.txt")),
+        data(2000, 7)
+    );
+    assert_eq!(rig.stored("in/home.txt"), data(1000, 0));
+    // The choice is saved: the next start opens on Work.
+    step_until(
+        &mut h,
+        "the switch saved",
+        common::WAIT,
+        || matches!(AppSettings::load(rig.data.path()), Ok(Some(s)) if s.account == "c1"),
+    );
+}
+
+#[test]
+fn removing_a_connection_asks_first_and_deletes_its_secret() {
+    let rig = Rig::new();
+    let work = work_server(&rig);
+    let mut h = harness(two_connections(&rig, &work));
+    h.step();
+    let secrets = Secrets::new(rig.data.path());
+    let file = secrets.file_path(WORK_KEY_ID);
+    assert!(file.exists());
+    h.get_by_role_and_label(Role::ComboBox, "Connection").click();
+    h.run_steps(2);
+    h.get_by_label("Work").click();
+    h.run_steps(2);
+    h.get_by_label("Settings").click();
+    h.run_steps(2);
+    h.get_by_label("Remove connection").click();
+    h.run_steps(2);
+    // Asked first: nothing is gone yet.
+    h.get_by_label_contains("Remove \"Work\"?");
+    assert!(file.exists());
+    h.get_by_label("Remove").click();
+    h.run_steps(2);
+    step_until(&mut h, "the secret deleted", common::WAIT, || !file.exists());
+    step_until(&mut h, "the settings saved", common::WAIT, || {
+        matches!(AppSettings::load(rig.data.path()), Ok(Some(s)) if s.other_connections.is_empty() && s.name == "Home")
+    });
+    // One connection left: no switcher.
+    assert!(
+        h.query_by_role_and_label(Role::ComboBox, "Connection")
+            .is_none()
+    );
+}
