@@ -16,7 +16,9 @@ use oss_uploader::oss::client::Client;
 use oss_uploader::oss::sign::Credentials;
 
 mod common;
-use common::{BUCKET, TestServer, WAIT, credentials, data, object, wait_until_blocking, write_file};
+use common::{
+    BUCKET, TestServer, WAIT, credentials, data, object, wait_until_blocking, write_file,
+};
 
 const WORK: &str = "work";
 
@@ -118,9 +120,7 @@ fn added(seen: &[Event]) -> Vec<(JobId, String)> {
 
 /// Waits for `id` to end verified (an earlier run's end, e.g. for want of a key, is passed).
 fn verified(engine: &EngineHandle, seen: &mut Vec<Event>, id: JobId) -> u64 {
-    let finished = |e: &Event| {
-        matches!(e, Event::Finished { id: i, outcome: JobOutcome::Verified { .. } } if *i == id)
-    };
+    let finished = |e: &Event| matches!(e, Event::Finished { id: i, outcome: JobOutcome::Verified { .. } } if *i == id);
     match wait_for(engine, seen, finished) {
         Event::Finished {
             outcome: JobOutcome::Verified { size, .. },
@@ -141,14 +141,19 @@ fn jobs_of_two_accounts_each_upload_with_their_own_key() {
         rig.work_spec(&b, "b.txt"),
     ]));
     let mut seen = Vec::new();
-    wait_for(&engine, &mut seen, |e| {
-        matches!(e, Event::Added(info) if info.spec.account == WORK)
-    });
+    wait_for(
+        &engine,
+        &mut seen,
+        |e| matches!(e, Event::Added(info) if info.spec.account == WORK),
+    );
     let ids = added(&seen);
     assert_eq!(ids[0].1, "");
     assert_eq!(verified(&engine, &mut seen, ids[0].0), 4);
     assert_eq!(verified(&engine, &mut seen, ids[1].0), 4);
-    assert_eq!(rig.rt.block_on(object(&rig.home.client(), BUCKET, "a.txt")), b"home");
+    assert_eq!(
+        rig.rt.block_on(object(&rig.home.client(), BUCKET, "a.txt")),
+        b"home"
+    );
     assert_eq!(rig.work_object("b.txt"), b"work");
     engine.shutdown();
 }

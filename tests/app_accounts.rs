@@ -48,7 +48,12 @@ fn two_connections(rig: &Rig, work: &TestServer) -> oss_uploader::app::AppOption
         .secrets
         .as_ref()
         .unwrap()
-        .store(&w.access_key_id, &w.access_key_secret, None, StoreChoice::File)
+        .store(
+            &w.access_key_id,
+            &w.access_key_secret,
+            None,
+            StoreChoice::File,
+        )
         .unwrap();
     options
 }
@@ -70,7 +75,8 @@ fn switching_account_sends_new_drops_with_that_accounts_key() {
     wait_all_done(&mut h, "the first drop uploaded to Home", 1);
 
     // The switcher in the menu bar shows the active connection; pick the other.
-    h.get_by_role_and_label(Role::ComboBox, "Connection").click();
+    h.get_by_role_and_label(Role::ComboBox, "Connection")
+        .click();
     h.run_steps(2);
     h.get_by_label("Work").click();
     h.run_steps(2);
@@ -113,7 +119,8 @@ fn removing_a_connection_asks_first_and_deletes_its_secret() {
     let secrets = Secrets::new(rig.data.path());
     let file = secrets.file_path(WORK_KEY_ID);
     assert!(file.exists());
-    h.get_by_role_and_label(Role::ComboBox, "Connection").click();
+    h.get_by_role_and_label(Role::ComboBox, "Connection")
+        .click();
     h.run_steps(2);
     h.get_by_label("Work").click();
     h.run_steps(2);
@@ -126,13 +133,77 @@ fn removing_a_connection_asks_first_and_deletes_its_secret() {
     assert!(file.exists());
     h.get_by_label("Remove").click();
     h.run_steps(2);
-    step_until(&mut h, "the secret deleted", common::WAIT, || !file.exists());
-    step_until(&mut h, "the settings saved", common::WAIT, || {
-        matches!(AppSettings::load(rig.data.path()), Ok(Some(s)) if s.other_connections.is_empty() && s.name == "Home")
+    step_until(&mut h, "the secret deleted", common::WAIT, || {
+        !file.exists()
     });
+    step_until(
+        &mut h,
+        "the settings saved",
+        common::WAIT,
+        || matches!(AppSettings::load(rig.data.path()), Ok(Some(s)) if s.other_connections.is_empty() && s.name == "Home"),
+    );
     // One connection left: no switcher.
     assert!(
         h.query_by_role_and_label(Role::ComboBox, "Connection")
             .is_none()
+    );
+}
+
+#[test]
+fn a_connection_is_added_under_a_name_of_its_own() {
+    let rig = Rig::new();
+    let work = work_server(&rig);
+    rig.save_settings(None);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    // One connection: no switcher.
+    assert!(
+        h.query_by_role_and_label(Role::ComboBox, "Connection")
+            .is_none()
+    );
+    h.get_by_label("Settings").click();
+    h.run_steps(2);
+    h.get_by_label("Add connection").click();
+    h.run_steps(2);
+    // The first connection is called after its bucket: the name is taken.
+    h.state_mut().app.as_mut().unwrap().form_mut().name = "App-Bucket".into();
+    h.run_steps(2);
+    h.get_by_label_contains("Another connection is already called \"App-Bucket\"");
+    {
+        let form = h.state_mut().app.as_mut().unwrap().form_mut();
+        form.name = "Work".into();
+        form.access_key_id = WORK_KEY_ID.into();
+        form.secret = work_key().access_key_secret;
+        form.bucket = WORK_BUCKET.into();
+        form.use_custom_endpoint = true;
+        form.endpoint = work.endpoint();
+        form.path_style = true;
+    }
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("already called").is_none());
+    h.get_by_label("Save").click();
+    wait_for_label(&mut h, "Where should the secret be kept?");
+    h.get_by_label("Keep for this session only").click();
+    step_until(
+        &mut h,
+        "the new connection saved",
+        common::WAIT,
+        || matches!(AppSettings::load(rig.data.path()), Ok(Some(s)) if s.name == "Work" && s.other_connections.len() == 1),
+    );
+    // The new one is active and the switcher shows both.
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::ComboBox, "Connection")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("app-bucket");
+    h.get_by_label("Work").click();
+    h.run_steps(2);
+    let file = rig.file("new.txt", 500);
+    drop_files(&mut h, &[file]);
+    wait_all_done(&mut h, "the drop uploaded to Work", 1);
+    let client = Client::new(work.connection().client_config(work_key()).unwrap()).unwrap();
+    assert_eq!(
+        rig.rt.block_on(object(&client, WORK_BUCKET, "new.txt")),
+        data(500, 0)
     );
 }

@@ -166,17 +166,21 @@ pub fn form_ui(
             .spacing([12.0, 6.0])
             .min_col_width(160.0)
             .show(ui, |ui| {
-                let _ = labelled_ui(ui, t.connection_name, t.connection_name_tip);
-                ui.vertical(|ui| {
-                    ui.add(
-                        TextEdit::singleline(&mut form.name)
-                            .hint_text(t.connection_name_hint)
-                            .desired_width(320.0),
-                    )
-                    .on_hover_text(t.connection_name_tip);
-                    field_errors_ui(ui, errors, Field::Name);
-                });
-                ui.end_row();
+                // The first connection is named after its bucket; names and a custom domain
+                // wait for the settings, so setup stays short.
+                if !first_run {
+                    let _ = labelled_ui(ui, t.connection_name, t.connection_name_tip);
+                    ui.vertical(|ui| {
+                        ui.add(
+                            TextEdit::singleline(&mut form.name)
+                                .hint_text(t.connection_name_hint)
+                                .desired_width(320.0),
+                        )
+                        .on_hover_text(t.connection_name_tip);
+                        field_errors_ui(ui, errors, Field::Name);
+                    });
+                    ui.end_row();
+                }
 
                 let region_label = labelled_ui(ui, t.region, t.region_tip);
                 ui.vertical(|ui| {
@@ -333,17 +337,19 @@ pub fn form_ui(
                 });
                 ui.end_row();
 
-                let _ = labelled_ui(ui, t.custom_domain, t.custom_domain_tip);
-                ui.vertical(|ui| {
-                    ui.add(
-                        TextEdit::singleline(&mut form.custom_domain)
-                            .hint_text("https://files.example.com")
-                            .desired_width(320.0),
-                    )
-                    .on_hover_text(t.custom_domain_tip);
-                    field_errors_ui(ui, errors, Field::CustomDomain);
-                });
-                ui.end_row();
+                if !first_run {
+                    let _ = labelled_ui(ui, t.custom_domain, t.custom_domain_tip);
+                    ui.vertical(|ui| {
+                        ui.add(
+                            TextEdit::singleline(&mut form.custom_domain)
+                                .hint_text("https://files.example.com")
+                                .desired_width(320.0),
+                        )
+                        .on_hover_text(t.custom_domain_tip);
+                        field_errors_ui(ui, errors, Field::CustomDomain);
+                    });
+                    ui.end_row();
+                }
 
                 let _ = labelled_ui(ui, t.existing, t.existing_tip);
                 ui.horizontal(|ui| {
