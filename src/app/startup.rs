@@ -23,7 +23,8 @@ pub struct AppOptions {
     pub demo: bool,
     /// Overrides the saved and the system language (tests, screenshots).
     pub language: Option<Lang>,
-    /// Credentials from the environment; they win over saved ones.
+    /// Credentials from the environment; they win over saved ones (for the connection with
+    /// their AccessKey ID, or else the active one).
     pub env_credentials: Option<Credentials>,
     /// Files and folders to queue once the window is ready (from the command line).
     pub add: Vec<PathBuf>,
@@ -64,15 +65,32 @@ pub fn load(options: &AppOptions) -> Result<Start, String> {
         .secrets
         .clone()
         .unwrap_or_else(|| Arc::new(Secrets::new(data_dir)));
-    let mut credentials = options.env_credentials.clone();
-    if credentials.is_none() {
-        credentials = kept(&secrets, settings.secret_place, &settings.access_key_id);
-    }
+    // The environment's key belongs to the connection with its AccessKey ID, or else to the
+    // active one (as when there was only one connection).
+    let env = options.env_credentials.clone();
+    let env_owner = env.as_ref().map(|e| {
+        settings
+            .other_connections
+            .iter()
+            .find(|c| {
+                c.access_key_id == e.access_key_id && settings.access_key_id != c.access_key_id
+            })
+            .map(|c| c.account.clone())
+            .unwrap_or_else(|| settings.account.clone())
+    });
+    let mut credentials = match &env_owner {
+        Some(owner) if *owner == settings.account => env.clone(),
+        _ => kept(&secrets, settings.secret_place, &settings.access_key_id),
+    };
     let mut others: Vec<(AccountId, Credentials)> = settings
         .other_connections
         .iter()
         .filter_map(|c| {
-            kept(&secrets, c.secret_place, &c.access_key_id).map(|k| (c.account.clone(), k))
+            let k = match &env_owner {
+                Some(owner) if *owner == c.account => env.clone(),
+                _ => kept(&secrets, c.secret_place, &c.access_key_id),
+            };
+            k.map(|k| (c.account.clone(), k))
         })
         .collect();
     let demo = if options.demo {
