@@ -207,3 +207,77 @@ fn a_connection_is_added_under_a_name_of_its_own() {
         data(500, 0)
     );
 }
+
+/// Copied links are made with each row's own connection: its key (Work's row is signed with
+/// Work's key while Home is active, and opens) and its custom domain (Home's).
+#[test]
+fn copied_links_use_each_rows_connection_and_its_custom_domain() {
+    let rig = Rig::new();
+    let work = work_server(&rig);
+    let options = two_connections(&rig, &work);
+    let mut settings = AppSettings::load(rig.data.path()).unwrap().unwrap();
+    settings.custom_domain = Some("https://files.example.com".into());
+    settings.save(rig.data.path()).unwrap();
+    let mut h = harness(options);
+    h.step();
+    drop_files(&mut h, &[rig.file("home.txt", 1000)]);
+    wait_all_done(&mut h, "Home's file uploaded", 1);
+    let switch = |h: &mut egui_kittest::Harness<'_, Shell>, to: &str| {
+        h.get_by_role_and_label(Role::ComboBox, "Connection")
+            .click();
+        h.run_steps(2);
+        h.get_by_label(to).click();
+        h.run_steps(2);
+    };
+    switch(&mut h, "Work");
+    let work_file = common::write_file(rig.files.path(), "work.txt", &data(2000, 7));
+    drop_files(&mut h, &[work_file]);
+    wait_all_done(&mut h, "Work's file uploaded", 2);
+    switch(&mut h, "Home");
+
+    h.get_all_by_label("home.txt").next().unwrap().click();
+    h.step();
+    h.get_all_by_label("work.txt")
+        .next()
+        .unwrap()
+        .click_modifiers(egui::Modifiers::COMMAND);
+    h.step();
+    h.input_mut().events.push(egui::Event::Copy);
+    h.step();
+    let copied: Vec<String> = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copied.len(), 1, "{copied:?}");
+    let lines: Vec<&str> = copied[0].lines().collect();
+    assert_eq!(lines.len(), 2, "{}", copied[0]);
+    assert!(
+        lines[0].starts_with("https://files.example.com/in/home.txt?x-oss-"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("x-oss-credential=test-ak%2F"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with(&format!("{}/{WORK_BUCKET}/w/work.txt?", work.endpoint())),
+        "{}",
+        lines[1]
+    );
+    let body = rig.rt.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let response = client.get(lines[1]).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.bytes().await.unwrap().to_vec()
+    });
+    assert_eq!(body, data(2000, 7));
+}
