@@ -272,7 +272,13 @@ strings! {
     choose_bucket_needs_key: "Enter the AccessKey ID and secret first.", "请先填写 AccessKey ID 和 Secret。";
     listing_buckets: "Listing your buckets…", "正在列出您的存储空间…";
     no_buckets: "This key sees no buckets. Type the bucket name above.", "此密钥看不到任何存储空间。请在上方填写存储空间名称。";
-    list_denied: "This key cannot list buckets; type the bucket name above.", "此密钥无权列出存储空间，请在上方手动填写存储空间名称。";
+    list_denied: "This key cannot list buckets; type the bucket name above, then press Find its region.", "此密钥无权列出存储空间，请在上方填写存储空间名称，然后点击“查找其地域”。";
+    find_region: "Find its region", "查找其地域";
+    find_region_tip: "Asks OSS which region the bucket named above is in, and sets it. For keys that cannot list buckets.", "向 OSS 查询上方存储空间所在的地域并自动设置。适用于无权列出存储空间的密钥。";
+    finding_region: "Finding the bucket…", "正在查找存储空间…";
+    locate_no_bucket: "No bucket has this name. Check its spelling.", "没有该名称的存储空间，请检查拼写。";
+    locate_denied: "This key may not ask where the bucket is: choose its region above.", "此密钥无权查询存储空间所在地域，请在上方选择地域。";
+    region_found: "\"{name}\" is in {region}; the region is set.", "“{name}”位于{region}，已设置地域。";
     bucket_region_unknown: "Could not tell which region \"{name}\" is in: choose its region above.", "无法确定“{name}”所在的地域，请在上方选择地域。";
 
     prefix: "Folder in the bucket", "存储空间中的文件夹";
@@ -400,6 +406,7 @@ mod tests {
             (EN.secret_in_file, ZH.secret_in_file),
             (EN.bad_part_size, ZH.bad_part_size),
             (EN.bucket_region_unknown, ZH.bucket_region_unknown),
+            (EN.region_found, ZH.region_found),
             (EN.add_files_tip, ZH.add_files_tip),
             (EN.cancel_body, ZH.cancel_body),
             (EN.hide_finished, ZH.hide_finished),

@@ -16,6 +16,7 @@ pub mod icon;
 pub mod menu_ui;
 pub mod modals;
 pub mod model;
+pub mod qr_ui;
 pub mod queue_ui;
 pub mod secret_place;
 pub mod settings;

@@ -24,6 +24,8 @@ pub enum FormAction {
     ListBuckets,
     /// Put the listed bucket with this index into the form.
     PickBucket(usize),
+    /// Find the region of the bucket typed in the form.
+    LocateBucket,
 }
 
 /// Where Test connection stands.
@@ -285,6 +287,7 @@ pub fn form_ui(
                         PickerAction::None => {}
                         PickerAction::List => action = FormAction::ListBuckets,
                         PickerAction::Pick(i) => action = FormAction::PickBucket(i),
+                        PickerAction::Locate => action = FormAction::LocateBucket,
                     }
                 });
                 ui.end_row();

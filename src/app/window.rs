@@ -399,6 +399,9 @@ impl UploaderApp {
                 }
                 Reply::Tested(outcome) => self.test = TestState::Done(outcome),
                 Reply::Buckets { generation, result } => self.buckets.answer(generation, result),
+                Reply::Located { generation, result } => {
+                    self.buckets.located(generation, result, &mut self.form)
+                }
                 Reply::OpenFailed(dir) => {
                     let text = self
                         .tr()
@@ -724,6 +727,15 @@ impl UploaderApp {
                 }
             }
             FormAction::PickBucket(i) => self.buckets.pick(i, &mut self.form),
+            FormAction::LocateBucket => {
+                if let Some(credentials) = self.form.credentials() {
+                    let generation = self.buckets.start_locate(&self.form);
+                    let connection = bucket_picker::locating_connection(&self.form);
+                    let bucket = self.form.bucket.trim().to_owned();
+                    self.background
+                        .locate_bucket(generation, connection, credentials, bucket);
+                }
+            }
             FormAction::Save => {
                 if let Some((settings, credentials)) = self.validated() {
                     self.save(settings, credentials);
