@@ -135,13 +135,13 @@ pub fn carry_out(secrets: &Secrets, data_dir: &Path, job: SaveJob) -> Saved {
         step,
     } = job;
     let mut notices = Vec::new();
+    if let Step::Forget(Some(id)) = &step
+        && let Err(e) = secrets.forget(id)
+    {
+        notices.push(Notice::ForgetFailed(e.to_string()));
+    }
     let Some(credentials) = credentials else {
         // Nothing to store: only the settings are written (a switch, a removal).
-        if let Step::Forget(Some(id)) = &step
-            && let Err(e) = secrets.forget(id)
-        {
-            notices.push(Notice::ForgetFailed(e.to_string()));
-        }
         if let Err(e) = settings.save(data_dir) {
             notices.push(Notice::SettingsNotSaved(e.to_string()));
         }
@@ -153,13 +153,7 @@ pub fn carry_out(secrets: &Secrets, data_dir: &Path, job: SaveJob) -> Saved {
     };
     match step {
         Step::Keep(place) => settings.secret_place = place,
-        Step::Forget(id) => {
-            if let Some(id) = id
-                && let Err(e) = secrets.forget(&id)
-            {
-                notices.push(Notice::ForgetFailed(e.to_string()));
-            }
-        }
+        Step::Forget(_) => {}
         Step::NewSecret => {
             let stored = secrets.keychain_available()
                 && match store(secrets, &credentials, StoreChoice::Keychain) {
@@ -450,6 +444,29 @@ mod tests {
             matches!(notices.as_slice(), [Notice::SettingsNotSaved(_)]),
             "{notices:?}"
         );
+    }
+
+    #[test]
+    fn a_removal_forgets_the_secret_and_writes_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Secrets::with_keychain(dir.path(), Box::new(MemoryKeychain::default()));
+        secrets
+            .store("LTAI-gone", "sk", None, StoreChoice::Keychain)
+            .unwrap();
+        let mut j = job(Step::Forget(Some("LTAI-gone".into())));
+        j.credentials = None;
+        let (settings, notices) = done(carry_out(&secrets, dir.path(), j));
+        assert!(notices.is_empty(), "{notices:?}");
+        assert!(secrets.load("LTAI-gone").is_none());
+        assert_eq!(AppSettings::load(dir.path()).unwrap().unwrap(), settings);
+        // Without a key to forget (another connection shares it), only the settings.
+        secrets
+            .store("LTAI-kept", "sk", None, StoreChoice::Keychain)
+            .unwrap();
+        let mut j = job(Step::Forget(None));
+        j.credentials = None;
+        done(carry_out(&secrets, dir.path(), j));
+        assert!(secrets.load("LTAI-kept").is_some());
     }
 
     #[test]
