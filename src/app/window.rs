@@ -425,7 +425,11 @@ impl UploaderApp {
                         let (text, is_error) = notice.message(self.tr());
                         self.message(text, is_error);
                     }
-                    self.apply(settings, credentials);
+                    // A switch or a removal applied when it was asked for: its save only
+                    // reports (a later switch must not be undone by an earlier save).
+                    if let Some(credentials) = credentials {
+                        self.apply(settings, credentials);
+                    }
                 }
                 Saved::Ask {
                     settings,
@@ -793,7 +797,7 @@ impl UploaderApp {
             settings.secret_place,
         );
         let step = match plan {
-            Plan::ApplyOnly => return self.apply(settings, Some(credentials)),
+            Plan::ApplyOnly => return self.apply(settings, credentials),
             Plan::Keep(place) => Step::Keep(place),
             Plan::NewSecret => Step::NewSecret,
         };
@@ -804,22 +808,20 @@ impl UploaderApp {
         });
     }
 
-    /// Settings that were saved (or apply without saving). With credentials, they are the
-    /// active connection's, and the queue shows; without (a switch, a removal), only the
-    /// settings change.
-    fn apply(&mut self, settings: AppSettings, credentials: Option<Credentials>) {
+    /// Settings that were saved (or apply without saving), with the active connection's
+    /// credentials when the form gave them: the queue shows.
+    fn apply(&mut self, settings: AppSettings, credentials: Credentials) {
         self.send(Command::SetSettings(settings.engine_settings()));
+        self.send(set_credentials(&settings.account, credentials.clone()));
         self.lang = self
             .language_override
             .unwrap_or_else(|| settings.language.resolve());
-        if let Some(c) = credentials {
-            self.send(set_credentials(&settings.account, c.clone()));
-            self.account_credentials.insert(settings.account.clone(), c);
-            self.form_base = None;
-            self.screen = Screen::Queue;
-        }
-        self.credentials = self.account_credentials.get(&settings.account).cloned();
+        self.account_credentials
+            .insert(settings.account.clone(), credentials.clone());
+        self.credentials = Some(credentials);
         self.settings = settings;
+        self.form_base = None;
+        self.screen = Screen::Queue;
     }
 }
 
