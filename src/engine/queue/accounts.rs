@@ -23,6 +23,8 @@ impl Engine {
             return;
         };
         self.credentials.insert(account.clone(), c);
+        let jobs = &self.jobs;
+        self.no_key.retain(|id| jobs.contains_key(id));
         let waiting: Vec<JobId> = self
             .no_key
             .iter()
