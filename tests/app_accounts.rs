@@ -8,6 +8,7 @@ use egui_kittest::kittest::Queryable as _;
 use oss_uploader::app::connections::ConnectionSettings;
 use oss_uploader::app::i18n::Lang;
 use oss_uploader::app::settings::{AppSettings, SecretPlace};
+use oss_uploader::engine::JobState;
 use oss_uploader::oss::client::Client;
 use oss_uploader::oss::sign::Credentials;
 use oss_uploader::secrets::{Secrets, StoreChoice};
@@ -280,4 +281,56 @@ fn copied_links_use_each_rows_connection_and_its_custom_domain() {
         response.bytes().await.unwrap().to_vec()
     });
     assert_eq!(body, data(2000, 7));
+}
+
+/// An upload of Work interrupted by closing the window resumes, after a restart with Home
+/// active, with Work's key (kept in the private file) and lands in Work's bucket.
+#[test]
+fn a_restart_resumes_an_upload_with_its_own_connection() {
+    let rig = Rig::new();
+    let work = work_server(&rig);
+    let options = two_connections(&rig, &work);
+    let mut settings = AppSettings::load(rig.data.path()).unwrap().unwrap();
+    settings.bandwidth_limit = Some(256 * 1024);
+    settings.save(rig.data.path()).unwrap();
+    let f = rig.file("long.bin", 2_000_000);
+    {
+        let mut h = harness(options.clone());
+        h.step();
+        h.get_by_role_and_label(Role::ComboBox, "Connection")
+            .click();
+        h.run_steps(2);
+        h.get_by_label("Work").click();
+        h.run_steps(2);
+        drop_files(&mut h, &[f]);
+        wait_until(&mut h, "some bytes confirmed", |app| {
+            app.queue().rows().first().is_some_and(|r| r.confirmed > 0)
+        });
+        h.get_by_role_and_label(Role::ComboBox, "Connection")
+            .click();
+        h.run_steps(2);
+        h.get_by_label("Home").click();
+        h.run_steps(2);
+        // The window goes away mid-upload with Home active.
+    }
+    let mut h = harness(options);
+    wait_until(&mut h, "the restored row", |app| {
+        state_of(app, 0) == Some(JobState::Interrupted) && app.queue().waiting_restored() == 1
+    });
+    assert_eq!(h.state().app().settings().name, "Home");
+    assert_eq!(h.state().app().queue().rows()[0].account, "c1");
+    h.get_all_by_label("Resume all")
+        .next()
+        .expect("the banner's button")
+        .click();
+    wait_until(&mut h, "verified after resume", |app| {
+        state_of(app, 0) == Some(JobState::Done)
+    });
+    let client = Client::new(work.connection().client_config(work_key()).unwrap()).unwrap();
+    assert_eq!(
+        rig.rt
+            .block_on(object(&client, WORK_BUCKET, "w/long.bin"))
+            .len(),
+        2_000_000
+    );
 }
