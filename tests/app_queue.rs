@@ -279,19 +279,20 @@ fn the_bucket_is_picked_from_the_accounts_buckets() {
     h.get_by_label("Choose from my buckets").click();
     wait_for_label(
         &mut h,
-        "This key cannot list buckets; type the bucket name above.",
+        "This key cannot list buckets; type the bucket name above, then press Find its region.",
     );
 
     h.get_by_label("Choose from my buckets").click();
     wait_for_label(&mut h, "family-photos — China (Shanghai)");
     h.get_by_label("app-bucket — China (Shanghai)");
     h.get_by_label("test-bucket — China (Shanghai)");
-    // With a custom endpoint only the bucket changes: the address typed in is kept.
+    // With a custom endpoint the address typed in is kept, and it signs for the bucket's
+    // region (OSS refuses a V4 request signed for another).
     h.get_by_label("family-photos — China (Shanghai)").click();
     h.run_steps(2);
     let f = form(&mut h);
     assert_eq!(f.bucket, "family-photos");
-    assert_eq!(f.region, "cn-hangzhou");
+    assert_eq!(f.region, "cn-shanghai");
     assert_eq!(f.endpoint, rig.server.endpoint());
     // The picked bucket is one the key can use.
     h.get_by_label("Test connection").click();
@@ -308,6 +309,47 @@ fn the_bucket_is_picked_from_the_accounts_buckets() {
         ("test-bucket", "cn-shanghai")
     );
     h.get_by_label("oss-cn-shanghai.aliyuncs.com");
+}
+
+/// A key that may not list buckets (a RAM user limited to one bucket): the user types the
+/// bucket's name and "Find its region" sets the region, so the connection works without the
+/// user knowing where the bucket is.
+#[test]
+fn a_key_that_cannot_list_finds_its_buckets_region() {
+    let rig = Rig::with_server(|c| c.with_bucket("family-photos").with_region("cn-shanghai"));
+    rig.server.faults().add(FaultRule::new(
+        Some(Op::ListBuckets),
+        1,
+        FaultAction::error(403, "AccessDenied"),
+    ));
+    let mut h = harness(rig.options(Lang::En, false));
+    h.step();
+    let f = form(&mut h);
+    f.use_custom_endpoint = true;
+    f.endpoint = rig.server.endpoint();
+    f.path_style = true;
+    f.access_key_id = common::AK.into();
+    f.secret = common::SK.into();
+    h.run_steps(2);
+    h.get_by_label("Choose from my buckets").click();
+    wait_for_label(
+        &mut h,
+        "This key cannot list buckets; type the bucket name above, then press Find its region.",
+    );
+    form(&mut h).bucket = "no-such-bucket".into();
+    h.run_steps(2);
+    h.get_by_label("Find its region").click();
+    wait_for_label(&mut h, "No bucket has this name. Check its spelling.");
+    form(&mut h).bucket = "family-photos".into();
+    h.run_steps(2);
+    h.get_by_label("Find its region").click();
+    wait_for_label(
+        &mut h,
+        "\"family-photos\" is in China (Shanghai); the region is set.",
+    );
+    assert_eq!(form(&mut h).region, "cn-shanghai");
+    h.get_by_label("Test connection").click();
+    wait_for_label(&mut h, "Connected");
 }
 
 /// Images of the setup form with the account's buckets listed and one picked, in both

@@ -53,6 +53,16 @@ async fn signed_get(
     bucket: Option<&str>,
     query: &[(&str, &str)],
 ) -> (u16, String) {
+    signed(server, "GET", bucket, query, HeaderMap::new()).await
+}
+
+async fn signed(
+    server: &TestServer,
+    method: &str,
+    bucket: Option<&str>,
+    query: &[(&str, &str)],
+    mut headers: HeaderMap,
+) -> (u16, String) {
     let q: Vec<(String, String)> = query
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -61,9 +71,8 @@ async fn signed_get(
         Some(b) => Resource::bucket(b),
         None => Resource::service(),
     };
-    let mut headers = HeaderMap::new();
     let parts = RequestParts {
-        method: "GET",
+        method,
         resource,
         query: &q,
     };
@@ -74,7 +83,12 @@ async fn signed_get(
         .map(|(k, v)| format!("{}={}", uri_encode(k), uri_encode(v)))
         .collect();
     let url = format!("{}/{path}?{}", server.endpoint(), qs.join("&"));
-    let r = http().get(url).headers(headers).send().await.unwrap();
+    let r = http()
+        .request(method.parse().unwrap(), url)
+        .headers(headers)
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     (status, r.text().await.unwrap())
 }
@@ -123,6 +137,13 @@ async fn buckets_are_listed_with_their_region_and_paged() {
     assert!(!page.is_truncated);
     assert_eq!(page.buckets.buckets[0].name, BUCKET);
 
+    // As on OSS, a V4 request on a bucket must be signed for its region; ListBuckets was not.
+    let wrong_region = client.get_bucket_info(BUCKET).await.unwrap_err();
+    assert_eq!(
+        service_code(&wrong_region),
+        Some((400, "InvalidArgument".into()))
+    );
+    let client = client_for(&server, Some("cn-shanghai"), SignatureVersion::V4);
     let info = client.get_bucket_info(BUCKET).await.unwrap();
     assert_eq!(info.name, BUCKET);
     assert_eq!(info.signing_region(), "cn-shanghai");
@@ -284,6 +305,119 @@ async fn fetch(method: &str, url: &str, body: Option<Vec<u8>>) -> (u16, String, 
         disposition
     };
     (status, code, bytes)
+}
+
+fn client_for(server: &TestServer, region: Option<&str>, sig: SignatureVersion) -> Client {
+    let mut conn = server.connection();
+    conn.region = region.map(str::to_owned);
+    conn.signature = sig;
+    Client::new(conn.client_config(credentials()).unwrap()).unwrap()
+}
+
+/// As on OSS, an object anyone may read opens from its plain address: the object's own ACL
+/// decides, and without one (or with `default`) the bucket's. Everything else wants a
+/// signature.
+#[tokio::test]
+async fn public_objects_open_without_a_signature() {
+    let server = TestServer::start_with(|c| c.with_bucket_acl("open", "public-read")).await;
+    let client = server.client();
+    let with_acl = |acl: Option<&str>| ObjectOptions {
+        acl: acl.map(str::to_owned),
+        ..ObjectOptions::default()
+    };
+    let put_as = |bucket: &'static str, key: &'static str, acl: Option<&'static str>| {
+        let client = client.clone();
+        let opts = with_acl(acl);
+        async move {
+            client
+                .put_object(
+                    bucket,
+                    key,
+                    Body::Bytes(key.as_bytes().to_vec().into()),
+                    &opts,
+                    &Transfer::default(),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    put_as("open", "inherits", None).await;
+    put_as("open", "default", Some("default")).await;
+    put_as("open", "closed", Some("private")).await;
+    put_as(BUCKET, "private-bucket", None).await;
+    put_as(BUCKET, "own-acl", Some("public-read")).await;
+    let plain = |bucket: &str, key: &str| format!("{}/{bucket}/{key}", server.endpoint());
+    for (bucket, key, status) in [
+        ("open", "inherits", 200),
+        ("open", "default", 200),
+        ("open", "closed", 403),
+        (BUCKET, "private-bucket", 403),
+        (BUCKET, "own-acl", 200),
+        ("open", "missing", 404),
+    ] {
+        let (got, _, body) = fetch("GET", &plain(bucket, key), None).await;
+        assert_eq!(got, status, "{bucket}/{key}");
+        if status == 200 {
+            assert_eq!(body, key.as_bytes());
+        }
+    }
+    // Reading is all a public-read bucket gives away.
+    let (status, _, _) = fetch("PUT", &plain("open", "new"), Some(b"x".to_vec())).await;
+    assert_eq!(status, 403);
+
+    assert!(
+        client
+            .get_bucket_info("open")
+            .await
+            .unwrap()
+            .is_public_read()
+    );
+    assert!(
+        !client
+            .get_bucket_info(BUCKET)
+            .await
+            .unwrap()
+            .is_public_read()
+    );
+    // PutBucketAcl and GetBucketAcl; PutBucket with an ACL sets it on a new bucket only.
+    let mut h = HeaderMap::new();
+    h.insert("x-oss-acl", "public-read".parse().unwrap());
+    let (status, body) = signed(&server, "PUT", Some(BUCKET), &[("acl", "")], h).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = signed_get(&server, Some(BUCKET), &[("acl", "")]).await;
+    assert_eq!(status, 200, "{body}");
+    let policy: oss_uploader::oss::listing::AccessControlPolicy = from_xml(&body).unwrap();
+    assert_eq!(policy.access_control_list.grant, "public-read");
+    assert_eq!(
+        fetch("GET", &plain(BUCKET, "private-bucket"), None).await.0,
+        200
+    );
+    let mut h = HeaderMap::new();
+    h.insert("x-oss-acl", "everyone".parse().unwrap());
+    let (status, _) = signed(&server, "PUT", Some(BUCKET), &[("acl", "")], h).await;
+    assert_eq!(status, 400);
+    client
+        .put_bucket("made-open", None, Some("public-read-write"))
+        .await
+        .unwrap();
+    assert!(
+        client
+            .get_bucket_info("made-open")
+            .await
+            .unwrap()
+            .is_public_read()
+    );
+    client
+        .put_bucket("made-open", None, Some("private"))
+        .await
+        .unwrap();
+    assert!(
+        client
+            .get_bucket_info("made-open")
+            .await
+            .unwrap()
+            .is_public_read()
+    );
 }
 
 fn client_with(server: &TestServer, sig: SignatureVersion, creds: Credentials) -> Client {
@@ -593,6 +727,7 @@ async fn the_windows_copy_link_opens_for_anyone() {
     put(&server.client(), BUCKET, "album/photo 1.jpg", b"jpeg").await;
     let link = oss_uploader::app::share_ui::share_link(
         &server.connection(),
+        None,
         &credentials(),
         (BUCKET, "album/photo 1.jpg"),
         now(),

@@ -15,7 +15,7 @@ use crate::oss::client::Client;
 use crate::oss::error::{Error, ErrorClass, TransportKind};
 use crate::oss::sign::Credentials;
 
-use super::bucket_picker::ListedBucket;
+use super::bucket_picker::{self, ListedBucket};
 use super::folder_browser::{FolderPage, ListRequest};
 use super::settings::AppSettings;
 
@@ -57,6 +57,11 @@ pub enum Reply {
     },
     /// A folder (its marker `key`, ending in `/`) was made for the browser's `generation`.
     FolderMade {
+        generation: u64,
+        result: Result<String, TestOutcome>,
+    },
+    /// Where the typed bucket is (its V4 region), for the request numbered `generation`.
+    Located {
         generation: u64,
         result: Result<String, TestOutcome>,
     },
@@ -348,6 +353,20 @@ impl Background {
         });
     }
 
+    /// Finds the region of `bucket` for a key that may not list buckets.
+    pub fn locate_bucket(
+        &self,
+        generation: u64,
+        connection: Connection,
+        credentials: Credentials,
+        bucket: String,
+    ) {
+        self.spawn("locate-bucket", move |tx| {
+            let result = locate_bucket(&connection, credentials, bucket);
+            let _ = tx.send(Reply::Located { generation, result });
+        });
+    }
+
     /// Opens a folder in the system's file manager, creating it first: the log folder may not
     /// exist before the first log line.
     pub fn open_folder(&self, dir: PathBuf) {
@@ -413,6 +432,22 @@ fn list_buckets(
             .list_buckets("")
             .await
             .map(|list| list.iter().map(ListedBucket::from).collect())
+    })
+}
+
+/// GetBucketLocation of `bucket` at `connection` (signed with V1: see
+/// `bucket_picker::locating_connection`). A bucket in another region than the endpoint's is
+/// refused with the endpoint to use, which names its region just as well.
+fn locate_bucket(
+    connection: &Connection,
+    credentials: Credentials,
+    bucket: String,
+) -> Result<String, TestOutcome> {
+    with_client(connection, credentials, TEST_TIMEOUT, |client| async move {
+        match client.get_bucket_location(&bucket).await {
+            Ok(location) => Ok(crate::oss::listing::region_of_location(&location)),
+            Err(e) => bucket_picker::region_from_hint(&e).ok_or(e),
+        }
     })
 }
 

@@ -1,7 +1,8 @@
 //! "Choose from my buckets" on the setup form: the account's buckets, listed off the window's
 //! thread once an AccessKey is typed, and what picking one does to the form (the bucket, and
 //! the region so the endpoint follows). The manual bucket field stays beside it for keys that
-//! may not list buckets (a RAM user limited to one bucket).
+//! may not list buckets (a RAM user limited to one bucket); for those, "Find its region" asks
+//! OSS where the typed bucket is, so nobody has to know its region.
 
 use egui::RichText;
 
@@ -41,6 +42,44 @@ pub struct BucketList {
     /// Which credentials the list or its failure belongs to (a hash: no second copy of the
     /// secret), so typing other ones clears what no longer applies.
     asked_with: u64,
+    /// "Find its region" for the typed bucket name.
+    pub locate: Locate,
+}
+
+/// Where "Find its region" stands; each state names the bucket it is about, so a message
+/// about another name than the one in the field is not shown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Locate {
+    #[default]
+    Idle,
+    Locating {
+        bucket: String,
+    },
+    /// The region was found and set in the form.
+    Found {
+        bucket: String,
+        region: String,
+    },
+    /// OSS named a region we cannot make an endpoint of: the user picks it.
+    Unplaced {
+        bucket: String,
+    },
+    Failed {
+        bucket: String,
+        outcome: TestOutcome,
+    },
+}
+
+impl Locate {
+    fn bucket(&self) -> Option<&str> {
+        match self {
+            Locate::Idle => None,
+            Locate::Locating { bucket }
+            | Locate::Found { bucket, .. }
+            | Locate::Unplaced { bucket }
+            | Locate::Failed { bucket, .. } => Some(bucket),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,9 +105,55 @@ impl BucketList {
         self.generation
     }
 
+    /// Starts finding the region of the form's bucket; answers to earlier requests are ignored
+    /// from now on.
+    pub fn start_locate(&mut self, form: &SettingsForm) -> u64 {
+        self.generation += 1;
+        self.asked_with = credentials_hash(form);
+        self.locate = Locate::Locating {
+            bucket: form.bucket.trim().to_owned(),
+        };
+        self.generation
+    }
+
+    /// Takes where OSS says the bucket is, and sets the form's region to it.
+    pub fn located(
+        &mut self,
+        generation: u64,
+        result: Result<String, TestOutcome>,
+        form: &mut SettingsForm,
+    ) {
+        let Locate::Locating { bucket } = &self.locate else {
+            return;
+        };
+        if generation != self.generation {
+            return;
+        }
+        let bucket = bucket.clone();
+        self.locate = match result {
+            Ok(region) => {
+                let listed = ListedBucket {
+                    name: bucket.clone(),
+                    region: region.clone(),
+                };
+                match apply(form, &listed) {
+                    Picked::Placed => Locate::Found { bucket, region },
+                    Picked::RegionUnknown => Locate::Unplaced { bucket },
+                }
+            }
+            Err(outcome) => Locate::Failed { bucket, outcome },
+        };
+    }
+
+    /// Whether a list or a region is being asked for.
+    pub fn busy(&self) -> bool {
+        self.state == ListState::Listing || matches!(self.locate, Locate::Locating { .. })
+    }
+
     /// Forgets a list or a failure that was for other credentials than the form's now.
     pub fn follow(&mut self, form: &SettingsForm) {
-        if self.state != ListState::Idle && self.asked_with != credentials_hash(form) {
+        let asked = self.state != ListState::Idle || self.locate != Locate::Idle;
+        if asked && self.asked_with != credentials_hash(form) {
             self.reset();
         }
     }
@@ -94,6 +179,7 @@ impl BucketList {
     pub fn reset(&mut self) {
         self.generation += 1;
         self.state = ListState::Idle;
+        self.locate = Locate::Idle;
     }
 
     /// Puts the listed bucket `index` into the form.
@@ -135,12 +221,11 @@ pub enum Picked {
 
 /// Sets the form's bucket to `b`, and its region so the endpoint follows. A region missing from
 /// [`REGIONS`] is still set when its public endpoint (`oss-<region>.aliyuncs.com`) is a valid
-/// address; an empty or odd one is left for the user to pick.
+/// address; an empty or odd one is left for the user to pick. A custom endpoint is kept as
+/// typed, but its signing region follows the bucket too: OSS refuses a V4 request on a bucket
+/// signed for another region.
 pub fn apply(form: &mut SettingsForm, b: &ListedBucket) -> Picked {
     form.bucket = b.name.clone();
-    if form.use_custom_endpoint {
-        return Picked::Placed;
-    }
     if Region::by_id(&b.region).is_some() || derivable(&b.region) {
         form.region = b.region.clone();
         Picked::Placed
@@ -180,10 +265,38 @@ pub fn listing_connection(form: &SettingsForm) -> Connection {
     }
 }
 
+/// Where to ask where a bucket is: as for the list, but signed with V1, which names no region
+/// and so is not refused for naming the wrong one.
+pub fn locating_connection(form: &SettingsForm) -> Connection {
+    Connection {
+        signature: SignatureVersion::V1,
+        ..listing_connection(form)
+    }
+}
+
+/// The region an OSS error points to: a request on a bucket that lives in another region is
+/// refused with the endpoint to use (`oss-cn-shanghai.aliyuncs.com`), which names it.
+pub fn region_from_hint(e: &crate::oss::error::Error) -> Option<String> {
+    let crate::oss::error::Error::Service(s) = e else {
+        return None;
+    };
+    let hint = s.endpoint.as_deref()?;
+    Endpoint::parse(hint).ok()?.region()
+}
+
 /// The plain words for a failed listing: a key that may not list is told to type the name.
 pub fn failure_text(t: &Tr, outcome: &TestOutcome) -> String {
     match outcome {
         TestOutcome::NoPermission => t.list_denied.to_owned(),
+        other => test_text(t, other),
+    }
+}
+
+/// The plain words for a region that could not be found.
+pub fn locate_failure_text(t: &Tr, outcome: &TestOutcome) -> String {
+    match outcome {
+        TestOutcome::NoSuchBucket => t.locate_no_bucket.to_owned(),
+        TestOutcome::NoPermission => t.locate_denied.to_owned(),
         other => test_text(t, other),
     }
 }
@@ -203,6 +316,8 @@ pub enum PickerAction {
     None,
     List,
     Pick(usize),
+    /// Find the region of the bucket typed in the field.
+    Locate,
 }
 
 /// The button, the spinner, the list or the message, under the bucket field.
@@ -214,20 +329,59 @@ pub fn picker_ui(
     list: &BucketList,
 ) -> PickerAction {
     let mut action = PickerAction::None;
-    let can_list = form.credentials().is_some() && list.state != ListState::Listing;
+    let can_ask = form.credentials().is_some() && !list.busy();
+    let typed = form.bucket.trim();
     ui.horizontal(|ui| {
         let button = ui
-            .add_enabled(can_list, egui::Button::new(t.choose_bucket))
+            .add_enabled(can_ask, egui::Button::new(t.choose_bucket))
             .on_hover_text(t.choose_bucket_tip)
             .on_disabled_hover_text(t.choose_bucket_needs_key);
         if button.clicked() {
             action = PickerAction::List;
         }
+        // Only worth offering when the list cannot help: the key may not list, or the typed
+        // bucket is not in it.
+        let listed = matches!(&list.state, ListState::Listed { buckets, .. }
+            if buckets.iter().any(|b| b.name == typed));
+        if !typed.is_empty() && !listed {
+            let find = ui
+                .add_enabled(can_ask, egui::Button::new(t.find_region))
+                .on_hover_text(t.find_region_tip)
+                .on_disabled_hover_text(t.choose_bucket_needs_key);
+            if find.clicked() {
+                action = PickerAction::Locate;
+            }
+        }
         if list.state == ListState::Listing {
             ui.spinner();
             ui.label(t.listing_buckets);
         }
+        if matches!(list.locate, Locate::Locating { .. }) {
+            ui.spinner();
+            ui.label(t.finding_region);
+        }
     });
+    if list.locate.bucket() == Some(typed) {
+        match &list.locate {
+            Locate::Found { bucket, region } => {
+                let text = t
+                    .region_found
+                    .replace("{name}", bucket)
+                    .replace("{region}", &region_label(lang, region));
+                ui.label(RichText::new(text).color(ui.visuals().hyperlink_color));
+            }
+            Locate::Unplaced { bucket } => {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    t.bucket_region_unknown.replace("{name}", bucket),
+                );
+            }
+            Locate::Failed { outcome, .. } => {
+                ui.colored_label(ui.visuals().error_fg_color, locate_failure_text(t, outcome));
+            }
+            Locate::Idle | Locate::Locating { .. } => {}
+        }
+    }
     match &list.state {
         ListState::Idle | ListState::Listing => {}
         ListState::Failed(outcome) => {
@@ -340,7 +494,7 @@ mod tests {
     }
 
     #[test]
-    fn a_custom_endpoint_is_kept_and_only_the_bucket_changes() {
+    fn a_custom_endpoint_is_kept_and_signs_for_the_buckets_region() {
         let mut f = form();
         f.use_custom_endpoint = true;
         f.endpoint = "http://127.0.0.1:9000".into();
@@ -349,8 +503,69 @@ mod tests {
             Picked::Placed
         );
         assert_eq!(f.bucket, "photos");
-        assert_eq!(f.region, "cn-hangzhou");
+        assert_eq!(f.region, "cn-shanghai");
         assert_eq!(f.endpoint, "http://127.0.0.1:9000");
+    }
+
+    #[test]
+    fn a_bucket_elsewhere_is_found_from_the_endpoint_oss_points_to() {
+        // OSS's answer to a request on a bucket in another region than the endpoint's.
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Error>
+  <Code>AccessDenied</Code>
+  <Message>The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.</Message>
+  <RequestId>68AE8538E001B43935D42793</RequestId>
+  <HostId>photos.oss-cn-hangzhou.aliyuncs.com</HostId>
+  <Bucket>photos</Bucket>
+  <Endpoint>oss-cn-shanghai.aliyuncs.com</Endpoint>
+  <EC>0003-00001403</EC>
+</Error>"#;
+        let e = crate::oss::error::Error::service(crate::oss::error::ServiceError::from_response(
+            403, None, body, 0,
+        ));
+        assert_eq!(region_from_hint(&e).as_deref(), Some("cn-shanghai"));
+        let plain =
+            crate::oss::error::Error::service(crate::oss::error::ServiceError::from_response(
+                403,
+                None,
+                "<Error><Code>AccessDenied</Code></Error>",
+                0,
+            ));
+        assert_eq!(region_from_hint(&plain), None);
+    }
+
+    #[test]
+    fn a_found_region_is_set_and_a_late_answer_is_ignored() {
+        let mut list = BucketList::default();
+        let mut f = form();
+        f.access_key_id = "id".into();
+        f.secret = "secret".into();
+        f.bucket = " photos ".into();
+        let first = list.start_locate(&f);
+        assert!(list.busy());
+        let second = list.start_locate(&f);
+        list.located(first, Ok("cn-beijing".into()), &mut f);
+        assert_eq!(f.region, "cn-hangzhou");
+        list.located(second, Ok("cn-shanghai".into()), &mut f);
+        assert_eq!(
+            (f.bucket.as_str(), f.region.as_str()),
+            ("photos", "cn-shanghai")
+        );
+        assert_eq!(
+            list.locate,
+            Locate::Found {
+                bucket: "photos".into(),
+                region: "cn-shanghai".into()
+            }
+        );
+        assert!(!list.busy());
+        let third = list.start_locate(&f);
+        list.located(third, Err(TestOutcome::NoSuchBucket), &mut f);
+        assert!(matches!(list.locate, Locate::Failed { .. }));
+        assert_eq!(f.region, "cn-shanghai");
+        f.secret = "other".into();
+        list.follow(&f);
+        assert_eq!(list.locate, Locate::Idle);
     }
 
     #[test]

@@ -174,6 +174,8 @@ pub struct FolderBrowser {
     /// The highlighted object is to be scrolled into view once the listing ends.
     pub(super) scroll_pending: bool,
     pub new_folder: Option<NewFolder>,
+    /// The connection's custom domain, for the links of Share….
+    pub custom_domain: Option<String>,
     generation: u64,
     current: Arc<AtomicU64>,
 }
@@ -200,6 +202,7 @@ impl FolderBrowser {
             highlight: None,
             scroll_pending: false,
             new_folder: None,
+            custom_domain: None,
             generation: 0,
             current: Arc::new(AtomicU64::new(0)),
         }

@@ -303,7 +303,13 @@ strings! {
     choose_bucket_needs_key: "Enter the AccessKey ID and secret first.", "请先填写 AccessKey ID 和 Secret。";
     listing_buckets: "Listing your buckets…", "正在列出您的存储空间…";
     no_buckets: "This key sees no buckets. Type the bucket name above.", "此密钥看不到任何存储空间。请在上方填写存储空间名称。";
-    list_denied: "This key cannot list buckets; type the bucket name above.", "此密钥无权列出存储空间，请在上方手动填写存储空间名称。";
+    list_denied: "This key cannot list buckets; type the bucket name above, then press Find its region.", "此密钥无权列出存储空间，请在上方填写存储空间名称，然后点击“查找其地域”。";
+    find_region: "Find its region", "查找其地域";
+    find_region_tip: "Asks OSS which region the bucket named above is in, and sets it. For keys that cannot list buckets.", "向 OSS 查询上方存储空间所在的地域并自动设置。适用于无权列出存储空间的密钥。";
+    finding_region: "Finding the bucket…", "正在查找存储空间…";
+    locate_no_bucket: "No bucket has this name. Check its spelling.", "没有该名称的存储空间，请检查拼写。";
+    locate_denied: "This key may not ask where the bucket is: choose its region above.", "此密钥无权查询存储空间所在地域，请在上方选择地域。";
+    region_found: "\"{name}\" is in {region}; the region is set.", "“{name}”位于{region}，已设置地域。";
     bucket_region_unknown: "Could not tell which region \"{name}\" is in: choose its region above.", "无法确定“{name}”所在的地域，请在上方选择地域。";
 
     prefix: "Folder in the bucket", "存储空间中的文件夹";
@@ -366,6 +372,27 @@ strings! {
     secret_for_session: "The secret is kept until the app closes; it was not saved.", "Secret 仅保留到程序关闭，未保存。";
     secret_file_failed: "The secret could not be saved ({error}); it is kept until the app closes.", "Secret 无法保存（{error}），仅保留到程序关闭。";
     settings_not_saved: "The settings could not be saved ({error}). They apply until the app closes.", "设置无法保存（{error}），仅在本次运行期间有效。";
+    // Several connections (accounts).
+    connection: "Connection", "连接";
+    connection_tip: "Which of your connections (AccessKey, bucket and folder) new uploads go to. Uploads already in the list keep the connection they were added with.", "新上传使用哪个连接（AccessKey、存储空间和文件夹）。列表中已有的上传继续使用添加时的连接。";
+    connection_name: "Name", "名称";
+    connection_name_tip: "What this connection is called in the app, e.g. Work or Family photos. Empty: the bucket's name.", "此连接在应用中的名称，例如“工作”或“家庭照片”。留空则使用存储空间名称。";
+    connection_name_hint: "e.g. Work (empty: the bucket's name)", "例如：工作（留空则用存储空间名称）";
+    name_taken: "Another connection is already called \"{name}\". Choose another name.", "已有连接名为“{name}”，请换一个名称。";
+    add_connection: "Add connection", "添加连接";
+    add_connection_tip: "Set up another AccessKey or bucket, e.g. one for work and one for family photos. You switch between them at the top of the main window.", "设置另一个 AccessKey 或存储空间，例如一个用于工作、一个用于家庭照片。可在主窗口顶部切换。";
+    remove_connection: "Remove connection", "删除连接";
+    remove_connection_tip: "Forget this connection (it asks first). Its saved secret is deleted too unless another connection uses the same AccessKey.", "删除此连接（会先确认）。除非其他连接使用同一 AccessKey，否则其保存的 Secret 也会被删除。";
+    remove_connection_title: "Remove \"{name}\"?", "删除“{name}”？";
+    remove_connection_body: "The connection \"{name}\" is forgotten and its saved AccessKey secret is deleted from this computer. Files already uploaded stay in the bucket.", "连接“{name}”将被删除，其保存在本机的 AccessKey Secret 也会被删除。已上传的文件仍保留在存储空间中。";
+    remove_connection_shared: "The connection \"{name}\" is forgotten. Its AccessKey secret stays: another connection uses the same AccessKey. Files already uploaded stay in the bucket.", "连接“{name}”将被删除。其 AccessKey Secret 会保留，因为其他连接使用同一 AccessKey。已上传的文件仍保留在存储空间中。";
+    connection_removed: "The connection \"{name}\" was removed.", "已删除连接“{name}”。";
+    switched_to: "New uploads now go to \"{name}\".", "新上传现在使用“{name}”。";
+    secret_for_connection: "Enter the AccessKey secret of \"{name}\": it is not saved on this computer.", "请输入“{name}”的 AccessKey Secret：本机未保存。";
+    custom_domain: "Custom domain (optional)", "自定义域名（可选）";
+    custom_domain_tip: "A domain bound to this bucket in the OSS console (CNAME), e.g. https://files.example.com. Share links then use it instead of the OSS address.", "在 OSS 控制台绑定到此存储空间的域名（CNAME），例如 https://files.example.com。分享链接将使用该域名代替 OSS 地址。";
+    secret_not_deleted: "The saved secret could not be deleted ({error}).", "无法删除已保存的 Secret（{error}）。";
+    bad_domain: "\"{name}\" is not a domain. Enter only the domain, e.g. https://files.example.com.", "“{name}”不是有效的域名。请只填写域名，例如 https://files.example.com。";
 }
 
 #[cfg(test)]
@@ -410,6 +437,7 @@ mod tests {
             (EN.secret_in_file, ZH.secret_in_file),
             (EN.bad_part_size, ZH.bad_part_size),
             (EN.bucket_region_unknown, ZH.bucket_region_unknown),
+            (EN.region_found, ZH.region_found),
             (EN.add_files_tip, ZH.add_files_tip),
             (EN.cancel_body, ZH.cancel_body),
             (EN.hide_finished, ZH.hide_finished),
@@ -429,6 +457,14 @@ mod tests {
             (EN.browser_count, ZH.browser_count),
             (EN.browser_listing, ZH.browser_listing),
             (EN.browser_goes_to, ZH.browser_goes_to),
+            (EN.name_taken, ZH.name_taken),
+            (EN.remove_connection_title, ZH.remove_connection_title),
+            (EN.remove_connection_body, ZH.remove_connection_body),
+            (EN.remove_connection_shared, ZH.remove_connection_shared),
+            (EN.connection_removed, ZH.connection_removed),
+            (EN.switched_to, ZH.switched_to),
+            (EN.secret_for_connection, ZH.secret_for_connection),
+            (EN.bad_domain, ZH.bad_domain),
         ] {
             let marks = |s: &str| {
                 let mut v: Vec<String> = s

@@ -4,8 +4,10 @@
 use egui::{Color32, RichText};
 
 use super::background::Pick;
+use super::connections_ui;
 use super::i18n::Tr;
 use super::queue_ui;
+use crate::engine::AccountId;
 use crate::text::Text;
 
 /// What the user picked in the menu bar.
@@ -15,6 +17,8 @@ pub enum MenuAction {
     OpenLogFolder,
     Quit,
     Settings,
+    /// Make the connection at this index of the switcher's list the active one.
+    Switch(usize),
 }
 
 /// A message at the top of the window until dismissed.
@@ -42,8 +46,14 @@ pub struct MenuState {
     pub demo: bool,
 }
 
-/// The menu bar.
-pub fn menu_bar_ui(ui: &mut egui::Ui, t: &Tr, state: MenuState) -> Option<MenuAction> {
+/// The menu bar; with two connections or more, the queue screen's bar has their switcher.
+pub fn menu_bar_ui(
+    ui: &mut egui::Ui,
+    t: &Tr,
+    state: MenuState,
+    connections: &[(AccountId, String)],
+    active: &str,
+) -> Option<MenuAction> {
     let mut action = None;
     egui::Panel::top("menu").show(ui, |ui| {
         egui::MenuBar::new().ui(ui, |ui| {
@@ -75,6 +85,12 @@ pub fn menu_bar_ui(ui: &mut egui::Ui, t: &Tr, state: MenuState) -> Option<MenuAc
             });
             if state.settings_button && ui.button(t.settings).clicked() {
                 action = Some(MenuAction::Settings);
+            }
+            if state.settings_button
+                && connections.len() > 1
+                && let Some(i) = connections_ui::switcher_ui(ui, t, connections, active)
+            {
+                action = Some(MenuAction::Switch(i));
             }
             if state.demo {
                 ui.separator();

@@ -6,6 +6,8 @@
 
 pub mod background;
 pub mod bucket_picker;
+pub mod connections;
+pub mod connections_ui;
 pub mod demo;
 pub mod desktop_bus;
 pub mod folder_browser;
@@ -16,6 +18,7 @@ pub mod icon;
 pub mod menu_ui;
 pub mod modals;
 pub mod model;
+pub mod qr_ui;
 pub mod queue_ui;
 pub mod secret_place;
 pub mod settings;

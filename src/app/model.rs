@@ -23,6 +23,8 @@ pub struct Row {
     pub key: String,
     pub endpoint: String,
     pub path_style: bool,
+    /// The connection (account) the job uploads with.
+    pub account: crate::engine::AccountId,
     pub size: u64,
     pub state: JobState,
     /// Bytes the bar shows.
@@ -55,6 +57,7 @@ impl Row {
             name,
             path: info.spec.path.clone(),
             bucket: info.spec.bucket.clone(),
+            account: info.spec.account.clone(),
             key: info.spec.key.clone(),
             endpoint: info.spec.connection.endpoint.clone(),
             path_style: info.spec.connection.path_style,
@@ -604,6 +607,7 @@ mod tests {
                 part_size: 1 << 20,
                 threads: 2,
                 options: ObjectOptions::default(),
+                account: String::new(),
             },
             size,
             state: JobState::Queued,

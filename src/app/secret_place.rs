@@ -62,12 +62,14 @@ pub enum Choice {
 #[derive(Clone, Debug)]
 pub struct SaveJob {
     pub settings: AppSettings,
-    pub credentials: Credentials,
+    /// The active connection's credentials; `None` when they are not known (a switch to a
+    /// connection whose secret is not on this computer).
+    pub credentials: Option<Credentials>,
     pub step: Step,
 }
 
 /// Which part of the rules a [`SaveJob`] carries out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     /// [`Plan::Keep`]: only the settings file is written.
     Keep(SecretPlace),
@@ -75,6 +77,9 @@ pub enum Step {
     NewSecret,
     /// The person answered the question.
     Answered(Choice),
+    /// A connection was removed: the secret kept for this AccessKey ID goes too (when no
+    /// other connection uses it: the window checks), then the settings are written.
+    Forget(Option<String>),
 }
 
 /// What a save did, for the window to word (see [`Notice::message`]).
@@ -85,6 +90,7 @@ pub enum Notice {
     FileFailed(String),
     ForSession,
     SettingsNotSaved(String),
+    ForgetFailed(String),
 }
 
 impl Notice {
@@ -100,6 +106,7 @@ impl Notice {
             Self::FileFailed(e) => (t.secret_file_failed.replace("{error}", e), true),
             Self::ForSession => (t.secret_for_session.to_owned(), false),
             Self::SettingsNotSaved(e) => (t.settings_not_saved.replace("{error}", e), true),
+            Self::ForgetFailed(e) => (t.secret_not_deleted.replace("{error}", e), true),
         }
     }
 }
@@ -110,7 +117,7 @@ pub enum Saved {
     /// The settings apply now (saved or not: the notices say), in the order of the notices.
     Done {
         settings: AppSettings,
-        credentials: Credentials,
+        credentials: Option<Credentials>,
         notices: Vec<Notice>,
     },
     /// No keychain took the secret: the person chooses where it goes.
@@ -128,8 +135,25 @@ pub fn carry_out(secrets: &Secrets, data_dir: &Path, job: SaveJob) -> Saved {
         step,
     } = job;
     let mut notices = Vec::new();
+    if let Step::Forget(Some(id)) = &step
+        && let Err(e) = secrets.forget(id)
+    {
+        notices.push(Notice::ForgetFailed(e.to_string()));
+    }
+    let Some(credentials) = credentials else {
+        // Nothing to store: only the settings are written (a switch, a removal).
+        if let Err(e) = settings.save(data_dir) {
+            notices.push(Notice::SettingsNotSaved(e.to_string()));
+        }
+        return Saved::Done {
+            settings,
+            credentials: None,
+            notices,
+        };
+    };
     match step {
         Step::Keep(place) => settings.secret_place = place,
+        Step::Forget(_) => {}
         Step::NewSecret => {
             let stored = secrets.keychain_available()
                 && match store(secrets, &credentials, StoreChoice::Keychain) {
@@ -176,7 +200,7 @@ pub fn carry_out(secrets: &Secrets, data_dir: &Path, job: SaveJob) -> Saved {
     }
     Saved::Done {
         settings,
-        credentials,
+        credentials: Some(credentials),
         notices,
     }
 }
@@ -342,7 +366,7 @@ mod tests {
                 bucket: "b-1".into(),
                 ..AppSettings::default()
             },
-            credentials: creds("sk-place"),
+            credentials: Some(creds("sk-place")),
             step,
         }
     }
@@ -420,6 +444,29 @@ mod tests {
             matches!(notices.as_slice(), [Notice::SettingsNotSaved(_)]),
             "{notices:?}"
         );
+    }
+
+    #[test]
+    fn a_removal_forgets_the_secret_and_writes_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Secrets::with_keychain(dir.path(), Box::new(MemoryKeychain::default()));
+        secrets
+            .store("LTAI-gone", "sk", None, StoreChoice::Keychain)
+            .unwrap();
+        let mut j = job(Step::Forget(Some("LTAI-gone".into())));
+        j.credentials = None;
+        let (settings, notices) = done(carry_out(&secrets, dir.path(), j));
+        assert!(notices.is_empty(), "{notices:?}");
+        assert!(secrets.load("LTAI-gone").is_none());
+        assert_eq!(AppSettings::load(dir.path()).unwrap().unwrap(), settings);
+        // Without a key to forget (another connection shares it), only the settings.
+        secrets
+            .store("LTAI-kept", "sk", None, StoreChoice::Keychain)
+            .unwrap();
+        let mut j = job(Step::Forget(None));
+        j.credentials = None;
+        done(carry_out(&secrets, dir.path(), j));
+        assert!(secrets.load("LTAI-kept").is_some());
     }
 
     #[test]

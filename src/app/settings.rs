@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::connections::ConnectionSettings;
 use super::i18n::{Lang, LanguageChoice, Tr};
 use crate::engine::checkpoint::ObjectOptions;
 use crate::engine::walk::normalise_prefix;
-use crate::engine::{Connection, JobSpec};
+use crate::engine::{AccountId, Connection, JobSpec};
 use crate::engine::{DEFAULT_JOBS, DEFAULT_THREADS, EngineSettings, ExistingPolicy, MAX_THREADS};
 use crate::oss::limits::{self, AUTO_PART_SIZE, DEFAULT_PART_SIZE, InvalidInput};
 use crate::oss::regions::REGIONS;
-use crate::oss::sign::{Credentials, SignatureVersion};
+use crate::oss::sign::Credentials;
 use crate::units::{human_bytes, parse_size};
 
 /// The settings file's name in the data dir.
@@ -30,11 +31,18 @@ pub enum SecretPlace {
     File,
 }
 
-/// What is saved between sessions. No secret in here.
+/// What is saved between sessions. No secret in here. The connection fields (from `account`
+/// to `custom_domain`, and `secret_place`) are the active connection's; the others are in
+/// `other_connections` (see `connections`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AppSettings {
     pub language: LanguageChoice,
+    /// The active connection's account id: its jobs carry it (empty for the connection of a
+    /// settings file from before connections).
+    pub account: AccountId,
+    /// The active connection's name, as the switchers show it.
+    pub name: String,
     /// A region id from `REGIONS` (the signature needs it even with a custom endpoint).
     pub region: String,
     /// Set when the user gives an endpoint instead of picking a region's.
@@ -43,6 +51,8 @@ pub struct AppSettings {
     pub access_key_id: String,
     pub bucket: String,
     pub prefix: String,
+    /// A domain bound to the bucket (CNAME): share links use it as their host.
+    pub custom_domain: Option<String>,
     /// Bytes per part as a person fixed it; `AUTO_PART_SIZE` (the default) lets the engine
     /// choose (8 MiB or more, see `engine::plan`).
     pub part_size: u64,
@@ -59,18 +69,23 @@ pub struct AppSettings {
     pub keep_awake: bool,
     /// A desktop notification when a batch ends (the window).
     pub notify: bool,
+    /// The connections that are not active.
+    pub other_connections: Vec<ConnectionSettings>,
 }
 
 impl Default for AppSettings {
     fn default() -> Self {
         Self {
             language: LanguageChoice::System,
+            account: AccountId::new(),
+            name: String::new(),
             region: "cn-hangzhou".into(),
             custom_endpoint: None,
             path_style: false,
             access_key_id: String::new(),
             bucket: String::new(),
             prefix: String::new(),
+            custom_domain: None,
             part_size: AUTO_PART_SIZE,
             parts_at_once: None,
             files_at_once: None,
@@ -79,6 +94,7 @@ impl Default for AppSettings {
             secret_place: SecretPlace::Nowhere,
             keep_awake: true,
             notify: true,
+            other_connections: Vec::new(),
         }
     }
 }
@@ -102,23 +118,12 @@ impl AppSettings {
     }
 
     pub fn endpoint(&self) -> String {
-        match &self.custom_endpoint {
-            Some(e) => e.clone(),
-            None => REGIONS
-                .iter()
-                .find(|r| r.id == self.region)
-                .map(|r| r.endpoint())
-                .unwrap_or_else(|| format!("oss-{}.aliyuncs.com", self.region)),
-        }
+        endpoint_of(&self.region, self.custom_endpoint.as_deref())
     }
 
+    /// The active connection's endpoint, region and addressing.
     pub fn connection(&self) -> Connection {
-        Connection {
-            endpoint: self.endpoint(),
-            region: Some(self.region.clone()).filter(|r| !r.is_empty()),
-            signature: SignatureVersion::V4,
-            path_style: self.path_style,
-        }
+        self.active_connection().connection()
     }
 
     pub fn engine_settings(&self) -> EngineSettings {
@@ -141,12 +146,25 @@ impl AppSettings {
             part_size: self.part_size,
             threads: self.engine_settings().threads_per_file(),
             options: ObjectOptions::default(),
+            account: self.account.clone(),
         }
     }
 
     /// The prefix as keys start with it: no leading slash, one trailing slash when not empty.
     pub fn key_prefix(&self) -> String {
         normalise_prefix(&self.prefix)
+    }
+}
+
+/// The endpoint typed, or the region's.
+pub(super) fn endpoint_of(region: &str, custom_endpoint: Option<&str>) -> String {
+    match custom_endpoint {
+        Some(e) => e.to_owned(),
+        None => REGIONS
+            .iter()
+            .find(|r| r.id == region)
+            .map(|r| r.endpoint())
+            .unwrap_or_else(|| format!("oss-{region}.aliyuncs.com")),
     }
 }
 
@@ -162,6 +180,9 @@ pub enum Field {
     Threads,
     Jobs,
     Bandwidth,
+    /// The connection's name.
+    Name,
+    CustomDomain,
 }
 
 /// Settings files written before automatic concurrency and part size have `threads` and
@@ -172,6 +193,7 @@ fn migrated(mut value: serde_json::Value) -> serde_json::Value {
     let Some(map) = value.as_object_mut() else {
         return value;
     };
+    super::connections::name_old_connection(map);
     if !map.contains_key("parts_at_once")
         && !map.contains_key("files_at_once")
         && map.get("part_size").and_then(|v| v.as_u64()) == Some(DEFAULT_PART_SIZE)
@@ -196,6 +218,10 @@ fn migrated(mut value: serde_json::Value) -> serde_json::Value {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SettingsForm {
     pub language: LanguageChoice,
+    /// The connection's name (empty: the bucket's).
+    pub name: String,
+    /// A custom domain for share links; empty for none.
+    pub custom_domain: String,
     pub region: String,
     pub use_custom_endpoint: bool,
     pub endpoint: String,
@@ -223,6 +249,8 @@ impl SettingsForm {
     pub fn from_settings(s: &AppSettings, credentials: Option<&Credentials>) -> Self {
         Self {
             language: s.language,
+            name: s.name.clone(),
+            custom_domain: s.custom_domain.clone().unwrap_or_default(),
             region: s.region.clone(),
             use_custom_endpoint: s.custom_endpoint.is_some(),
             endpoint: s.custom_endpoint.clone().unwrap_or_default(),
@@ -345,6 +373,7 @@ impl SettingsForm {
                 )),
             }
         }
+        super::connections::check_connection_fields(self, tr, &mut out, &mut errors);
         let bw = self.bandwidth.trim();
         if bw.is_empty() || bw == "0" {
             out.bandwidth_limit = None;

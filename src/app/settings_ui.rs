@@ -26,6 +26,8 @@ pub enum FormAction {
     PickBucket(usize),
     /// Open the folder browser on the form's bucket.
     Browse,
+    /// Find the region of the bucket typed in the form.
+    LocateBucket,
 }
 
 /// Where Test connection stands.
@@ -116,6 +118,8 @@ pub fn touched(start: &SettingsForm, now: &SettingsForm, field: Field) -> bool {
         Field::Threads => start.threads != now.threads,
         Field::Jobs => start.jobs != now.jobs,
         Field::Bandwidth => start.bandwidth != now.bandwidth,
+        Field::Name => start.name != now.name || start.bucket != now.bucket,
+        Field::CustomDomain => start.custom_domain != now.custom_domain,
     }
 }
 
@@ -166,6 +170,22 @@ pub fn form_ui(
             .spacing([12.0, 6.0])
             .min_col_width(160.0)
             .show(ui, |ui| {
+                // The first connection is named after its bucket; names and a custom domain
+                // wait for the settings, so setup stays short.
+                if !first_run {
+                    let _ = labelled_ui(ui, t.connection_name, t.connection_name_tip);
+                    ui.vertical(|ui| {
+                        ui.add(
+                            TextEdit::singleline(&mut form.name)
+                                .hint_text(t.connection_name_hint)
+                                .desired_width(320.0),
+                        )
+                        .on_hover_text(t.connection_name_tip);
+                        field_errors_ui(ui, errors, Field::Name);
+                    });
+                    ui.end_row();
+                }
+
                 let region_label = labelled_ui(ui, t.region, t.region_tip);
                 ui.vertical(|ui| {
                     let selected = REGIONS
@@ -269,6 +289,7 @@ pub fn form_ui(
                         PickerAction::None => {}
                         PickerAction::List => action = FormAction::ListBuckets,
                         PickerAction::Pick(i) => action = FormAction::PickBucket(i),
+                        PickerAction::Locate => action = FormAction::LocateBucket,
                     }
                 });
                 ui.end_row();
@@ -331,6 +352,20 @@ pub fn form_ui(
                     field_errors_ui(ui, errors, Field::Prefix);
                 });
                 ui.end_row();
+
+                if !first_run {
+                    let _ = labelled_ui(ui, t.custom_domain, t.custom_domain_tip);
+                    ui.vertical(|ui| {
+                        ui.add(
+                            TextEdit::singleline(&mut form.custom_domain)
+                                .hint_text("https://files.example.com")
+                                .desired_width(320.0),
+                        )
+                        .on_hover_text(t.custom_domain_tip);
+                        field_errors_ui(ui, errors, Field::CustomDomain);
+                    });
+                    ui.end_row();
+                }
 
                 let _ = labelled_ui(ui, t.existing, t.existing_tip);
                 ui.horizontal(|ui| {

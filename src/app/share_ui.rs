@@ -54,9 +54,12 @@ pub struct Link {
 }
 
 /// A presigned GET link to `bucket/key` on `connection`, made at `now` (unix seconds), working
-/// for `expiry`; with `download_as`, the browser saves it under that name.
+/// for `expiry`; with `download_as`, the browser saves it under that name. With a custom domain
+/// (a CNAME bound to the bucket) the link's host is that domain and its path just the key; the
+/// signature is the same, as OSS signs `/bucket/key` for either address.
 pub fn share_link(
     connection: &Connection,
+    custom_domain: Option<&str>,
     credentials: &Credentials,
     object: (&str, &str),
     now: i64,
@@ -69,8 +72,12 @@ pub fn share_link(
     if let Some(name) = download_as {
         request = request.download_as(name);
     }
+    let endpoint = match custom_domain {
+        Some(domain) => crate::oss::endpoint::Endpoint::cname(domain)?,
+        None => cfg.endpoint,
+    };
     presign_url(
-        &cfg.endpoint,
+        &endpoint,
         &request,
         credentials,
         cfg.signature,
@@ -85,6 +92,8 @@ pub fn share_link(
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShareTarget {
     pub connection: Connection,
+    /// The connection's own domain (a CNAME bound to the bucket), used as the link's host.
+    pub custom_domain: Option<String>,
     pub credentials: Option<Credentials>,
     pub bucket: String,
     pub key: String,
@@ -108,7 +117,17 @@ impl ShareTarget {
         let download_as = download.then_some(self.name.as_str());
         let signed = self.credentials.as_ref().and_then(|c| {
             let object = (self.bucket.as_str(), self.key.as_str());
-            share_link(&self.connection, c, object, now, expiry, download_as).ok()
+            let domain = self.custom_domain.as_deref();
+            share_link(
+                &self.connection,
+                domain,
+                c,
+                object,
+                now,
+                expiry,
+                download_as,
+            )
+            .ok()
         });
         match signed {
             Some(link) => Some(Link {
@@ -220,6 +239,83 @@ mod tests {
     use crate::oss::sign::SignatureVersion;
 
     #[test]
+    fn a_custom_domain_is_the_host_and_the_signature_stays() {
+        // OSS signs `/bucket/key` whatever the address: the Go SDK v2's V4 signer builds the
+        // canonical URI from the request's bucket and key, cname or not, and oss2's V1 resource
+        // is `/bucket/key` too. So the links below carry the signatures those SDKs produced for
+        // these inputs on the bucket's OSS address (`oss::presign`'s vectors), with the custom
+        // domain as host and the key alone as path.
+        let key = "dir/a b+中.txt";
+        let t = 1702743657;
+        let creds = Credentials::new("ak", "sk");
+        let conn = |signature| Connection {
+            endpoint: "oss-cn-hangzhou.aliyuncs.com".into(),
+            region: Some("cn-hangzhou".into()),
+            signature,
+            path_style: true,
+        };
+        let domain = Some("https://files.example.com/");
+        let v4 = share_link(
+            &conn(SignatureVersion::V4),
+            domain,
+            &creds,
+            ("bucket", key),
+            t,
+            Expiry::Hour,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            v4.url,
+            "https://files.example.com/dir/a%20b%2B%E4%B8%AD.txt?x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-date=20231216T162057Z&x-oss-expires=3600&x-oss-credential=ak%2F20231216%2Fcn-hangzhou%2Foss%2Faliyun_v4_request&x-oss-signature=f7467511d88884c7f2d4266f9333024475c1f16792413b106b60f726307cbe9b"
+        );
+        let v1 = share_link(
+            &conn(SignatureVersion::V1),
+            domain,
+            &creds,
+            ("bucket", key),
+            t,
+            Expiry::Hour,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            v1.url,
+            "https://files.example.com/dir/a%20b%2B%E4%B8%AD.txt?OSSAccessKeyId=ak&Expires=1702747257&Signature=f3ihXFa8o%2Fj1QbXBT7VUk2ZLYQ8%3D"
+        );
+        // Without one, the bucket's own address.
+        let plain = share_link(
+            &conn(SignatureVersion::V4),
+            None,
+            &creds,
+            ("bucket", key),
+            t,
+            Expiry::Hour,
+            None,
+        )
+        .unwrap();
+        assert!(
+            plain
+                .url
+                .starts_with("https://oss-cn-hangzhou.aliyuncs.com/bucket/dir/"),
+            "{}",
+            plain.url
+        );
+        assert!(
+            share_link(
+                &conn(SignatureVersion::V4),
+                Some("files.example.com/x"),
+                &creds,
+                ("bucket", key),
+                t,
+                Expiry::Hour,
+                None
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
     fn links_are_presigned_for_seven_days() {
         let conn = Connection {
             endpoint: "oss-cn-hangzhou.aliyuncs.com".into(),
@@ -230,6 +326,7 @@ mod tests {
         let creds = Credentials::new("ak", "sk").with_security_token("tok");
         let link = share_link(
             &conn,
+            None,
             &creds,
             ("bucket", "dir/a b.jpg"),
             1702743657,
@@ -253,6 +350,7 @@ mod tests {
 
         let hour = share_link(
             &conn,
+            None,
             &creds,
             ("bucket", "dir/a b.jpg"),
             1702743657,

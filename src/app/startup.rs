@@ -10,6 +10,7 @@ use super::background::Desktop;
 use super::demo::Demo;
 use super::i18n::Lang;
 use super::settings::{AppSettings, SecretPlace};
+use crate::engine::AccountId;
 use crate::oss::sign::Credentials;
 use crate::secrets::Secrets;
 
@@ -22,7 +23,8 @@ pub struct AppOptions {
     pub demo: bool,
     /// Overrides the saved and the system language (tests, screenshots).
     pub language: Option<Lang>,
-    /// Credentials from the environment; they win over saved ones.
+    /// Credentials from the environment; they win over saved ones (for the connection with
+    /// their AccessKey ID, or else the active one).
     pub env_credentials: Option<Credentials>,
     /// Files and folders to queue once the window is ready (from the command line).
     pub add: Vec<PathBuf>,
@@ -36,7 +38,10 @@ pub struct AppOptions {
 /// What was found.
 pub struct Start {
     pub settings: AppSettings,
+    /// The active connection's credentials.
     pub credentials: Option<Credentials>,
+    /// The other connections' credentials that are kept on this computer.
+    pub others: Vec<(AccountId, Credentials)>,
     pub secrets: Arc<Secrets>,
     pub demo: Option<Demo>,
     pub lang: Lang,
@@ -60,24 +65,40 @@ pub fn load(options: &AppOptions) -> Result<Start, String> {
         .secrets
         .clone()
         .unwrap_or_else(|| Arc::new(Secrets::new(data_dir)));
-    let mut credentials = options.env_credentials.clone();
-    if credentials.is_none()
-        && matches!(
-            settings.secret_place,
-            SecretPlace::Keychain | SecretPlace::File
-        )
-    {
-        credentials = secrets
-            .load(&settings.access_key_id)
-            .map(|stored| Credentials {
-                access_key_id: settings.access_key_id.clone(),
-                access_key_secret: stored.secret,
-                security_token: stored.security_token,
-            });
-    }
+    // The environment's key belongs to the connection with its AccessKey ID, or else to the
+    // active one (as when there was only one connection).
+    let env = options.env_credentials.clone();
+    let env_owner = env.as_ref().map(|e| {
+        settings
+            .other_connections
+            .iter()
+            .find(|c| {
+                c.access_key_id == e.access_key_id && settings.access_key_id != c.access_key_id
+            })
+            .map(|c| c.account.clone())
+            .unwrap_or_else(|| settings.account.clone())
+    });
+    let mut credentials = match &env_owner {
+        Some(owner) if *owner == settings.account => env.clone(),
+        _ => kept(&secrets, settings.secret_place, &settings.access_key_id),
+    };
+    let mut others: Vec<(AccountId, Credentials)> = settings
+        .other_connections
+        .iter()
+        .filter_map(|c| {
+            let k = match &env_owner {
+                Some(owner) if *owner == c.account => env.clone(),
+                _ => kept(&secrets, c.secret_place, &c.access_key_id),
+            };
+            k.map(|k| (c.account.clone(), k))
+        })
+        .collect();
     let demo = if options.demo {
         let demo = Demo::start(data_dir).map_err(|e| e.to_string())?;
         settings = demo.settings(&settings);
+        // The demo is one connection: its own local server.
+        settings.other_connections.clear();
+        others.clear();
         credentials = Some(Demo::credentials());
         Some(demo)
     } else {
@@ -96,11 +117,24 @@ pub fn load(options: &AppOptions) -> Result<Start, String> {
     Ok(Start {
         settings,
         credentials,
+        others,
         secrets,
         demo,
         lang,
         ready,
         secret_needed_again: !ready && saved.is_some(),
         settings_unreadable,
+    })
+}
+
+/// The credentials kept at `place` for `access_key_id`, if any.
+fn kept(secrets: &Secrets, place: SecretPlace, access_key_id: &str) -> Option<Credentials> {
+    if !matches!(place, SecretPlace::Keychain | SecretPlace::File) {
+        return None;
+    }
+    secrets.load(access_key_id).map(|stored| Credentials {
+        access_key_id: access_key_id.to_owned(),
+        access_key_secret: stored.secret,
+        security_token: stored.security_token,
     })
 }

@@ -5,11 +5,16 @@
 //! saver. The frame never waits for the disk, the network or the keychain; only `new` reads the
 //! saved settings and secret, once, before the first frame.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use egui::ViewportCommand;
+
+mod accounts;
+
+use accounts::set_credentials;
 
 use super::background::{Background, Desktop, NativeDesktop, Reply};
 use super::bucket_picker::{self, BucketList};
@@ -25,7 +30,7 @@ use super::settings::{AppSettings, Field, SettingsForm};
 use super::settings_ui::{self, FormAction, TestState};
 use super::share_ui::{Expiry, Link, ShareDialog, ShareTarget};
 use super::startup::{self, AppOptions};
-use crate::engine::{Command, EngineConfig, EngineHandle};
+use crate::engine::{AccountId, Command, EngineConfig, EngineHandle};
 use crate::oss::sign::Credentials;
 
 mod browse;
@@ -52,7 +57,14 @@ pub struct UploaderApp {
     lang: Lang,
     settings: AppSettings,
     env_credentials: Option<Credentials>,
+    /// The active connection's credentials.
     credentials: Option<Credentials>,
+    /// Every connection's credentials known in this session, by account.
+    account_credentials: HashMap<AccountId, Credentials>,
+    /// What the form edits when it is not the active connection: a new one being added.
+    form_base: Option<AppSettings>,
+    /// "Remove connection" waits for a yes.
+    confirm_remove: bool,
     form: SettingsForm,
     form_errors: Vec<(Field, String)>,
     /// The form as it opened: a field's messages show once the user changed it…
@@ -99,11 +111,16 @@ impl UploaderApp {
             .as_ref()
             .map(|d| d.engine_dir().to_owned())
             .unwrap_or_else(|| data_dir.clone());
+        let mut account_credentials: HashMap<AccountId, Credentials> =
+            start.others.into_iter().collect();
+        if let Some(c) = &start.credentials {
+            account_credentials.insert(start.settings.account.clone(), c.clone());
+        }
         let wake_ctx = ctx.clone();
         let engine = crate::engine::spawn(
             EngineConfig {
                 data_dir: engine_dir,
-                credentials: start.credentials.clone(),
+                credentials: account_credentials.get("").cloned(),
                 settings: start.settings.engine_settings(),
                 persist_queue: true,
                 resume_when_online: true,
@@ -114,6 +131,13 @@ impl UploaderApp {
             Arc::new(move || wake_ctx.request_repaint_after(REPAINT_EVERY)),
         )
         .map_err(|e| e.to_string())?;
+        // Jobs restored from the queue file wait for their own account's key.
+        for (account, c) in account_credentials.iter().filter(|(a, _)| !a.is_empty()) {
+            engine.send(Command::SetAccountCredentials {
+                account: account.clone(),
+                credentials: Some(c.clone()),
+            });
+        }
         let wake_ctx = ctx.clone();
         let saver = Saver::start(start.secrets, data_dir.clone(), move || {
             wake_ctx.request_repaint();
@@ -143,6 +167,9 @@ impl UploaderApp {
             settings: start.settings,
             env_credentials: options.env_credentials,
             credentials: start.credentials,
+            account_credentials,
+            form_base: None,
+            confirm_remove: false,
             form,
             form_errors: Vec::new(),
             test: TestState::Idle,
@@ -246,7 +273,8 @@ impl UploaderApp {
             settings_button: self.screen == Screen::Queue,
             demo: self.demo.is_some(),
         };
-        if let Some(action) = menu_ui::menu_bar_ui(ui, t, menu) {
+        let names = self.settings.connection_names();
+        if let Some(action) = menu_ui::menu_bar_ui(ui, t, menu, &names, &self.settings.account) {
             self.on_menu(&ctx, action);
         }
         match menu_ui::messages_ui(ui, t, &self.messages, &self.queue.problems) {
@@ -384,6 +412,9 @@ impl UploaderApp {
                 Reply::Buckets { generation, result } => self.buckets.answer(generation, result),
                 // Taken by `browser_reply`.
                 Reply::FolderPage { .. } | Reply::FolderMade { .. } => {}
+                Reply::Located { generation, result } => {
+                    self.buckets.located(generation, result, &mut self.form)
+                }
                 Reply::OpenFailed(dir) => {
                     let text = self
                         .tr()
@@ -407,7 +438,11 @@ impl UploaderApp {
                         let (text, is_error) = notice.message(self.tr());
                         self.message(text, is_error);
                     }
-                    self.apply(settings, credentials);
+                    // A switch or a removal applied when it was asked for: its save only
+                    // reports (a later switch must not be undone by an earlier save).
+                    if let Some(credentials) = credentials {
+                        self.apply(settings, credentials);
+                    }
                 }
                 Saved::Ask {
                     settings,
@@ -472,14 +507,11 @@ impl UploaderApp {
                 .background
                 .open_folder(self.data_dir.join(crate::engine::paths::LOGS_DIR)),
             MenuAction::Quit => ctx.send_viewport_cmd(ViewportCommand::Close),
-            MenuAction::Settings => {
-                self.form = SettingsForm::from_settings(&self.settings, self.credentials.as_ref());
-                self.form_start = self.form.clone();
-                self.form_attempted = false;
-                self.form_errors.clear();
-                self.test = TestState::Idle;
-                self.buckets.reset();
-                self.screen = Screen::Settings;
+            MenuAction::Settings => self.open_form(None),
+            MenuAction::Switch(i) => {
+                if let Some((account, _)) = self.settings.connection_names().get(i).cloned() {
+                    self.switch_connection(&account);
+                }
             }
         }
     }
@@ -495,7 +527,10 @@ impl UploaderApp {
                 match path {
                     // Renamed by queueing it again under the new name: nothing was sent yet.
                     Some(path) => {
-                        let spec = self.settings.spec(path, key);
+                        let account = self.queue.get(id).map(|r| r.account.clone());
+                        let spec = account
+                            .and_then(|a| self.settings.spec_on(&a, path.clone(), key.clone()))
+                            .unwrap_or_else(|| self.settings.spec(path, key));
                         self.send(Command::Remove(id));
                         self.send(Command::Add(vec![spec]));
                     }
@@ -537,7 +572,7 @@ impl UploaderApp {
             }
             Answer::PlaceSecret { question, choice } => self.saver.send(SaveJob {
                 settings: question.settings,
-                credentials: question.credentials,
+                credentials: Some(question.credentials),
                 step: Step::Answered(choice),
             }),
         }
@@ -675,6 +710,9 @@ impl UploaderApp {
         self.buckets.follow(&self.form);
         let t = self.tr();
         let first_run = self.screen == Screen::Setup;
+        if !first_run {
+            self.connections_bar_ui(ui);
+        }
         let action = settings_ui::form_ui(
             ui,
             t,
@@ -690,6 +728,7 @@ impl UploaderApp {
             FormAction::None => {}
             FormAction::Cancel => {
                 self.form_errors.clear();
+                self.form_base = None;
                 self.screen = Screen::Queue;
             }
             FormAction::Test => match self.validated() {
@@ -709,6 +748,15 @@ impl UploaderApp {
             }
             FormAction::PickBucket(i) => self.buckets.pick(i, &mut self.form),
             FormAction::Browse => self.browse_from_form(),
+            FormAction::LocateBucket => {
+                if let Some(credentials) = self.form.credentials() {
+                    let generation = self.buckets.start_locate(&self.form);
+                    let connection = bucket_picker::locating_connection(&self.form);
+                    let bucket = self.form.bucket.trim().to_owned();
+                    self.background
+                        .locate_bucket(generation, connection, credentials, bucket);
+                }
+            }
             FormAction::Save => {
                 if let Some((settings, credentials)) = self.validated() {
                     self.save(settings, credentials);
@@ -723,7 +771,8 @@ impl UploaderApp {
         let lang = self
             .language_override
             .unwrap_or_else(|| self.form.language.resolve());
-        let errors = match self.form.validate(tr(lang), lang, &self.settings) {
+        let base = self.form_base.as_ref().unwrap_or(&self.settings);
+        let errors = match self.form.validate(tr(lang), lang, base) {
             Ok(_) => Vec::new(),
             Err(errors) => errors,
         };
@@ -740,7 +789,8 @@ impl UploaderApp {
         let lang = self
             .language_override
             .unwrap_or_else(|| self.form.language.resolve());
-        match self.form.validate(tr(lang), lang, &self.settings) {
+        let base = self.form_base.as_ref().unwrap_or(&self.settings);
+        match self.form.validate(tr(lang), lang, base) {
             Ok(s) => {
                 self.form_errors.clear();
                 let c = self.form.credentials()?;
@@ -755,12 +805,13 @@ impl UploaderApp {
 
     /// Hands the save to the saver as `secret_place`'s rules say; the demo writes nothing.
     fn save(&mut self, settings: AppSettings, credentials: Credentials) {
+        // The connection's own secret so far (none for a connection being added).
         let plan = secret_place::plan(
             self.demo.is_some(),
             &credentials,
             self.env_credentials.as_ref(),
-            self.credentials.as_ref(),
-            self.settings.secret_place,
+            self.account_credentials.get(&settings.account),
+            settings.secret_place,
         );
         let step = match plan {
             Plan::ApplyOnly => return self.apply(settings, credentials),
@@ -769,33 +820,45 @@ impl UploaderApp {
         };
         self.saver.send(SaveJob {
             settings,
-            credentials,
+            credentials: Some(credentials),
             step,
         });
     }
 
+    /// Settings that were saved (or apply without saving), with the active connection's
+    /// credentials when the form gave them: the queue shows.
     fn apply(&mut self, settings: AppSettings, credentials: Credentials) {
         self.send(Command::SetSettings(settings.engine_settings()));
-        self.send(Command::SetCredentials(credentials.clone()));
+        self.send(set_credentials(&settings.account, credentials.clone()));
         self.lang = self
             .language_override
             .unwrap_or_else(|| settings.language.resolve());
-        self.settings = settings;
+        self.account_credentials
+            .insert(settings.account.clone(), credentials.clone());
         self.credentials = Some(credentials);
+        self.settings = settings;
+        self.form_base = None;
         self.screen = Screen::Queue;
     }
 }
 
 impl UploaderApp {
-    /// What a link to an uploaded row's object is made from.
+    /// What a link to an uploaded row's object is made from: the row's own connection (its
+    /// region, its key and its custom domain).
     fn share_target(&self, row: &super::model::Row) -> ShareTarget {
+        let own = self.settings.connection_of(&row.account);
+        let base = own
+            .as_ref()
+            .map(|c| c.connection())
+            .unwrap_or_else(|| self.settings.connection());
         ShareTarget {
             connection: crate::engine::Connection {
                 endpoint: row.endpoint.clone(),
                 path_style: row.path_style,
-                ..self.settings.connection()
+                ..base
             },
-            credentials: self.credentials.clone(),
+            custom_domain: own.and_then(|c| c.custom_domain),
+            credentials: self.account_credentials.get(&row.account).cloned(),
             bucket: row.bucket.clone(),
             key: row.key.clone(),
             name: row.name.clone(),

@@ -346,6 +346,7 @@ pub async fn upload(args: UploadArgs) -> CliResult {
                 key: f.key,
                 part_size,
                 threads: engine.threads_per_file(),
+                account: String::new(),
             },
             label: f.label,
         });

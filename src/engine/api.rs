@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::outcome::{JobError, JobOutcome};
 use super::plan::UploadPlan;
 use super::progress::ProgressSnapshot;
-use super::spec::JobSpec;
+use super::spec::{AccountId, JobSpec};
 use crate::oss::sign::Credentials;
 use crate::text::Text;
 
@@ -135,8 +135,15 @@ pub enum Command {
     /// Forget every job that ended verified, skipped or cancelled.
     ClearFinished,
     SetSettings(EngineSettings),
-    /// The credentials every new request uses.
+    /// The credentials of the default account (jobs whose `account` is empty): the command
+    /// line's, and the window's first connection.
     SetCredentials(Credentials),
+    /// The credentials of one account (`None` forgets them: the connection was removed). Jobs
+    /// of that account that stopped for want of a key are queued again.
+    SetAccountCredentials {
+        account: AccountId,
+        credentials: Option<Credentials>,
+    },
     /// Pause everything and stop the engine thread; checkpoints and the queue file stay.
     Shutdown,
 }
@@ -263,6 +270,7 @@ pub enum Event {
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub data_dir: PathBuf,
+    /// The default account's credentials (more come with [`Command::SetAccountCredentials`]).
     pub credentials: Option<Credentials>,
     pub settings: EngineSettings,
     /// Keep the queue in `<data dir>/queue.json` and restore it at start (the window does; the

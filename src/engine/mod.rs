@@ -27,4 +27,4 @@ pub use api::{
     Wake, spawn,
 };
 pub use outcome::{JobError, JobOutcome, Proof};
-pub use spec::{Connection, JobSpec};
+pub use spec::{AccountId, Connection, JobSpec};

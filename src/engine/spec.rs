@@ -47,6 +47,11 @@ impl Connection {
     }
 }
 
+/// Which of a face's connections a job uploads with: the queue signs the job's requests with
+/// that account's credentials. The empty id is the default account: the command line's, and
+/// that of every job in a queue file written before there were several.
+pub type AccountId = String;
+
 /// What to upload where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobSpec {
@@ -64,6 +69,10 @@ pub struct JobSpec {
     /// Parts in flight for this file.
     pub threads: usize,
     pub options: ObjectOptions,
+    /// The account whose credentials sign this job's requests, kept in the queue file so a
+    /// restart resumes the job with its own key whichever connection is active then.
+    #[serde(default)]
+    pub account: AccountId,
 }
 
 impl JobSpec {
@@ -92,6 +101,7 @@ impl JobSpec {
             part_size: cp.part_size,
             threads,
             options: cp.options.clone(),
+            account: AccountId::new(),
         }
     }
 }

@@ -21,12 +21,14 @@ pub enum Op {
     ListBuckets,
     GetBucketInfo,
     GetBucketLocation,
+    PutBucketAcl,
+    GetBucketAcl,
     ListObjects,
     ListObjectsV2,
 }
 
 impl Op {
-    pub const ALL: [Op; 16] = [
+    pub const ALL: [Op; 18] = [
         Op::PutBucket,
         Op::PutObject,
         Op::GetObject,
@@ -41,6 +43,8 @@ impl Op {
         Op::ListBuckets,
         Op::GetBucketInfo,
         Op::GetBucketLocation,
+        Op::PutBucketAcl,
+        Op::GetBucketAcl,
         Op::ListObjects,
         Op::ListObjectsV2,
     ];
@@ -62,6 +66,8 @@ impl Op {
             Op::ListBuckets => "list_buckets",
             Op::GetBucketInfo => "get_bucket_info",
             Op::GetBucketLocation => "get_bucket_location",
+            Op::PutBucketAcl => "put_bucket_acl",
+            Op::GetBucketAcl => "get_bucket_acl",
             Op::ListObjects => "list_objects",
             Op::ListObjectsV2 => "list_objects_v2",
         }

@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub credentials: Option<Credentials>,
     /// Created at start when missing.
     pub buckets: Vec<String>,
+    /// Buckets whose ACL is set at start (`public-read`…); the others are private.
+    pub bucket_acls: Vec<(String, String)>,
     /// Added to the real clock: lets tests provoke `RequestTimeTooSkewed`.
     pub clock_offset_secs: i64,
     /// How long a client may take to send a request's headers, and how long an idle
@@ -54,6 +56,7 @@ impl ServerConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             credentials: None,
             buckets: Vec::new(),
+            bucket_acls: Vec::new(),
             clock_offset_secs: 0,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
@@ -75,6 +78,14 @@ impl ServerConfig {
 
     pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
         self.buckets.push(bucket.into());
+        self
+    }
+
+    /// A bucket made at start with this ACL (`private`, `public-read`, `public-read-write`).
+    pub fn with_bucket_acl(mut self, bucket: impl Into<String>, acl: &str) -> Self {
+        let bucket = bucket.into();
+        self.buckets.push(bucket.clone());
+        self.bucket_acls.push((bucket, acl.to_owned()));
         self
     }
 

@@ -17,6 +17,7 @@ use super::auth::{self, Signed};
 use super::body::{BodyError, RequestBody};
 use super::calls::Op;
 use super::faults::FaultAction;
+use super::headers::bucket_acl;
 use super::reply::{Body, OssError, build, empty, error_response, finish, request_id, set};
 use super::request::{CallResult, Ctx, Failure, Route, Shared};
 use super::{listing, multipart, objects, presigned};
@@ -91,7 +92,12 @@ fn route(parts: &Parts) -> Result<Route, OssError> {
         key,
         query,
     };
-    if let Some(sub) = UNSUPPORTED.iter().find(|s| route.has(s)) {
+    // `?acl` on a bucket is Put/GetBucketAcl; on an object it is a call we do not have.
+    let bucket_acl = route.key.is_none() && route.bucket.is_some() && route.has("acl");
+    if let Some(sub) = UNSUPPORTED
+        .iter()
+        .find(|s| route.has(s) && !(bucket_acl && **s == "acl"))
+    {
         return Err(OssError::not_implemented(&format!(
             "the \"{sub}\" sub-resource"
         )));
@@ -107,7 +113,9 @@ fn route(parts: &Parts) -> Result<Route, OssError> {
             }
         },
         (true, false) => match *method {
+            Method::PUT if bucket_acl => Op::PutBucketAcl,
             Method::PUT => Op::PutBucket,
+            Method::GET if bucket_acl => Op::GetBucketAcl,
             Method::GET if route.has("uploads") => Op::ListMultipartUploads,
             Method::GET if route.has("bucketInfo") => Op::GetBucketInfo,
             Method::GET if route.has("location") => Op::GetBucketLocation,
@@ -115,7 +123,7 @@ fn route(parts: &Parts) -> Result<Route, OssError> {
             Method::GET => Op::ListObjects,
             _ => {
                 return Err(OssError::not_implemented(&format!(
-                    "{method} on a bucket (only PutBucket, the listings, GetBucketInfo and GetBucketLocation)"
+                    "{method} on a bucket (only PutBucket, the listings, GetBucketInfo, GetBucketLocation and the bucket ACL)"
                 )));
             }
         },
@@ -223,6 +231,7 @@ pub(crate) async fn serve(
     // most DRAIN_LIMIT bytes, or none when it announced more.
     let result = match check_auth(&ctx, &parts.method) {
         Ok(()) => call(&ctx, &mut body).await,
+        Err(_) if public_read(&ctx).await => call(&ctx, &mut body).await,
         Err(e) => Err(Failure::Oss(e)),
     };
     let response = match result {
@@ -266,6 +275,39 @@ pub(crate) async fn serve(
     Ok(answer(response, keep))
 }
 
+/// Whether an unsigned request may read the object anyway, as OSS allows: the object's ACL is
+/// public, or it has none of its own and the bucket's is.
+async fn public_read(ctx: &Ctx<'_>) -> bool {
+    let unsigned = !ctx.headers.contains_key(header::AUTHORIZATION)
+        && !presigned::is_presigned(&ctx.route.query);
+    let (Some(bucket), Some(key)) = (&ctx.route.bucket, &ctx.route.key) else {
+        return false;
+    };
+    if !unsigned || !matches!(ctx.route.op, Op::GetObject | Op::HeadObject) {
+        return false;
+    }
+    if crate::oss::limits::validate_bucket(bucket).is_err() {
+        return false;
+    }
+    let (bucket, key) = (bucket.clone(), key.clone());
+    let acls = ctx
+        .shared
+        .io(move |s| {
+            if !s.bucket_exists(&bucket) {
+                return Ok(None);
+            }
+            let object = s.object(&bucket, &key)?.and_then(|m| m.acl);
+            Ok(Some((object, s.bucket_acl(&bucket)?)))
+        })
+        .await;
+    let public = |acl: &str| matches!(acl, "public-read" | "public-read-write");
+    match acls {
+        Ok(Some((Some(object), _))) if object != "default" => public(&object),
+        Ok(Some((_, bucket))) => public(&bucket),
+        _ => false,
+    }
+}
+
 fn check_auth(ctx: &Ctx<'_>, method: &Method) -> Result<(), OssError> {
     let Some(creds) = &ctx.shared.config.credentials else {
         return Ok(());
@@ -284,9 +326,35 @@ fn check_auth(ctx: &Ctx<'_>, method: &Method) -> Result<(), OssError> {
     // A presigned URL carries its signature in the query and no Authorization header.
     if !ctx.headers.contains_key(header::AUTHORIZATION) && presigned::is_presigned(&ctx.route.query)
     {
-        return presigned::verify(creds, &signed, ctx.shared.now());
+        presigned::verify(creds, &signed, ctx.shared.now())?;
+    } else {
+        auth::verify(creds, &signed, ctx.shared.now())?;
     }
-    auth::verify(creds, &signed, ctx.shared.now())
+    check_signing_region(ctx)
+}
+
+/// As OSS does, a V4 request on a bucket must be signed for the bucket's region; ListBuckets
+/// may be signed for any (every region's endpoint lists them all).
+fn check_signing_region(ctx: &Ctx<'_>) -> Result<(), OssError> {
+    if ctx.route.bucket.is_none() {
+        return Ok(());
+    }
+    let from_header = ctx
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auth::parse_authorization)
+        .and_then(|a| match a {
+            auth::Authorization::V4 { region, .. } => Some(region),
+            auth::Authorization::V1 { .. } => None,
+        });
+    let region = from_header.or_else(|| presigned::v4_region(&ctx.route.query));
+    match region {
+        Some(r) if r != ctx.shared.config.region => Err(OssError::invalid_argument(
+            "Invalid signing region in Authorization header.",
+        )),
+        _ => Ok(()),
+    }
 }
 
 async fn call(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
@@ -305,6 +373,8 @@ async fn call(ctx: &Ctx<'_>, body: &mut RequestBody<'_>) -> CallResult {
         Op::ListBuckets => listing::list_buckets(ctx).await,
         Op::GetBucketInfo => listing::get_bucket_info(ctx).await,
         Op::GetBucketLocation => listing::get_bucket_location(ctx).await,
+        Op::PutBucketAcl => listing::put_bucket_acl(ctx).await,
+        Op::GetBucketAcl => listing::get_bucket_acl(ctx).await,
         Op::ListObjects => listing::list_objects(ctx, false).await,
         Op::ListObjectsV2 => listing::list_objects(ctx, true).await,
     }
@@ -314,8 +384,19 @@ async fn put_bucket(ctx: &Ctx<'_>) -> CallResult {
     let bucket = ctx.route.bucket().to_owned();
     validate_bucket(&bucket)
         .map_err(|e| OssError::new(400, "InvalidBucketName", e.to_string()).ec("0015-00000001"))?;
+    let acl = bucket_acl(ctx.headers)?;
     let b = bucket.clone();
-    ctx.shared.io(move |s| s.create_bucket(&b)).await?;
+    ctx.shared
+        .io(move |s| {
+            let created = s.create_bucket(&b)?;
+            // As on OSS, the ACL is set when the bucket is made, not by a PutBucket on one that
+            // exists.
+            match acl {
+                Some(acl) if created => s.set_bucket_acl(&b, &acl),
+                _ => Ok(()),
+            }
+        })
+        .await?;
     let builder = set(Response::builder(), "location", &format!("/{bucket}"));
     Ok(build(builder, empty()))
 }

@@ -39,6 +39,17 @@ pub(super) fn object_acl(headers: &HeaderMap) -> Result<Option<String>, OssError
     }
 }
 
+/// `x-oss-acl` of PutBucket and PutBucketAcl.
+pub(super) fn bucket_acl(headers: &HeaderMap) -> Result<Option<String>, OssError> {
+    match header_str(headers, "x-oss-acl") {
+        None => Ok(None),
+        Some(acl @ ("private" | "public-read" | "public-read-write")) => Ok(Some(acl.to_owned())),
+        Some(_) => Err(OssError::invalid_argument(
+            "no such bucket access control exists",
+        )),
+    }
+}
+
 pub(super) fn user_meta(headers: &HeaderMap) -> BTreeMap<String, String> {
     headers
         .iter()

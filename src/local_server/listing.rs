@@ -1,18 +1,21 @@
 //! The listing calls: ListBuckets (GetService), GetBucketInfo, GetBucketLocation, ListObjects
 //! and ListObjectsV2, with OSS's paging (markers, continuation tokens, max-keys counting keys
 //! and common prefixes together) and `encoding-type=url`. Pages come from the store's key
-//! index, so their cost does not grow with the bucket.
+//! index, so their cost does not grow with the bucket. The bucket's ACL (Put/GetBucketAcl) lives
+//! here too, beside GetBucketInfo that reports it.
 
 use base64::Engine as _;
 use http::StatusCode;
 
 use crate::oss::listing::{
-    AccessControlList, BucketInfo, BucketInfoResult, BucketSummary, Buckets, CommonPrefix,
-    ListAllMyBucketsResult, ListBucketResult, LocationConstraint, ObjectSummary, Owner,
+    AccessControlList, AccessControlPolicy, BucketInfo, BucketInfoResult, BucketSummary, Buckets,
+    CommonPrefix, ListAllMyBucketsResult, ListBucketResult, LocationConstraint, ObjectSummary,
+    Owner,
 };
 use crate::oss::xml::to_xml;
 
-use super::reply::{OssError, iso8601, xml_response};
+use super::headers::bucket_acl;
+use super::reply::{OssError, build, empty, iso8601, xml_response};
 use super::request::{CallResult, Ctx, parse_number, require_bucket};
 
 /// Entries per page unless `max-keys` says otherwise, and the most a page may hold.
@@ -110,7 +113,10 @@ pub(super) async fn get_bucket_info(ctx: &Ctx<'_>) -> CallResult {
     require_bucket(ctx).await?;
     let bucket = ctx.route.bucket().to_owned();
     let b = bucket.clone();
-    let created = ctx.shared.io(move |s| s.bucket_created(&b)).await?;
+    let (created, acl) = ctx
+        .shared
+        .io(move |s| Ok((s.bucket_created(&b)?, s.bucket_acl(&b)?)))
+        .await?;
     let region = &ctx.shared.config.region;
     ok_xml(&BucketInfoResult {
         bucket: BucketInfo {
@@ -121,11 +127,30 @@ pub(super) async fn get_bucket_info(ctx: &Ctx<'_>) -> CallResult {
             intranet_endpoint: endpoint(ctx),
             storage_class: "Standard".to_owned(),
             owner: owner(ctx),
-            access_control_list: AccessControlList {
-                grant: "private".to_owned(),
-            },
+            access_control_list: AccessControlList { grant: acl },
         },
     })
+}
+
+pub(super) async fn get_bucket_acl(ctx: &Ctx<'_>) -> CallResult {
+    require_bucket(ctx).await?;
+    let b = ctx.route.bucket().to_owned();
+    let grant = ctx.shared.io(move |s| s.bucket_acl(&b)).await?;
+    ok_xml(&AccessControlPolicy {
+        owner: owner(ctx),
+        access_control_list: AccessControlList { grant },
+    })
+}
+
+/// PutBucketAcl: `PUT /?acl` with `x-oss-acl`.
+pub(super) async fn put_bucket_acl(ctx: &Ctx<'_>) -> CallResult {
+    require_bucket(ctx).await?;
+    let Some(acl) = bucket_acl(ctx.headers)? else {
+        return Err(OssError::invalid_argument("x-oss-acl is missing.").into());
+    };
+    let b = ctx.route.bucket().to_owned();
+    ctx.shared.io(move |s| s.set_bucket_acl(&b, &acl)).await?;
+    Ok(build(http::Response::builder(), empty()))
 }
 
 pub(super) async fn get_bucket_location(ctx: &Ctx<'_>) -> CallResult {

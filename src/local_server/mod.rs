@@ -80,6 +80,18 @@ impl LocalServer {
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
             store.create_bucket(bucket)?;
         }
+        for (bucket, acl) in &config.bucket_acls {
+            if !matches!(
+                acl.as_str(),
+                "private" | "public-read" | "public-read-write"
+            ) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("no bucket ACL is called {acl:?}"),
+                ));
+            }
+            store.set_bucket_acl(bucket, acl)?;
+        }
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);

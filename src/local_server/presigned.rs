@@ -24,6 +24,14 @@ fn param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
 }
 
 /// Whether the query carries a signature of its own.
+/// The region a V4 presigned URL was signed for.
+pub(crate) fn v4_region(query: &[(String, String)]) -> Option<String> {
+    param(query, QUERY_CREDENTIAL)?
+        .split('/')
+        .nth(2)
+        .map(str::to_owned)
+}
+
 pub(crate) fn is_presigned(query: &[(String, String)]) -> bool {
     param(query, QUERY_SIGNATURE).is_some()
         || param(query, QUERY_SIGNATURE_VERSION).is_some()

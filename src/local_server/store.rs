@@ -30,6 +30,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::index::{Index, Keys, Listed, Page};
 
+/// A bucket's ACL when nobody set one.
+pub(crate) const PRIVATE: &str = "private";
+
 /// What the server remembers about an object.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct ObjectMeta {
@@ -189,6 +192,24 @@ impl Store {
             fs::create_dir_all(dir.join(sub))?;
         }
         Ok(true)
+    }
+
+    /// The bucket's ACL: `private` (the default), `public-read` or `public-read-write`. Kept
+    /// outside the bucket's directory so setting it does not move the bucket's creation time.
+    pub fn bucket_acl(&self, bucket: &str) -> io::Result<String> {
+        match fs::read_to_string(self.root.join("bucket-acl").join(bucket)) {
+            Ok(acl) => Ok(acl.trim().to_owned()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(PRIVATE.to_owned()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn set_bucket_acl(&self, bucket: &str, acl: &str) -> io::Result<()> {
+        let dir = self.root.join("bucket-acl");
+        fs::create_dir_all(&dir)?;
+        let tmp = self.tmp_path();
+        fs::write(&tmp, acl)?;
+        fs::rename(tmp, dir.join(bucket))
     }
 
     pub fn bucket_exists(&self, bucket: &str) -> bool {

@@ -39,6 +39,8 @@ pub struct ServiceError {
     /// Seconds to add to the local clock to match the server, learned from `ServerTime` when the
     /// code is `RequestTimeTooSkewed`.
     pub clock_offset: Option<i64>,
+    /// Where the bucket must be addressed, when the request went to another region's endpoint.
+    pub endpoint: Option<String>,
 }
 
 impl ServiceError {
@@ -114,6 +116,7 @@ impl ServiceError {
             host_id: b.host_id,
             ec: b.ec,
             clock_offset,
+            endpoint: b.endpoint.filter(|e| !e.trim().is_empty()),
         }
     }
 }

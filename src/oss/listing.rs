@@ -134,6 +134,16 @@ pub struct AccessControlList {
     pub grant: String,
 }
 
+/// GetBucketAcl's answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "AccessControlPolicy", rename_all = "PascalCase")]
+pub struct AccessControlPolicy {
+    #[serde(default)]
+    pub owner: Owner,
+    #[serde(default)]
+    pub access_control_list: AccessControlList,
+}
+
 /// GetBucketLocation's answer: `<LocationConstraint>oss-cn-hangzhou</LocationConstraint>`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename = "LocationConstraint")]

@@ -158,6 +158,10 @@ pub struct ErrorBody {
     pub string_to_sign: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canonical_request: Option<String>,
+    /// Present when the bucket lives elsewhere ("must be addressed using the specified
+    /// endpoint"): the endpoint to use, `oss-cn-shanghai.aliyuncs.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 #[cfg(test)]

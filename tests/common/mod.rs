@@ -76,6 +76,7 @@ impl TestServer {
             part_size: 100 * 1024,
             threads: 2,
             options: ObjectOptions::default(),
+            account: String::new(),
         }
     }
 

@@ -7,7 +7,7 @@ use crate::app::background::Reply;
 use crate::app::bucket_picker;
 use crate::app::folder_browser::{BrowserAction, FolderBrowser, Make, Opened, folder_browser_ui};
 use crate::app::share_ui::{ShareDialog, ShareTarget};
-use crate::engine::{Connection, JobId};
+use crate::engine::JobId;
 
 impl UploaderApp {
     /// The browser as it is now (tests read it).
@@ -21,13 +21,15 @@ impl UploaderApp {
             return;
         };
         let connection = bucket_picker::listing_connection(&self.form);
-        let browser = FolderBrowser::new(
+        let mut browser = FolderBrowser::new(
             Opened::Form,
             &self.form.bucket,
             &self.form.prefix,
             connection,
             credentials,
         );
+        browser.custom_domain =
+            Some(self.form.custom_domain.trim().to_owned()).filter(|d| !d.is_empty());
         self.open_browser(browser);
     }
 
@@ -37,13 +39,14 @@ impl UploaderApp {
             self.message(self.tr().browser_needs_key, true);
             return;
         };
-        let browser = FolderBrowser::new(
+        let mut browser = FolderBrowser::new(
             Opened::Destination,
             &self.settings.bucket,
             &self.settings.prefix,
             self.settings.connection(),
             credentials,
         );
+        browser.custom_domain = self.settings.custom_domain.clone();
         self.open_browser(browser);
     }
 
@@ -52,16 +55,15 @@ impl UploaderApp {
         let Some(row) = self.queue.get(id) else {
             return;
         };
-        let Some(credentials) = self.credentials.clone() else {
+        // The row's own connection (account): its key and its custom domain.
+        let target = self.share_target(row);
+        let Some(credentials) = target.credentials else {
             self.message(self.tr().browser_needs_key, true);
             return;
         };
-        let connection = Connection {
-            endpoint: row.endpoint.clone(),
-            path_style: row.path_style,
-            ..self.settings.connection()
-        };
-        let browser = FolderBrowser::show_object(&row.bucket, &row.key, connection, credentials);
+        let mut browser =
+            FolderBrowser::show_object(&row.bucket, &row.key, target.connection, credentials);
+        browser.custom_domain = target.custom_domain;
         self.open_browser(browser);
     }
 
@@ -123,6 +125,7 @@ impl UploaderApp {
                 let name = key.rsplit('/').next().unwrap_or(&key).to_owned();
                 let target = ShareTarget {
                     connection: connection.clone(),
+                    custom_domain: browser.custom_domain.clone(),
                     credentials: Some(credentials.clone()),
                     bucket: browser.bucket.clone(),
                     key,

@@ -3,6 +3,7 @@
 //! queue file (`persist`) so that killing the program at any moment loses nothing. How one run
 //! of a job is started and reported lives in `run`.
 
+mod accounts;
 mod online;
 mod persist;
 mod run;
@@ -17,10 +18,9 @@ use tokio::sync::{mpsc as tmpsc, watch};
 use super::checkpoint::CheckpointStore;
 use super::outcome::{JobError, JobOutcome};
 use super::pool::Pool;
-use super::retry::Backoff;
-use super::spec::{Connection, JobSpec};
+use super::spec::{AccountId, Connection, JobSpec};
 use super::throttle::Throttle;
-use super::upload::{Control, JobEnv, cancel_idle};
+use super::upload::{Control, cancel_idle};
 use crate::engine::api::{
     Command, Concurrency, EngineConfig, EngineHandle, EngineSettings, Event, JobId, JobInfo,
     JobState, Wake,
@@ -107,8 +107,12 @@ struct Engine {
     jobs: BTreeMap<JobId, Job>,
     next_id: JobId,
     settings: EngineSettings,
-    credentials: Option<Credentials>,
-    clients: HashMap<Connection, Client>,
+    /// Each account's credentials; the empty id is the default account.
+    credentials: HashMap<AccountId, Credentials>,
+    clients: HashMap<(AccountId, Connection), Client>,
+    /// Jobs that could not start because their account had no credentials: they go on when
+    /// the credentials come.
+    no_key: std::collections::BTreeSet<JobId>,
     store: Option<CheckpointStore>,
     throttle: Throttle,
     /// The one pool of requests in flight, for every job.
@@ -159,8 +163,13 @@ impl Engine {
             throttle: Throttle::new(config.settings.bandwidth_limit),
             pool: Pool::new(config.settings.fixed_pool()),
             settings: config.settings,
-            credentials: config.credentials,
+            credentials: config
+                .credentials
+                .map(|c| (AccountId::new(), c))
+                .into_iter()
+                .collect(),
             clients: HashMap::new(),
+            no_key: std::collections::BTreeSet::new(),
             store,
             last_throughput: Instant::now(),
             running: 0,
@@ -310,10 +319,11 @@ impl Engine {
                 self.pool.set_fixed(s.fixed_pool());
                 self.settings = s;
             }
-            Command::SetCredentials(c) => {
-                self.credentials = Some(c);
-                self.clients.clear();
-            }
+            Command::SetCredentials(c) => self.set_credentials(AccountId::new(), Some(c)),
+            Command::SetAccountCredentials {
+                account,
+                credentials,
+            } => self.set_credentials(account, credentials),
             Command::Shutdown => self.begin_shutdown(),
         }
     }
@@ -366,7 +376,7 @@ impl Engine {
         let needs_abort = !job.state.is_finished();
         let was_queued = job.state == JobState::Queued;
         let spec = job.spec.clone();
-        if needs_abort && let Ok(env) = self.make_env(&spec.connection) {
+        if needs_abort && let Ok(env) = self.make_env(&spec.account, &spec.connection) {
             tokio::spawn(async move { cancel_idle(&spec, &env).await });
         }
         if remove {
@@ -404,47 +414,6 @@ impl Engine {
                 let _ = c.send(Control::Pause);
             }
         }
-    }
-
-    // Called once per job start: a large error type costs nothing worth boxing for.
-    #[allow(clippy::result_large_err)]
-    fn client_for(&mut self, conn: &Connection) -> Result<Client, JobError> {
-        if let Some(c) = self.clients.get(conn) {
-            return Ok(c.clone());
-        }
-        let creds = self.credentials.clone().ok_or_else(|| {
-            JobError::plain(Text::new(
-                "No AccessKey is set. Enter an AccessKey ID and secret in the settings (or set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET).",
-                "尚未设置 AccessKey。请在设置中填写 AccessKey ID 和 Secret（或设置环境变量 OSS_ACCESS_KEY_ID 和 OSS_ACCESS_KEY_SECRET）。",
-            ))
-        })?;
-        let cfg = conn.client_config(creds).map_err(JobError::invalid)?;
-        let client = Client::new(cfg).map_err(|e| JobError::from_oss(&e))?;
-        self.clients.insert(conn.clone(), client.clone());
-        Ok(client)
-    }
-
-    /// What a job of this connection needs to run.
-    // Called once per job start: a large error type costs nothing worth boxing for.
-    #[allow(clippy::result_large_err)]
-    fn make_env(&mut self, conn: &Connection) -> Result<JobEnv, JobError> {
-        let client = self.client_for(conn)?;
-        let store = self.store.clone().ok_or_else(|| {
-            JobError::plain(Text::new(
-                "The folder for resume records cannot be used; see the message above.",
-                "无法使用存放续传记录的文件夹，详见上方的消息。",
-            ))
-        })?;
-        Ok(JobEnv {
-            client,
-            store,
-            throttle: self.throttle.clone(),
-            pool: self.pool.clone(),
-            backoff: Backoff {
-                max_elapsed: self.settings.retry_for,
-                ..Backoff::default()
-            },
-        })
     }
 
     /// Starts queued jobs in queue order: with a fixed concurrency while fewer than `jobs` run;
@@ -494,9 +463,12 @@ impl Engine {
         let Some(spec) = self.jobs.get(&id).map(|j| j.spec.clone()) else {
             return;
         };
-        let env = match self.make_env(&spec.connection) {
+        let env = match self.make_env(&spec.account, &spec.connection) {
             Ok(env) => env,
             Err(e) => {
+                if !self.credentials.contains_key(&spec.account) {
+                    self.no_key.insert(id);
+                }
                 tracing::warn!(job = id, key = %spec.key, "cannot start: {}", e.detail);
                 self.set_state(id, JobState::Failed, Some(e.clone()));
                 self.sink.send(Event::Finished {

@@ -1,0 +1,75 @@
+//! A QR code of a share link, so it can be opened on a phone: the `qrcode` crate makes the
+//! matrix, and the modules are painted as rectangles in the window's own colours (dark on a
+//! light quiet zone whatever the theme: scanners want dark modules on light).
+
+use egui::{Color32, Rect, Sense, Vec2};
+use qrcode::{Color, EcLevel, QrCode};
+
+/// Modules of light margin around the code, as the QR standard asks.
+const QUIET_ZONE: usize = 4;
+
+/// The code's modules, row by row (`true` is dark), and its width in modules; `None` when the
+/// text is too long for any QR code.
+pub fn matrix(text: &str) -> Option<(Vec<bool>, usize)> {
+    // Low error correction keeps a long presigned URL at a size a phone reads from a screen.
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L).ok()?;
+    let width = code.width();
+    let dark = code
+        .to_colors()
+        .into_iter()
+        .map(|c| c == Color::Dark)
+        .collect();
+    Some((dark, width))
+}
+
+/// Paints the code of `text` in a square of `side` points; says so when it cannot be made.
+pub fn qr_ui(ui: &mut egui::Ui, text: &str, side: f32, too_long: &str) {
+    let Some((dark, width)) = matrix(text) else {
+        ui.label(egui::RichText::new(too_long).weak());
+        return;
+    };
+    let (rect, _) = ui.allocate_exact_size(Vec2::splat(side), Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 0.0, Color32::WHITE);
+    let total = (width + 2 * QUIET_ZONE) as f32;
+    let module = side / total;
+    for (i, _) in dark.iter().enumerate().filter(|(_, d)| **d) {
+        let (x, y) = (
+            (i % width + QUIET_ZONE) as f32,
+            (i / width + QUIET_ZONE) as f32,
+        );
+        let min = rect.min + Vec2::new(x, y) * module;
+        // A hair wider than a module so neighbours join without seams on fractional sizes.
+        let cell = Rect::from_min_size(min, Vec2::splat(module + 0.3));
+        painter.rect_filled(cell, 0.0, Color32::BLACK);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_share_link_fits_and_has_the_finder_patterns() {
+        let url = format!(
+            "https://bucket.oss-cn-hangzhou.aliyuncs.com/photos/{}.jpg?x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-credential=LTAI5t00000000000000%2F20261126%2Fcn-hangzhou%2Foss%2Faliyun_v4_request&x-oss-date=20261126T120000Z&x-oss-expires=604800&x-oss-signature={}",
+            "a".repeat(200),
+            "f".repeat(64)
+        );
+        let (dark, width) = matrix(&url).unwrap();
+        assert_eq!(dark.len(), width * width);
+        assert_eq!(
+            (width - 17) % 4,
+            0,
+            "a QR code is 17 + 4·version modules wide"
+        );
+        // The three finder patterns: a dark 7×7 ring with a light ring inside it.
+        for (x0, y0) in [(0, 0), (width - 7, 0), (0, width - 7)] {
+            let at = |x: usize, y: usize| dark[(y0 + y) * width + x0 + x];
+            assert!((0..7).all(|i| at(i, 0) && at(i, 6) && at(0, i) && at(6, i)));
+            assert!((1..6).all(|i| !at(i, 1) && !at(1, i)));
+            assert!(at(3, 3));
+        }
+        assert!(matrix(&"x".repeat(8000)).is_none());
+    }
+}
