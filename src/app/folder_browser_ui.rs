@@ -43,9 +43,6 @@ pub fn folder_browser_ui(ui: &egui::Ui, t: &Tr, b: &mut FolderBrowser) -> Option
         let room = ui.ctx().content_rect().size();
         ui.set_width(WIDTH.min(room.x - 60.0));
         let list_height = LIST_HEIGHT.min(room.y - AROUND_LIST - 60.0).max(80.0);
-        // The same height whatever shows under the list (a message, the New folder field): a
-        // dialog that grew would move, as it stays centred, from under the pointer.
-        ui.set_min_height(list_height + AROUND_LIST);
         ui.heading(if b.opened.picks() {
             t.browser_pick_title
         } else {
@@ -88,26 +85,19 @@ pub fn folder_browser_ui(ui: &egui::Ui, t: &Tr, b: &mut FolderBrowser) -> Option
         });
         ui.separator();
         rows_ui(ui, t, b, list_height, &mut action);
-        if let Loading::Failed(outcome) = &b.loading {
-            // Retry first: a long message beside it would push it out of the dialog.
-            ui.horizontal_wrapped(|ui| {
-                if ui.button(t.browser_retry).clicked() {
-                    action = Some(BrowserAction::Retry);
-                }
-                let text = match outcome {
-                    TestOutcome::NoPermission => t.browser_denied.to_owned(),
-                    other => test_text(t, other),
-                };
-                ui.colored_label(ui.visuals().error_fg_color, text);
-            });
-        } else if b.loading == Loading::Listed && b.rows() == 0 {
-            ui.label(RichText::new(t.browser_empty).weak());
-        }
+        // The same room whatever shows under the list (a message, the New folder field): a
+        // dialog that grew would move, as it stays centred, from under the pointer.
+        let below = if b.opened.picks() { 100.0 } else { 26.0 };
+        let width = ui.available_width();
+        ui.allocate_ui_with_layout(
+            egui::vec2(width, below),
+            Layout::top_down(Align::Min),
+            |ui| {
+                ui.set_min_height(below);
+                messages_ui(ui, t, b, &mut action);
+            },
+        );
         ui.separator();
-        if b.opened.picks() {
-            new_folder_ui(ui, t, b, &mut action);
-            ui.add_space(4.0);
-        }
         ui.horizontal(|ui| {
             if b.opened.picks() {
                 if ui
@@ -131,6 +121,35 @@ pub fn folder_browser_ui(ui: &egui::Ui, t: &Tr, b: &mut FolderBrowser) -> Option
         action = Some(BrowserAction::Close);
     }
     action
+}
+
+/// Under the list: why the listing stopped (with Retry) or that the folder is empty, and New
+/// folder… when the browser picks.
+fn messages_ui(
+    ui: &mut egui::Ui,
+    t: &Tr,
+    b: &mut FolderBrowser,
+    action: &mut Option<BrowserAction>,
+) {
+    if let Loading::Failed(outcome) = &b.loading {
+        // Retry first: a long message beside it would push it out of the dialog.
+        ui.horizontal_wrapped(|ui| {
+            if ui.button(t.browser_retry).clicked() {
+                *action = Some(BrowserAction::Retry);
+            }
+            let text = match outcome {
+                TestOutcome::NoPermission => t.browser_denied.to_owned(),
+                other => test_text(t, other),
+            };
+            ui.colored_label(ui.visuals().error_fg_color, text);
+        });
+    } else if b.loading == Loading::Listed && b.rows() == 0 {
+        ui.label(RichText::new(t.browser_empty).weak());
+    }
+    if b.opened.picks() {
+        ui.separator();
+        new_folder_ui(ui, t, b, action);
+    }
 }
 
 /// The folders, then the files; only the rows in view are laid out.
