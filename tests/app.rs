@@ -283,6 +283,67 @@ fn copied_links_open_the_uploaded_files() {
     assert_eq!(fetch(lines[1]).len(), 2000);
 }
 
+/// On a public bucket Share… starts on the plain address, which never expires and opens for
+/// anyone; a chosen expiry or "download as" signs again. The QR code painted in the window reads
+/// back as the link.
+#[test]
+fn a_public_file_is_shared_by_its_plain_address_and_a_qr_code() {
+    let rig = Rig::with_server(|c| c.with_bucket_acl(BUCKET, "public-read"));
+    rig.save_settings(None);
+    let file = rig.file("photo.jpg", 1500);
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[file]);
+    wait_all_done(&mut h, "uploaded", 1);
+    h.get_all_by_label("Share…").next().unwrap().click();
+    wait_for_label(
+        &mut h,
+        "The file is public: this address works for anyone, with no expiry.",
+    );
+    let shown = |h: &mut Harness<'_, Shell>| -> String {
+        let link = h.state().app.as_ref().unwrap().share_link();
+        link.expect("a link is shown").url
+    };
+    let plain = shown(&mut h);
+    assert_eq!(
+        plain,
+        format!("{}/{BUCKET}/in/photo.jpg", rig.server.endpoint())
+    );
+    // The dialog re-centres as its link changes length: a pointer reaches each button first.
+    let click = |h: &mut Harness<'_, Shell>, label: &str| {
+        h.get_by_label(label).hover();
+        h.run_steps(2);
+        h.get_by_label(label).click();
+        h.run_steps(2);
+    };
+    click(&mut h, "1 hour");
+    assert!(shown(&mut h).contains("x-oss-expires=3600&"));
+    click(&mut h, "Always (the file is public)");
+    assert_eq!(shown(&mut h), plain);
+    click(
+        &mut h,
+        "Download as “photo.jpg” instead of opening in the browser",
+    );
+    let download = shown(&mut h);
+    assert!(download.contains("x-oss-expires=604800&"), "{download}");
+    assert!(
+        download.contains("response-content-disposition="),
+        "{download}"
+    );
+
+    click(&mut h, "QR code");
+    let image = h.render().expect("the window renders");
+    let (w, hgt) = (image.width() as usize, image.height() as usize);
+    let mut grid = rqrr::PreparedImage::prepare_from_greyscale(w, hgt, |x, y| {
+        let [r, g, b, _] = image.get_pixel(x as u32, y as u32).0;
+        ((u16::from(r) + u16::from(g) + u16::from(b)) / 3) as u8
+    });
+    let grids = grid.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the window");
+    let (_, read) = grids[0].decode().expect("the QR code decodes");
+    assert_eq!(read, download);
+}
+
 #[test]
 fn test_connection_names_the_wrong_secret_and_then_succeeds() {
     let rig = Rig::new();

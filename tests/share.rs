@@ -361,6 +361,14 @@ async fn public_objects_open_without_a_signature() {
             assert_eq!(body, key.as_bytes());
         }
     }
+    for (bucket, key, public) in [("open", "inherits", true), ("open", "closed", false)] {
+        let opens = oss_uploader::oss::client::opens_unsigned(
+            &plain(bucket, key),
+            std::time::Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(opens, public, "{bucket}/{key}");
+    }
     // Reading is all a public-read bucket gives away.
     let (status, _, _) = fetch("PUT", &plain("open", "new"), Some(b"x".to_vec())).await;
     assert_eq!(status, 403);

@@ -60,6 +60,11 @@ pub enum Reply {
         generation: u64,
         result: Result<String, TestOutcome>,
     },
+    /// Whether the object at `url` (its plain address) opens without a signature.
+    Public {
+        url: String,
+        public: bool,
+    },
     /// Where the typed bucket is (its V4 region), for the request numbered `generation`.
     Located {
         generation: u64,
@@ -350,6 +355,19 @@ impl Background {
                 generation: request.generation,
                 result,
             });
+        });
+    }
+
+    /// Asks whether the plain address `url` opens for anyone (Share offers it when it does).
+    pub fn check_public(&self, url: String) {
+        self.spawn("check-public", move |tx| {
+            let public = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .is_ok_and(|rt| {
+                    rt.block_on(crate::oss::client::opens_unsigned(&url, TEST_TIMEOUT))
+                });
+            let _ = tx.send(Reply::Public { url, public });
         });
     }
 

@@ -171,6 +171,13 @@ strings! {
     expiry_hour: "1 hour", "1 小时";
     expiry_day: "1 day", "1 天";
     expiry_week: "7 days (the longest OSS allows)", "7 天（OSS 允许的最长期限）";
+    expiry_never: "Always (the file is public)", "永久（文件是公开的）";
+    expiry_never_tip: "Anyone may read this file without a signature (its bucket or the file is public), so its plain address works for as long as the file is there.", "任何人无需签名即可读取此文件（其存储空间或文件是公开的），所以只要文件还在，它的普通地址就一直有效。";
+    expiry_never_download: "Saving under the file's name takes a signed link, which expires.", "以文件名下载需要带签名的链接，它会过期。";
+    share_public: "The file is public: this address works for anyone, with no expiry.", "文件是公开的：任何人都能打开此地址，不会过期。";
+    qr_code: "QR code", "二维码";
+    qr_code_tip: "Shows the link as a QR code instead of text, to open it on a phone.", "以二维码代替文字显示链接，方便用手机打开。";
+    qr_too_long: "This link is too long for a QR code.", "此链接太长，无法生成二维码。";
     share_download: "Download as “{name}” instead of opening in the browser", "下载为“{name}”，而不是在浏览器中打开";
     share_until: "Anyone with this link can download the file until {when}.", "任何拿到此链接的人在 {when} 之前都能下载该文件。";
     share_plain: "No key to sign a link with: this is the file's plain address, which opens only if the bucket is public.", "没有可用于签名的密钥：这是文件的普通地址，仅当存储空间为公共读时才能打开。";

@@ -7,6 +7,13 @@ use qrcode::{Color, EcLevel, QrCode};
 
 /// Modules of light margin around the code, as the QR standard asks.
 const QUIET_ZONE: usize = 4;
+/// Points per module: whole pixels per module keep every module the same size, which is what a
+/// camera reads best; 3 makes a 7-day link (about 80 modules) some 260 points wide.
+const MODULE: f32 = 3.0;
+/// On a window too short for that, 2.
+const SMALL_MODULE: f32 = 2.0;
+/// Below this window height the small module is used.
+const SHORT_WINDOW: f32 = 640.0;
 
 /// The code's modules, row by row (`true` is dark), and its width in modules; `None` when the
 /// text is too long for any QR code.
@@ -22,26 +29,37 @@ pub fn matrix(text: &str) -> Option<(Vec<bool>, usize)> {
     Some((dark, width))
 }
 
-/// Paints the code of `text` in a square of `side` points; says so when it cannot be made.
-pub fn qr_ui(ui: &mut egui::Ui, text: &str, side: f32, too_long: &str) {
+/// Paints the code of `text`, its modules on whole pixels; says so when it cannot be made.
+pub fn qr_ui(ui: &mut egui::Ui, text: &str, too_long: &str) {
     let Some((dark, width)) = matrix(text) else {
         ui.label(egui::RichText::new(too_long).weak());
         return;
     };
+    let ppp = ui.ctx().pixels_per_point();
+    let points = if ui.ctx().content_rect().height() < SHORT_WINDOW {
+        SMALL_MODULE
+    } else {
+        MODULE
+    };
+    // Whole pixels per module, at least one.
+    let module = (points * ppp).round().max(1.0) / ppp;
+    let side = (width + 2 * QUIET_ZONE) as f32 * module;
     let (rect, _) = ui.allocate_exact_size(Vec2::splat(side), Sense::hover());
+    let origin = (rect.min.to_vec2() * ppp).round() / ppp;
+    let rect = Rect::from_min_size(origin.to_pos2(), rect.size());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, Color32::WHITE);
-    let total = (width + 2 * QUIET_ZONE) as f32;
-    let module = side / total;
     for (i, _) in dark.iter().enumerate().filter(|(_, d)| **d) {
         let (x, y) = (
             (i % width + QUIET_ZONE) as f32,
             (i / width + QUIET_ZONE) as f32,
         );
         let min = rect.min + Vec2::new(x, y) * module;
-        // A hair wider than a module so neighbours join without seams on fractional sizes.
-        let cell = Rect::from_min_size(min, Vec2::splat(module + 0.3));
-        painter.rect_filled(cell, 0.0, Color32::BLACK);
+        painter.rect_filled(
+            Rect::from_min_size(min, Vec2::splat(module)),
+            0.0,
+            Color32::BLACK,
+        );
     }
 }
 

@@ -1,13 +1,17 @@
 //! Sharing an uploaded file: every bucket is private by default, so the object's plain address
 //! answers 403; a shared link is a presigned GET URL, built without I/O from the object (a
-//! queue row's, or a file in the folder browser) and the connection's key, that works for as long as the person picks (an hour, a day, or 7
-//! days: OSS's limit), optionally making the browser save the file under its own name. Ctrl+C
-//! and the dialog's default give the 7-day link. Without a key (nothing saved yet) the plain
-//! address is all there is, and the dialog says it opens only on a public bucket.
+//! queue row's, or a file in the folder browser) and the connection's key, that works for as
+//! long as the person picks (an hour, a day, or 7 days: OSS's limit), optionally making the
+//! browser save the file under its own name. Ctrl+C and the dialog's default give the 7-day
+//! link. When the plain address opens for anyone (the window asks with an unsigned HEAD: the
+//! bucket or the object is public), the dialog offers it, never expiring, and starts on it.
+//! Without a key (nothing saved yet) the plain address is all there is, and the dialog says it
+//! opens only on a public bucket. A QR code of the link is one click away, for a phone.
 
 use egui::{Id, Modal, RichText, TextEdit};
 
 use super::i18n::Tr;
+use super::qr_ui::qr_ui;
 use crate::engine::Connection;
 use crate::oss::endpoint::Endpoint;
 use crate::oss::limits::InvalidInput;
@@ -23,16 +27,21 @@ pub enum Expiry {
     /// The longest OSS allows, and the default.
     #[default]
     Week,
+    /// The plain address, for a file anyone may read: it needs no signature, so it does not
+    /// expire.
+    Never,
 }
 
 impl Expiry {
-    pub const ALL: [Expiry; 3] = [Expiry::Hour, Expiry::Day, Expiry::Week];
+    /// What a signed link may be given.
+    pub const SIGNED: [Expiry; 3] = [Expiry::Hour, Expiry::Day, Expiry::Week];
 
+    /// Seconds a signed link works (`Never` is not signed: the longest, should one be made).
     pub fn secs(self) -> u64 {
         match self {
             Expiry::Hour => 3600,
             Expiry::Day => 24 * 3600,
-            Expiry::Week => crate::oss::presign::MAX_EXPIRES_SECS,
+            Expiry::Week | Expiry::Never => crate::oss::presign::MAX_EXPIRES_SECS,
         }
     }
 
@@ -41,6 +50,7 @@ impl Expiry {
             Expiry::Hour => t.expiry_hour,
             Expiry::Day => t.expiry_day,
             Expiry::Week => t.expiry_week,
+            Expiry::Never => t.expiry_never,
         }
     }
 }
@@ -102,8 +112,14 @@ pub struct ShareTarget {
 }
 
 impl ShareTarget {
-    /// The object's plain address (it opens only on a public bucket).
+    /// The object's plain address (it opens only on a public bucket), on the custom domain when
+    /// the connection has one.
     pub fn object_url(&self) -> Option<String> {
+        if let Some(domain) = &self.custom_domain {
+            return Endpoint::cname(domain)
+                .ok()
+                .map(|e| e.object_url(&self.bucket, &self.key));
+        }
         let mut endpoint = Endpoint::parse(&self.connection.endpoint).ok()?;
         if self.connection.path_style {
             endpoint = endpoint.with_path_style();
@@ -112,10 +128,12 @@ impl ShareTarget {
     }
 
     /// The link for `expiry` made at `now` (unix seconds): presigned (it opens on a private
-    /// bucket), or the plain address when there is no key to sign with.
+    /// bucket), or the plain address for `Expiry::Never` or when there is no key to sign with.
+    /// Saving under the file's name takes a signature, so `download` always signs.
     pub fn link(&self, now: i64, expiry: Expiry, download: bool) -> Option<Link> {
         let download_as = download.then_some(self.name.as_str());
-        let signed = self.credentials.as_ref().and_then(|c| {
+        let plain = expiry == Expiry::Never && !download;
+        let signed = self.credentials.as_ref().filter(|_| !plain).and_then(|c| {
             let object = (self.bucket.as_str(), self.key.as_str());
             let domain = self.custom_domain.as_deref();
             share_link(
@@ -149,6 +167,11 @@ pub struct ShareDialog {
     pub download: bool,
     /// The link for the choices above; the window makes it.
     pub link: Option<Link>,
+    /// Whether the plain address opens for anyone; `None` until the window found out.
+    pub public: Option<bool>,
+    /// The person chose an expiry or download: what they chose is kept when `public` arrives.
+    chosen: bool,
+    pub show_qr: bool,
 }
 
 impl ShareDialog {
@@ -158,7 +181,25 @@ impl ShareDialog {
             expiry: Expiry::default(),
             download: false,
             link: None,
+            public: None,
+            chosen: false,
+            show_qr: false,
         }
+    }
+
+    /// Learns whether the plain address opens for anyone; a public file starts on it unless
+    /// the person already chose something. Returns whether the link must be made again.
+    pub fn learn_public(&mut self, public: bool) -> bool {
+        self.public = Some(public);
+        if public && !self.chosen {
+            self.expiry = Expiry::Never;
+            return true;
+        }
+        if !public && self.expiry == Expiry::Never {
+            self.expiry = Expiry::default();
+            return true;
+        }
+        false
     }
 }
 
@@ -178,14 +219,33 @@ pub fn share_dialog_ui(ui: &egui::Ui, t: &Tr, d: &mut ShareDialog) -> Option<Sha
         ui.set_max_width(520.0);
         ui.heading(t.share_title.replace("{name}", &d.target.name));
         ui.add_space(6.0);
-        ui.horizontal(|ui| {
-            ui.label(t.share_valid_for);
-            for e in Expiry::ALL {
-                if ui.radio_value(&mut d.expiry, e, e.label(t)).changed() {
+        let label = ui
+            .horizontal(|ui| {
+                let label = ui.label(t.share_valid_for);
+                for e in Expiry::SIGNED {
+                    if ui.radio_value(&mut d.expiry, e, e.label(t)).changed() {
+                        answer = Some(ShareAnswer::Changed);
+                    }
+                }
+                label
+            })
+            .inner;
+        if d.public == Some(true) {
+            ui.horizontal(|ui| {
+                // Under the other choices, as one of them.
+                ui.add_space(label.rect.width() + ui.spacing().item_spacing.x);
+                let never = ui
+                    .add_enabled_ui(!d.download, |ui| {
+                        ui.radio_value(&mut d.expiry, Expiry::Never, Expiry::Never.label(t))
+                            .on_hover_text(t.expiry_never_tip)
+                            .on_disabled_hover_text(t.expiry_never_download)
+                    })
+                    .inner;
+                if never.changed() {
                     answer = Some(ShareAnswer::Changed);
                 }
-            }
-        });
+            });
+        }
         if ui
             .checkbox(
                 &mut d.download,
@@ -193,20 +253,33 @@ pub fn share_dialog_ui(ui: &egui::Ui, t: &Tr, d: &mut ShareDialog) -> Option<Sha
             )
             .changed()
         {
+            // The plain address cannot ask for a download: that takes a signed link.
+            if d.download && d.expiry == Expiry::Never {
+                d.expiry = Expiry::default();
+            }
             answer = Some(ShareAnswer::Changed);
+        }
+        if answer.is_some() {
+            d.chosen = true;
         }
         ui.add_space(6.0);
         match &d.link {
             Some(link) => {
-                let mut shown = link.url.as_str();
-                ui.add(
-                    TextEdit::multiline(&mut shown)
-                        .desired_width(f32::INFINITY)
-                        .desired_rows(3)
-                        .font(egui::TextStyle::Monospace),
-                );
+                // The code takes the text's place: both would not fit a small window.
+                if d.show_qr {
+                    ui.vertical_centered(|ui| qr_ui(ui, &link.url, t.qr_too_long));
+                } else {
+                    let mut shown = link.url.as_str();
+                    ui.add(
+                        TextEdit::multiline(&mut shown)
+                            .desired_width(f32::INFINITY)
+                            .desired_rows(3)
+                            .font(egui::TextStyle::Monospace),
+                    );
+                }
                 let note = match link.expires_at {
                     Some(at) => t.share_until.replace("{when}", &utc_minute(at)),
+                    None if d.public == Some(true) => t.share_public.to_owned(),
                     None => t.share_plain.to_owned(),
                 };
                 ui.label(RichText::new(note).weak());
@@ -221,6 +294,10 @@ pub fn share_dialog_ui(ui: &egui::Ui, t: &Tr, d: &mut ShareDialog) -> Option<Sha
                 && ui.button(RichText::new(t.copy_link).strong()).clicked()
             {
                 answer = Some(ShareAnswer::Copy(link.clone()));
+            }
+            if d.link.is_some() {
+                ui.toggle_value(&mut d.show_qr, t.qr_code)
+                    .on_hover_text(t.qr_code_tip);
             }
             if ui.button(t.close).clicked() {
                 answer = Some(ShareAnswer::Close);
@@ -237,6 +314,57 @@ pub fn share_dialog_ui(ui: &egui::Ui, t: &Tr, d: &mut ShareDialog) -> Option<Sha
 mod tests {
     use super::*;
     use crate::oss::sign::SignatureVersion;
+
+    fn target(custom_domain: Option<&str>) -> ShareTarget {
+        ShareTarget {
+            connection: Connection {
+                endpoint: "oss-cn-hangzhou.aliyuncs.com".into(),
+                region: None,
+                signature: SignatureVersion::V4,
+                path_style: false,
+            },
+            custom_domain: custom_domain.map(str::to_owned),
+            credentials: Some(Credentials::new("ak", "sk")),
+            bucket: "bucket".into(),
+            key: "dir/a b.jpg".into(),
+            name: "a b.jpg".into(),
+        }
+    }
+
+    #[test]
+    fn a_public_file_starts_on_its_plain_address_unless_a_choice_was_made() {
+        let t = target(None);
+        let plain = t.link(1702743657, Expiry::Never, false).unwrap();
+        assert_eq!(
+            plain,
+            Link {
+                url: "https://bucket.oss-cn-hangzhou.aliyuncs.com/dir/a%20b.jpg".into(),
+                expires_at: None
+            }
+        );
+        // Download takes a signature even for a public file.
+        let signed = t.link(1702743657, Expiry::Never, true).unwrap();
+        assert!(signed.url.contains("x-oss-signature="), "{}", signed.url);
+        assert!(signed.expires_at.is_some());
+        let on_domain = target(Some("files.example.com"))
+            .link(1702743657, Expiry::Never, false)
+            .unwrap();
+        assert_eq!(on_domain.url, "https://files.example.com/dir/a%20b.jpg");
+
+        let mut d = ShareDialog::new(target(None));
+        assert!(d.learn_public(true));
+        assert_eq!(d.expiry, Expiry::Never);
+        // A private one keeps (or goes back to) the signed default.
+        assert!(d.learn_public(false));
+        assert_eq!(d.expiry, Expiry::Week);
+        assert!(!d.learn_public(false));
+        let mut chosen = ShareDialog::new(target(None));
+        chosen.expiry = Expiry::Hour;
+        chosen.chosen = true;
+        assert!(!chosen.learn_public(true));
+        assert_eq!(chosen.expiry, Expiry::Hour);
+        assert_eq!(chosen.public, Some(true));
+    }
 
     #[test]
     fn a_custom_domain_is_the_host_and_the_signature_stays() {

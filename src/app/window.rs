@@ -214,6 +214,11 @@ impl UploaderApp {
         &mut self.form
     }
 
+    /// The link the open Share dialog shows (tests read it as a person reads the text box).
+    pub fn share_link(&self) -> Option<Link> {
+        self.modals.share.as_ref().and_then(|d| d.link.clone())
+    }
+
     fn tr(&self) -> &'static Tr {
         tr(self.lang)
     }
@@ -412,6 +417,14 @@ impl UploaderApp {
                 Reply::Buckets { generation, result } => self.buckets.answer(generation, result),
                 // Taken by `browser_reply`.
                 Reply::FolderPage { .. } | Reply::FolderMade { .. } => {}
+                Reply::Public { url, public } => {
+                    if let Some(d) = &mut self.modals.share
+                        && d.target.object_url().as_deref() == Some(url.as_str())
+                        && d.learn_public(public)
+                    {
+                        d.link = d.target.link(unix_now(), d.expiry, d.download);
+                    }
+                }
                 Reply::Located { generation, result } => {
                     self.buckets.located(generation, result, &mut self.form)
                 }
@@ -682,11 +695,7 @@ impl UploaderApp {
             }
             QueueAction::Share(id) => {
                 if let Some(row) = self.queue.get(id) {
-                    let mut dialog = ShareDialog::new(self.share_target(row));
-                    dialog.link = dialog
-                        .target
-                        .link(unix_now(), dialog.expiry, dialog.download);
-                    self.modals.share = Some(dialog);
+                    self.open_share(self.share_target(row));
                 }
             }
             QueueAction::ShowInBucket(id) => self.show_in_bucket(id),
@@ -843,6 +852,19 @@ impl UploaderApp {
 }
 
 impl UploaderApp {
+    /// Opens the Share dialog on `target` with the default link, and asks whether its plain
+    /// address opens for anyone (then the dialog offers that, never expiring).
+    pub(super) fn open_share(&mut self, target: ShareTarget) {
+        let mut dialog = ShareDialog::new(target);
+        dialog.link = dialog
+            .target
+            .link(unix_now(), dialog.expiry, dialog.download);
+        if let Some(url) = dialog.target.object_url() {
+            self.background.check_public(url);
+        }
+        self.modals.share = Some(dialog);
+    }
+
     /// What a link to an uploaded row's object is made from: the row's own connection (its
     /// region, its key and its custom domain).
     fn share_target(&self, row: &super::model::Row) -> ShareTarget {

@@ -509,6 +509,28 @@ fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
+/// Whether `url` opens for anyone: an unsigned HEAD is answered 2xx (the object, or its bucket,
+/// is public). Any other answer or failure counts as no; whoever asks then shares a signed
+/// link, which opens either way.
+pub async fn opens_unsigned(url: &str, timeout: std::time::Duration) -> bool {
+    install_crypto_provider();
+    let Ok(http) = reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .user_agent(concat!("oss-uploader/", env!("CARGO_PKG_VERSION")))
+        .build()
+    else {
+        return false;
+    };
+    match http.head(url).send().await {
+        Ok(answer) => answer.status().is_success(),
+        Err(e) => {
+            tracing::info!("could not tell whether {url} is public: {e}");
+            false
+        }
+    }
+}
+
 /// rustls needs a process-wide crypto provider; ours is ring (lean to build, no C toolchain).
 fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();

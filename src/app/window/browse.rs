@@ -6,7 +6,7 @@ use super::UploaderApp;
 use crate::app::background::Reply;
 use crate::app::bucket_picker;
 use crate::app::folder_browser::{BrowserAction, FolderBrowser, Make, Opened, folder_browser_ui};
-use crate::app::share_ui::{ShareDialog, ShareTarget};
+use crate::app::share_ui::ShareTarget;
 use crate::engine::JobId;
 
 impl UploaderApp {
@@ -131,11 +131,7 @@ impl UploaderApp {
                     key,
                     name,
                 };
-                let mut dialog = ShareDialog::new(target);
-                dialog.link = dialog
-                    .target
-                    .link(super::unix_now(), dialog.expiry, dialog.download);
-                self.modals.share = Some(dialog);
+                self.open_share(target);
             }
             BrowserAction::Choose => {
                 let chosen = browser.chosen();
