@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Screenshots of the real window for docs/APP.md: the setup screen, a busy queue, the resume
-# banner and the folder browser, in English and Chinese, under Xvfb with Mesa's software GL.
+# banner, the folder browser and the Share dialog, in English and Chinese, under Xvfb with Mesa's software GL.
 # Needs: xvfb xdotool python3-pil (Debian's python3); run from the repository root after
 # `cargo build`. Writes assets/screenshots/*.png.
 set -euo pipefail
@@ -79,6 +79,10 @@ for lang in en zh; do
         "$WORK/small/Holiday 2024" "$WORK/small/report-final.pdf" "$WORK/small/budget.xlsx" &
     pid=$!; pids+=($pid)
     sleep 8; xdotool mousemove 1150 43 click 1
-    sleep 3; shot "browser_$lang"; kill "$pid"; wait "$pid" 2>/dev/null || true
+    sleep 3; shot "browser_$lang"
+    # The browser's Close, then Share… on the first row (the pointer then moves off it).
+    xdotool mousemove 948 641; sleep 1; xdotool click 1; sleep 1
+    xdotool mousemove 978 126; sleep 1; xdotool click 1; sleep 1; xdotool mousemove 600 650
+    sleep 2; shot "share_$lang"; kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 ls -l "$OUT"

@@ -296,8 +296,11 @@ pub fn share_dialog_ui(ui: &egui::Ui, t: &Tr, d: &mut ShareDialog) -> Option<Sha
                 answer = Some(ShareAnswer::Copy(link.clone()));
             }
             if d.link.is_some() {
-                ui.toggle_value(&mut d.show_qr, t.qr_code)
-                    .on_hover_text(t.qr_code_tip);
+                // A button that stays pressed while the code shows.
+                let qr = egui::Button::new(t.qr_code).selected(d.show_qr);
+                if ui.add(qr).on_hover_text(t.qr_code_tip).clicked() {
+                    d.show_qr = !d.show_qr;
+                }
             }
             if ui.button(t.close).clicked() {
                 answer = Some(ShareAnswer::Close);
