@@ -1133,6 +1133,39 @@ def check_list_buckets_and_bucket_info(ctx):
     expect_eq(loc, "oss-" + REGION, "v2 GetBucketLocation")
 
 
+def check_bucket_acl_and_public_reads(ctx):
+    """Bucket ACLs as the SDKs set and read them; a public bucket's objects open for anyone,
+    a private one's do not; a V4 request signed for another region is refused, as on OSS."""
+    name = BUCKET + "-acl"
+    auth4 = oss2.ProviderAuthV4(oss2.credentials.StaticCredentialsProvider(AK, SK))
+    b = oss2.Bucket(auth4, ctx.server.endpoint, name, region=REGION)
+    b.create_bucket(oss2.BUCKET_ACL_PRIVATE)
+    b.put_object("open.txt", b"for anyone")
+    plain = f"{ctx.server.endpoint}/{name}/open.txt"
+    expect_eq(_http("GET", plain)[0], 403, "unsigned GET on a private bucket")
+    b.put_bucket_acl(oss2.BUCKET_ACL_PUBLIC_READ)
+    expect_eq(b.get_bucket_acl().acl, "public-read", "oss2 GetBucketAcl after PutBucketAcl")
+    expect_eq(b.get_bucket_info().acl.grant, "public-read", "oss2 GetBucketInfo grant")
+    status, _, body, _ = _http("GET", plain)
+    expect_eq((status, body), (200, b"for anyone"), "unsigned GET on a public-read bucket")
+    anon = oss2.Bucket(oss2.AnonymousAuth(), ctx.server.endpoint, name)
+    expect_eq(anon.get_object("open.txt").read(), b"for anyone", "oss2 AnonymousAuth GET")
+    b.put_object("closed.txt", b"x", headers={"x-oss-object-acl": "private"})
+    expect_eq(_http("GET", f"{ctx.server.endpoint}/{name}/closed.txt")[0], 403,
+              "unsigned GET of a private object in a public bucket")
+    c = v2_client(ctx.server.endpoint)
+    c.put_bucket_acl(ossv2.PutBucketAclRequest(bucket=name, acl="private"))
+    got = c.get_bucket_acl(ossv2.GetBucketAclRequest(bucket=name)).acl
+    expect_eq(got, "private", "v2 GetBucketAcl after PutBucketAcl")
+    expect_eq(_http("GET", plain)[0], 403, "unsigned GET once private again")
+    wrong = oss2.Bucket(auth4, ctx.server.endpoint, name, region="cn-beijing")
+    try:
+        wrong.get_bucket_info()
+        expect(False, "a V4 request signed for another region was accepted")
+    except oss2.exceptions.OssError as e:
+        expect_eq((e.status, e.code), (400, "InvalidArgument"), "signed for another region")
+
+
 def check_list_objects(ctx):
     _fill_listing(ctx)
     many = [f"{LIST_PREFIX}many/{i:05d}" for i in range(LIST_MANY)]
@@ -1291,6 +1324,7 @@ CHECKS = [
     check_clock_skew_refused,
     check_sts_token,
     check_list_buckets_and_bucket_info,
+    check_bucket_acl_and_public_reads,
     check_list_objects,
     check_presigned_urls,
 ]
