@@ -200,31 +200,6 @@ fn copied_links_open_the_uploaded_files() {
     h.step();
     drop_files(&mut h, &files);
     wait_all_done(&mut h, "both uploaded", 2);
-    let copied = |h: &mut Harness<'_, Shell>| -> Vec<String> {
-        h.output()
-            .platform_output
-            .commands
-            .iter()
-            .filter_map(|c| match c {
-                egui::OutputCommand::CopyText(text) => Some(text.clone()),
-                _ => None,
-            })
-            .collect()
-    };
-    let fetch = |url: &str| -> Vec<u8> {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let client = reqwest::Client::builder().no_proxy().build().unwrap();
-            let response = client.get(url).send().await.unwrap();
-            assert!(
-                response.status().is_success(),
-                "{url}: {}",
-                response.status()
-            );
-            response.bytes().await.unwrap().to_vec()
-        })
-    };
 
     // Share… on the first row: 7 days by default; an hour and "download as" chosen instead.
     h.get_all_by_label("Share…").next().unwrap().click();

@@ -245,16 +245,7 @@ fn copied_links_use_each_rows_connection_and_its_custom_domain() {
     h.step();
     h.input_mut().events.push(egui::Event::Copy);
     h.step();
-    let copied: Vec<String> = h
-        .output()
-        .platform_output
-        .commands
-        .iter()
-        .filter_map(|c| match c {
-            egui::OutputCommand::CopyText(text) => Some(text.clone()),
-            _ => None,
-        })
-        .collect();
+    let copied = copied(&mut h);
     assert_eq!(copied.len(), 1, "{copied:?}");
     let lines: Vec<&str> = copied[0].lines().collect();
     assert_eq!(lines.len(), 2, "{}", copied[0]);
@@ -273,14 +264,7 @@ fn copied_links_use_each_rows_connection_and_its_custom_domain() {
         "{}",
         lines[1]
     );
-    let body = rig.rt.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        let response = client.get(lines[1]).send().await.unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
-        response.bytes().await.unwrap().to_vec()
-    });
-    assert_eq!(body, data(2000, 7));
+    assert_eq!(fetch(lines[1]), data(2000, 7));
 }
 
 /// An upload of Work interrupted by closing the window resumes, after a restart with Home

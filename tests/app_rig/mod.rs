@@ -287,3 +287,32 @@ pub fn uploading_slowly(rig: &Rig, name: &str, limit: u64) -> Harness<'static, S
     });
     h
 }
+
+/// What the window put on the clipboard in its last frame.
+pub fn copied(h: &mut Harness<'_, Shell>) -> Vec<String> {
+    h.output()
+        .platform_output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The body a plain HTTP client gets for `url` (a shared link), which must answer 2xx.
+pub fn fetch(url: &str) -> Vec<u8> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let response = client.get(url).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        response.bytes().await.unwrap().to_vec()
+    })
+}
