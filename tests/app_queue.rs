@@ -194,6 +194,17 @@ fn form<'h>(
     h.state_mut().app.as_mut().unwrap().form_mut()
 }
 
+/// The setup form pointed at `rig`'s server with the test key, laid out again.
+fn form_on_server(h: &mut Harness<'static, Shell>, rig: &Rig) {
+    let f = form(h);
+    f.use_custom_endpoint = true;
+    f.endpoint = rig.server.endpoint();
+    f.path_style = true;
+    f.access_key_id = common::AK.into();
+    f.secret = common::SK.into();
+    h.run_steps(2);
+}
+
 #[test]
 fn setup_errors_show_as_the_user_types_and_go_once_fixed() {
     let rig = Rig::new();
@@ -324,13 +335,7 @@ fn a_key_that_cannot_list_finds_its_buckets_region() {
     ));
     let mut h = harness(rig.options(Lang::En, false));
     h.step();
-    let f = form(&mut h);
-    f.use_custom_endpoint = true;
-    f.endpoint = rig.server.endpoint();
-    f.path_style = true;
-    f.access_key_id = common::AK.into();
-    f.secret = common::SK.into();
-    h.run_steps(2);
+    form_on_server(&mut h, &rig);
     h.get_by_label("Choose from my buckets").click();
     wait_for_label(
         &mut h,
@@ -374,13 +379,7 @@ fn snapshots_of_the_bucket_picker() {
         let rig = Rig::with_server(|c| c.with_bucket("family-photos").with_region("cn-shanghai"));
         let mut h = harness(rig.options(lang, false));
         h.step();
-        let f = form(&mut h);
-        f.use_custom_endpoint = true;
-        f.endpoint = rig.server.endpoint();
-        f.path_style = true;
-        f.access_key_id = common::AK.into();
-        f.secret = common::SK.into();
-        h.run_steps(2);
+        form_on_server(&mut h, &rig);
         h.get_by_label(choose).click();
         wait_for_label(&mut h, picked);
         // The server's address has a port of its own each run: keep it out of the image.
