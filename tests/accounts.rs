@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use oss_uploader::engine::{
     Command, EngineConfig, EngineHandle, EngineSettings, Event, JobId, JobOutcome, JobSpec,
@@ -95,18 +95,7 @@ fn wait_for(engine: &EngineHandle, seen: &mut Vec<Event>, pred: impl Fn(&Event) 
     if let Some(e) = seen.iter().find(|e| pred(e)) {
         return e.clone();
     }
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let e = engine
-            .events
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no such event; saw {seen:#?}"));
-        seen.push(e.clone());
-        if pred(&e) {
-            return e;
-        }
-    }
+    common::next_event(engine, seen, pred)
 }
 
 fn added(seen: &[Event]) -> Vec<(JobId, String)> {

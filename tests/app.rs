@@ -241,19 +241,9 @@ fn copied_links_open_the_uploaded_files() {
     assert!(h.query_by_label("Share “one.txt”").is_none());
 
     // Select both rows (click, Ctrl-click) and copy: one link per line, in table order.
-    h.get_all_by_label("one.txt").next().unwrap().click();
-    h.step();
-    h.get_all_by_label("two.txt")
-        .next()
-        .unwrap()
-        .click_modifiers(egui::Modifiers::COMMAND);
-    h.step();
-    h.input_mut().events.push(egui::Event::Copy);
-    h.step();
-    let links = copied(&mut h);
-    assert_eq!(links.len(), 1, "{links:?}");
-    let lines: Vec<&str> = links[0].lines().collect();
-    assert_eq!(lines.len(), 2, "{}", links[0]);
+    let links = copy_two_rows(&mut h, "one.txt", "two.txt");
+    let lines: Vec<&str> = links.lines().collect();
+    assert_eq!(lines.len(), 2, "{links}");
     assert_eq!(fetch(lines[0]).len(), 1000);
     assert_eq!(fetch(lines[1]).len(), 2000);
 }

@@ -236,19 +236,9 @@ fn copied_links_use_each_rows_connection_and_its_custom_domain() {
     wait_all_done(&mut h, "Work's file uploaded", 2);
     switch(&mut h, "Home");
 
-    h.get_all_by_label("home.txt").next().unwrap().click();
-    h.step();
-    h.get_all_by_label("work.txt")
-        .next()
-        .unwrap()
-        .click_modifiers(egui::Modifiers::COMMAND);
-    h.step();
-    h.input_mut().events.push(egui::Event::Copy);
-    h.step();
-    let copied = copied(&mut h);
-    assert_eq!(copied.len(), 1, "{copied:?}");
-    let lines: Vec<&str> = copied[0].lines().collect();
-    assert_eq!(lines.len(), 2, "{}", copied[0]);
+    let copied = copy_two_rows(&mut h, "home.txt", "work.txt");
+    let lines: Vec<&str> = copied.lines().collect();
+    assert_eq!(lines.len(), 2, "{copied}");
     assert!(
         lines[0].starts_with("https://files.example.com/in/home.txt?x-oss-"),
         "{}",

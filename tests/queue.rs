@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use oss_uploader::engine::{
     Command, EngineConfig, EngineHandle, EngineSettings, Event, ExistingPolicy, JobId, JobState,
@@ -12,6 +12,7 @@ use oss_uploader::engine::{JobOutcome, JobSpec};
 use oss_uploader::local_server::Op;
 
 mod common;
+use common::next_event as wait_for;
 use common::{BUCKET, TestServer, WAIT, credentials, data, wait_until_blocking, write_file};
 
 struct Rig {
@@ -53,22 +54,6 @@ impl Rig {
 
     fn spec(&self, path: &Path, key: &str) -> JobSpec {
         self.server.spec(path, key)
-    }
-}
-
-/// Collects events until `pred` holds for one, or fails after a generous bound.
-fn wait_for(engine: &EngineHandle, seen: &mut Vec<Event>, pred: impl Fn(&Event) -> bool) -> Event {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let e = engine
-            .events
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no such event; saw {seen:#?}"));
-        seen.push(e.clone());
-        if pred(&e) {
-            return e;
-        }
     }
 }
 

@@ -288,6 +288,23 @@ pub fn uploading_slowly(rig: &Rig, name: &str, limit: u64) -> Harness<'static, S
     h
 }
 
+/// Selects the rows named `first` and `second` (click, then Ctrl/Cmd-click), copies, and gives
+/// the one text put on the clipboard.
+pub fn copy_two_rows(h: &mut Harness<'_, Shell>, first: &str, second: &str) -> String {
+    h.get_all_by_label(first).next().unwrap().click();
+    h.step();
+    h.get_all_by_label(second)
+        .next()
+        .unwrap()
+        .click_modifiers(egui::Modifiers::COMMAND);
+    h.step();
+    h.input_mut().events.push(egui::Event::Copy);
+    h.step();
+    let copied = copied(h);
+    assert_eq!(copied.len(), 1, "{copied:?}");
+    copied[0].clone()
+}
+
 /// What the window put on the clipboard in its last frame.
 pub fn copied(h: &mut Harness<'_, Shell>) -> Vec<String> {
     h.output()

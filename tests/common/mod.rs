@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use oss_uploader::engine::checkpoint::ObjectOptions;
-use oss_uploader::engine::{Connection, JobSpec};
+use oss_uploader::engine::{Connection, EngineHandle, Event, JobSpec};
 use oss_uploader::local_server::{FaultAction, FaultRule, LocalServer, Op, ServerConfig};
 use oss_uploader::oss::client::Client;
 use oss_uploader::oss::sign::{Credentials, SignatureVersion};
@@ -172,5 +172,26 @@ pub fn checkpoint_files(data_dir: &Path) -> Vec<PathBuf> {
     match std::fs::read_dir(data_dir.join("checkpoints")) {
         Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
         Err(_) => Vec::new(),
+    }
+}
+
+/// Collects `engine`'s events into `seen` until `pred` holds for a new one, or fails after a
+/// generous bound.
+pub fn next_event(
+    engine: &EngineHandle,
+    seen: &mut Vec<Event>,
+    pred: impl Fn(&Event) -> bool,
+) -> Event {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = engine
+            .events
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no such event; saw {seen:#?}"));
+        seen.push(e.clone());
+        if pred(&e) {
+            return e;
+        }
     }
 }
