@@ -19,7 +19,7 @@ use super::calls::Op;
 use super::faults::FaultAction;
 use super::headers::bucket_acl;
 use super::reply::{Body, OssError, build, empty, error_response, finish, request_id, set};
-use super::request::{CallResult, Ctx, Failure, Route, Shared};
+use super::request::{CallResult, Ctx, Failure, Route, Shared, require_bucket};
 use super::{listing, multipart, objects, presigned};
 
 /// The connection is closed without an answer (a fault, or a client that went away).
@@ -283,28 +283,25 @@ async fn public_read(ctx: &Ctx<'_>) -> bool {
     let (Some(bucket), Some(key)) = (&ctx.route.bucket, &ctx.route.key) else {
         return false;
     };
-    if !unsigned || !matches!(ctx.route.op, Op::GetObject | Op::HeadObject) {
-        return false;
-    }
-    if crate::oss::limits::validate_bucket(bucket).is_err() {
+    if !unsigned
+        || !matches!(ctx.route.op, Op::GetObject | Op::HeadObject)
+        || require_bucket(ctx).await.is_err()
+    {
         return false;
     }
     let (bucket, key) = (bucket.clone(), key.clone());
     let acls = ctx
         .shared
         .io(move |s| {
-            if !s.bucket_exists(&bucket) {
-                return Ok(None);
-            }
             let object = s.object(&bucket, &key)?.and_then(|m| m.acl);
-            Ok(Some((object, s.bucket_acl(&bucket)?)))
+            Ok((object, s.bucket_acl(&bucket)?))
         })
         .await;
     let public = |acl: &str| matches!(acl, "public-read" | "public-read-write");
     match acls {
-        Ok(Some((Some(object), _))) if object != "default" => public(&object),
-        Ok(Some((_, bucket))) => public(&bucket),
-        _ => false,
+        Ok((Some(object), _)) if object != "default" => public(&object),
+        Ok((_, bucket)) => public(&bucket),
+        Err(_) => false,
     }
 }
 

@@ -197,19 +197,16 @@ impl Store {
     /// The bucket's ACL: `private` (the default), `public-read` or `public-read-write`. Kept
     /// outside the bucket's directory so setting it does not move the bucket's creation time.
     pub fn bucket_acl(&self, bucket: &str) -> io::Result<String> {
-        match fs::read_to_string(self.root.join("bucket-acl").join(bucket)) {
-            Ok(acl) => Ok(acl.trim().to_owned()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(PRIVATE.to_owned()),
-            Err(e) => Err(e),
-        }
+        Ok(read_json(&self.bucket_acl_path(bucket))?.unwrap_or_else(|| PRIVATE.to_owned()))
     }
 
     pub fn set_bucket_acl(&self, bucket: &str, acl: &str) -> io::Result<()> {
-        let dir = self.root.join("bucket-acl");
-        fs::create_dir_all(&dir)?;
-        let tmp = self.tmp_path();
-        fs::write(&tmp, acl)?;
-        fs::rename(tmp, dir.join(bucket))
+        fs::create_dir_all(self.root.join("bucket-acl"))?;
+        self.write_json(&self.bucket_acl_path(bucket), &acl)
+    }
+
+    fn bucket_acl_path(&self, bucket: &str) -> PathBuf {
+        self.root.join("bucket-acl").join(format!("{bucket}.json"))
     }
 
     pub fn bucket_exists(&self, bucket: &str) -> bool {
