@@ -140,8 +140,13 @@ pub(super) fn check_key_and_token(
     Ok(())
 }
 
-/// Verifies the request; `now` is the server's (possibly offset) clock in unix seconds.
-pub(crate) fn verify(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<(), OssError> {
+/// Verifies the request; `now` is the server's (possibly offset) clock in unix seconds. Gives
+/// the region a V4 signature was made for (`None` for V1, which names none).
+pub(crate) fn verify(
+    creds: &Credentials,
+    req: &Signed<'_>,
+    now: i64,
+) -> Result<Option<String>, OssError> {
     let Some(value) = header(req.headers, "authorization") else {
         return Err(access_denied(
             "You have no right to access this object: the request carries no Authorization header and anonymous access is off.",
@@ -203,7 +208,7 @@ pub(crate) fn verify(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<
                 err.body.canonical_request = Some(canonical);
                 return Err(err);
             }
-            Ok(())
+            Ok(Some(region))
         }
         Authorization::V1 { signature, .. } => {
             let date = header(req.headers, "date")
@@ -228,7 +233,7 @@ pub(crate) fn verify(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<
                 err.body.string_to_sign = Some(string_to_sign);
                 return Err(err);
             }
-            Ok(())
+            Ok(None)
         }
     }
 }

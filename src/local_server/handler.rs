@@ -321,35 +321,19 @@ fn check_auth(ctx: &Ctx<'_>, method: &Method) -> Result<(), OssError> {
         headers: ctx.headers,
     };
     // A presigned URL carries its signature in the query and no Authorization header.
-    if !ctx.headers.contains_key(header::AUTHORIZATION) && presigned::is_presigned(&ctx.route.query)
+    let region = if !ctx.headers.contains_key(header::AUTHORIZATION)
+        && presigned::is_presigned(&ctx.route.query)
     {
-        presigned::verify(creds, &signed, ctx.shared.now())?;
+        presigned::verify(creds, &signed, ctx.shared.now())?
     } else {
-        auth::verify(creds, &signed, ctx.shared.now())?;
-    }
-    check_signing_region(ctx)
-}
-
-/// As OSS does, a V4 request on a bucket must be signed for the bucket's region; ListBuckets
-/// may be signed for any (every region's endpoint lists them all).
-fn check_signing_region(ctx: &Ctx<'_>) -> Result<(), OssError> {
-    if ctx.route.bucket.is_none() {
-        return Ok(());
-    }
-    let from_header = ctx
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(auth::parse_authorization)
-        .and_then(|a| match a {
-            auth::Authorization::V4 { region, .. } => Some(region),
-            auth::Authorization::V1 { .. } => None,
-        });
-    let region = from_header.or_else(|| presigned::v4_region(&ctx.route.query));
+        auth::verify(creds, &signed, ctx.shared.now())?
+    };
+    // As OSS does, a V4 request on a bucket must be signed for the bucket's region; ListBuckets
+    // may be signed for any (every region's endpoint lists them all).
     match region {
-        Some(r) if r != ctx.shared.config.region => Err(OssError::invalid_argument(
-            "Invalid signing region in Authorization header.",
-        )),
+        Some(r) if ctx.route.bucket.is_some() && r != ctx.shared.config.region => Err(
+            OssError::invalid_argument("Invalid signing region in Authorization header."),
+        ),
         _ => Ok(()),
     }
 }

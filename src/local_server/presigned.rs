@@ -24,14 +24,6 @@ fn param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
 }
 
 /// Whether the query carries a signature of its own.
-/// The region a V4 presigned URL was signed for.
-pub(crate) fn v4_region(query: &[(String, String)]) -> Option<String> {
-    param(query, QUERY_CREDENTIAL)?
-        .split('/')
-        .nth(2)
-        .map(str::to_owned)
-}
-
 pub(crate) fn is_presigned(query: &[(String, String)]) -> bool {
     param(query, QUERY_SIGNATURE).is_some()
         || param(query, QUERY_SIGNATURE_VERSION).is_some()
@@ -60,13 +52,17 @@ fn mismatch(string_to_sign: String, canonical: Option<String>) -> OssError {
 }
 
 /// Verifies a presigned request; `now` is the server's clock in unix seconds.
-pub(crate) fn verify(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<(), OssError> {
+pub(crate) fn verify(
+    creds: &Credentials,
+    req: &Signed<'_>,
+    now: i64,
+) -> Result<Option<String>, OssError> {
     if param(req.query, QUERY_SIGNATURE).is_some()
         || param(req.query, QUERY_SIGNATURE_VERSION).is_some()
     {
-        verify_v4(creds, req, now)
+        verify_v4(creds, req, now).map(Some)
     } else {
-        verify_v1(creds, req, now)
+        verify_v1(creds, req, now).map(|()| None)
     }
 }
 
@@ -92,7 +88,8 @@ fn verify_v1(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<(), OssE
     Ok(())
 }
 
-fn verify_v4(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<(), OssError> {
+/// Gives the region the link was signed for.
+fn verify_v4(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<String, OssError> {
     let q = req.query;
     if param(q, QUERY_SIGNATURE_VERSION) != Some(V4_ALGORITHM) {
         return Err(OssError::invalid_argument(format!(
@@ -163,5 +160,5 @@ fn verify_v4(creds: &Credentials, req: &Signed<'_>, now: i64) -> Result<(), OssE
             Some(canonical),
         ));
     }
-    Ok(())
+    Ok(region.to_owned())
 }
