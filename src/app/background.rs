@@ -361,12 +361,9 @@ impl Background {
     /// Asks whether the plain address `url` opens for anyone (Share offers it when it does).
     pub fn check_public(&self, url: String) {
         self.spawn("check-public", move |tx| {
-            let public = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .is_ok_and(|rt| {
-                    rt.block_on(crate::oss::client::opens_unsigned(&url, TEST_TIMEOUT))
-                });
+            let public = runtime().is_ok_and(|rt| {
+                rt.block_on(crate::oss::client::opens_unsigned(&url, TEST_TIMEOUT))
+            });
             let _ = tx.send(Reply::Public { url, public });
         });
     }
@@ -522,7 +519,12 @@ fn client_and_runtime(
         ))
     })?;
     let client = Client::new(config).map_err(|e| TestOutcome::from_error(&e))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    Ok((client, runtime()?))
+}
+
+/// A runtime of its own for one background task's calls.
+fn runtime() -> Result<tokio::runtime::Runtime, TestOutcome> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| {
@@ -530,8 +532,7 @@ fn client_and_runtime(
                 format!("internal error: {e}"),
                 format!("内部错误：{e}"),
             ))
-        })?;
-    Ok((client, runtime))
+        })
 }
 
 /// Runs one call of a client for `connection` on a runtime of its own, within `timeout`; a
