@@ -22,11 +22,14 @@ use tokio::time::Instant;
 pub const MAX_IN_FLIGHT: usize = 64;
 /// Where the controller starts.
 pub const START_IN_FLIGHT: usize = 4;
-/// Slow start measures over short windows: a whole transfer may last a few seconds. Not much
-/// shorter: bytes count as sent when the socket takes them, and a new connection's socket
-/// buffers take a few MB at once; in 250 ms windows that burst hid the link's limit (a 256 MiB
-/// upload through a 40 ms, 24 Mbit/s-per-connection link stopped growing at 8 requests).
+/// Slow start measures over short windows: a whole transfer may last a few seconds.
 const FAST_WINDOW: Duration = Duration::from_millis(500);
+/// The start of each window is not counted. Bytes count as sent when the socket takes them,
+/// and a request that starts (most start just as a window begins: the pool grew) fills its
+/// socket's buffers at once, up to the 4 MiB of Linux's send buffer on a short hop to a shaper
+/// or proxy: a burst that says nothing about the link. Counted, it made the window with 4
+/// requests look nearly as fast as the one with 8 on a link that 13 fill.
+const SETTLE: Duration = Duration::from_millis(150);
 /// Later steps are judged over longer windows, which smooth out single slow requests.
 const STEADY_WINDOW: Duration = Duration::from_secs(2);
 /// A doubling must bring this much more goodput to count as still growing.
@@ -56,7 +59,14 @@ pub struct Controller {
     max: usize,
     phase: Phase,
     window_start: Instant,
+    /// Bytes sent in this window after its settling time: what the window is judged by.
     window_bytes: u64,
+    /// Something was sent since the window began. A window in which nothing was sent (the
+    /// queue was idle) is not judged: the first byte after it starts a new one, so an hour
+    /// idle does not read as a window of zero goodput that any load then doubles.
+    window_active: bool,
+    /// Windows judged so far.
+    judged: u64,
     /// Goodput of the last finished window, bytes per second.
     last_goodput: f64,
     /// The limit and goodput before the step being judged.
@@ -91,6 +101,8 @@ impl Controller {
             phase: Phase::SlowStart,
             window_start: now,
             window_bytes: 0,
+            window_active: false,
+            judged: 0,
             last_goodput: 0.0,
             before_step: None,
             hold_until: None,
@@ -104,9 +116,20 @@ impl Controller {
         self.limit
     }
 
+    /// Goodput of the last judged window, bytes per second.
+    pub fn goodput(&self) -> f64 {
+        self.last_goodput
+    }
+
     /// Bytes handed to the network.
-    pub fn sent(&mut self, bytes: u64) {
-        self.window_bytes += bytes;
+    pub fn sent(&mut self, bytes: u64, now: Instant) {
+        if !self.window_active {
+            self.window_active = true;
+            self.window_start = now;
+        }
+        if now >= self.window_start + SETTLE {
+            self.window_bytes += bytes;
+        }
     }
 
     /// A retryable failure: shrink at once (once per window), then hold.
@@ -149,13 +172,14 @@ impl Controller {
             Phase::Steady => STEADY_WINDOW,
         };
         let elapsed = now.saturating_duration_since(self.window_start);
-        if elapsed < length {
+        if !self.window_active || elapsed < length {
             return None;
         }
-        let goodput = self.window_bytes as f64 / elapsed.as_secs_f64();
+        let goodput = self.window_bytes as f64 / (elapsed - SETTLE).as_secs_f64();
         let before = self.limit;
         self.window_start = now;
         self.window_bytes = 0;
+        self.judged += 1;
         let troubled = std::mem::take(&mut self.trouble);
         let previous = std::mem::replace(&mut self.last_goodput, goodput);
         if troubled {
@@ -329,7 +353,7 @@ impl Pool {
 
     /// Bytes were handed to the network.
     pub fn sent(&self, bytes: u64) {
-        self.state().controller.sent(bytes);
+        self.state().controller.sent(bytes, Instant::now());
     }
 
     /// Files are queued that the queue does not start for want of room: more room would be
@@ -359,22 +383,15 @@ impl Pool {
             demand: s.demand,
             throttled: s.throttled,
         };
-        let now = Instant::now();
-        let start = s.controller.window_start;
-        let bytes = s.controller.window_bytes;
-        let changed = s.controller.tick(now, window).is_some();
-        if s.controller.window_start != start {
+        let judged = s.controller.judged;
+        s.controller.tick(Instant::now(), window);
+        if s.controller.judged != judged {
             // The window was judged: the next one collects its own signs.
             s.demand = false;
             s.throttled = false;
-        }
-        if changed || s.controller.window_start != start {
-            let secs = now.saturating_duration_since(start).as_secs_f64();
-            if secs > 0.0 {
-                s.goodput = bytes as f64 / secs;
-                if s.in_flight > 0 && bytes > 0 {
-                    s.per_request = Some(s.goodput / s.in_flight as f64);
-                }
+            s.goodput = s.controller.goodput();
+            if s.in_flight > 0 && s.goodput > 0.0 {
+                s.per_request = Some(s.goodput / s.in_flight as f64);
             }
             drop(s);
             self.room.notify_waiters();
@@ -406,7 +423,7 @@ mod tests {
         let mut seen = Vec::new();
         while now < start + Duration::from_secs(seconds) {
             let rate = link(c.limit(), now - start);
-            c.sent((rate * step.as_secs_f64()) as u64);
+            c.sent((rate * step.as_secs_f64()) as u64, now);
             now += step;
             c.tick(now, window(c.limit()));
             seen.push(c.limit());
@@ -437,6 +454,58 @@ mod tests {
             settled.iter().all(|&l| (13..=40).contains(&l)),
             "{settled:?}"
         );
+    }
+
+    /// Runs the controller for `seconds` of fake time against a link like the one in
+    /// [`goodput`], where each request that starts also fills its socket's buffers at once:
+    /// `burst` bytes count as sent the moment it starts, whatever the link.
+    fn drive_with_bursts(
+        c: &mut Controller,
+        start: Instant,
+        seconds: u64,
+        (per_request, link, burst): (f64, f64, u64),
+    ) -> Vec<usize> {
+        let step = Duration::from_millis(50);
+        let mut now = start;
+        let mut running = 0;
+        let mut seen = Vec::new();
+        while now < start + Duration::from_secs(seconds) {
+            if c.limit() > running {
+                c.sent((c.limit() - running) as u64 * burst, now);
+            }
+            running = c.limit();
+            c.sent((goodput(running, per_request, link) * 0.05) as u64, now);
+            now += step;
+            c.tick(now, demand(c.limit()));
+            seen.push(c.limit());
+        }
+        seen
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_burst_into_new_sockets_does_not_hide_a_fat_link() {
+        // The link of the test above, with 4 MiB taken into each new request's socket buffers
+        // (Linux's send buffer on a short hop to a shaper).
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        let limits = drive_with_bursts(&mut c, start, 10, (3_000_000.0, 37_500_000.0, 4 << 20));
+        assert!(limits[40] >= 13, "{:?}", &limits[..40]);
+        // On a slow link the same bursts do not read as room to grow.
+        let mut c = Controller::new(start);
+        let limits = drive_with_bursts(&mut c, start, 30, (1e9, 204_800.0, 4 << 20));
+        assert!(limits.iter().all(|&l| l <= 8), "{limits:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_pool_starts_from_its_first_bytes() {
+        // The queue was idle (the pool ticks only while jobs run, but a window may span the
+        // idle time): that time is no window of zero goodput for the first load to double.
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        let later = start + Duration::from_secs(600);
+        c.tick(later, demand(c.limit()));
+        let limits = drive(&mut c, later, 60, |l, _| goodput(l, 1e9, 204_800.0), demand);
+        assert!(limits.iter().all(|&l| l <= 8), "{limits:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -524,7 +593,7 @@ mod tests {
         let mut t = now;
         for _ in 0..(HOLD.as_millis() / 100 - 1) {
             t += Duration::from_millis(100);
-            c.sent(20_000);
+            c.sent(20_000, t);
             c.tick(t, demand(c.limit()));
             assert!(c.limit() <= after, "probed during the hold");
         }
@@ -547,7 +616,7 @@ mod tests {
             c.answered(Duration::from_millis(900));
         }
         let t = start + Duration::from_secs(10) + STEADY_WINDOW;
-        c.sent(1_000_000);
+        c.sent(1_000_000, t);
         c.tick(t, demand(c.limit()));
         assert!(c.limit() < before, "{before} → {}", c.limit());
     }
