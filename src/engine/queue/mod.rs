@@ -32,7 +32,7 @@ use crate::text::Text;
 /// The queue file is written at most this often while jobs change (and always at shutdown).
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
 /// How often the pool's controller looks at its window, and room for another job is sought.
-const POOL_TICK: Duration = Duration::from_millis(100);
+const POOL_TICK: Duration = Duration::from_millis(50);
 /// How often the faces hear what the network is doing.
 const THROUGHPUT_EVERY: Duration = Duration::from_secs(1);
 

@@ -18,6 +18,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+mod unsent;
+
 /// Requests in flight the pool never exceeds: beyond this a desktop only adds contention.
 pub const MAX_IN_FLIGHT: usize = 64;
 /// Where the controller starts.
@@ -59,12 +61,18 @@ pub struct Controller {
     max: usize,
     phase: Phase,
     window_start: Instant,
-    /// Bytes sent in this window after its settling time: what the window is judged by.
-    window_bytes: u64,
+    /// Where the window's measure starts: its settling time later, or when the pool began
+    /// to watch what the sockets hold ([`Controller::measure_from`]).
+    measure_start: Instant,
+    /// Bytes the network took in this window since `measure_start`: what the window is judged
+    /// by. Signed: sockets may drain more than was given to them meanwhile.
+    window_bytes: i64,
     /// Something was sent since the window began. A window in which nothing was sent (the
     /// queue was idle) is not judged: the first byte after it starts a new one, so an hour
     /// idle does not read as a window of zero goodput that any load then doubles.
     window_active: bool,
+    /// When bytes were last sent.
+    last_sent: Option<Instant>,
     /// Windows judged so far.
     judged: u64,
     /// Goodput of the last finished window, bytes per second.
@@ -100,8 +108,10 @@ impl Controller {
             max: MAX_IN_FLIGHT,
             phase: Phase::SlowStart,
             window_start: now,
+            measure_start: now + SETTLE,
             window_bytes: 0,
             window_active: false,
+            last_sent: None,
             judged: 0,
             last_goodput: 0.0,
             before_step: None,
@@ -125,10 +135,46 @@ impl Controller {
     pub fn sent(&mut self, bytes: u64, now: Instant) {
         if !self.window_active {
             self.window_active = true;
-            self.window_start = now;
+            self.begin_window(now);
         }
-        if now >= self.window_start + SETTLE {
-            self.window_bytes += bytes;
+        self.last_sent = Some(now);
+        if now >= self.measure_start {
+            self.window_bytes = self.window_bytes.saturating_add_unsigned(bytes);
+        }
+    }
+
+    fn begin_window(&mut self, now: Instant) {
+        self.window_start = now;
+        self.measure_start = now + SETTLE;
+        self.window_bytes = 0;
+    }
+
+    /// The window has settled and its measure may start ([`Controller::measure_from`]).
+    pub fn settled(&self, now: Instant) -> bool {
+        self.window_active && now >= self.window_start + SETTLE
+    }
+
+    /// The window's measure starts now: from here on, what the sockets hold is watched too.
+    pub fn measure_from(&mut self, now: Instant) {
+        self.measure_start = now;
+        self.window_bytes = 0;
+    }
+
+    /// The sockets hold `grew` bytes more than when the measure started: bytes given to them
+    /// that the network has not taken.
+    pub fn buffered(&mut self, grew: i64) {
+        self.window_bytes = self.window_bytes.saturating_sub(grew);
+    }
+
+    /// The window is over: the next [`Controller::tick`] judges it.
+    pub fn due(&self, now: Instant) -> bool {
+        self.window_active && now.saturating_duration_since(self.window_start) >= self.length()
+    }
+
+    fn length(&self) -> Duration {
+        match self.phase {
+            Phase::SlowStart => FAST_WINDOW,
+            Phase::Steady => STEADY_WINDOW,
         }
     }
 
@@ -167,18 +213,28 @@ impl Controller {
     /// Called often; at the end of each window it may change the limit. Returns the new limit
     /// when it changed.
     pub fn tick(&mut self, now: Instant, window: Window) -> Option<usize> {
-        let length = match self.phase {
-            Phase::SlowStart => FAST_WINDOW,
-            Phase::Steady => STEADY_WINDOW,
-        };
-        let elapsed = now.saturating_duration_since(self.window_start);
-        if !self.window_active || elapsed < length {
+        if !self.due(now) {
             return None;
         }
-        let goodput = self.window_bytes as f64 / (elapsed - SETTLE).as_secs_f64();
+        if self
+            .last_sent
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.length())
+        {
+            // Nothing was sent in the whole window: the queue went idle, and the next byte
+            // starts a window.
+            self.window_active = false;
+            return None;
+        }
+        let measured = now
+            .saturating_duration_since(self.measure_start)
+            .as_secs_f64();
+        let goodput = if measured > 0.0 {
+            self.window_bytes.max(0) as f64 / measured
+        } else {
+            0.0
+        };
         let before = self.limit;
-        self.window_start = now;
-        self.window_bytes = 0;
+        self.begin_window(now);
         self.judged += 1;
         let troubled = std::mem::take(&mut self.trouble);
         let previous = std::mem::replace(&mut self.last_goodput, goodput);
@@ -236,6 +292,8 @@ impl Controller {
 pub struct Pool {
     inner: Arc<Mutex<State>>,
     room: Arc<Notify>,
+    /// What this process's sockets hold unsent ([`unsent::bytes`]; a fake in tests).
+    unsent: fn() -> Option<u64>,
 }
 
 struct State {
@@ -249,6 +307,8 @@ struct State {
     /// Collected between ticks, since a tick sees only one instant of a window.
     demand: bool,
     throttled: bool,
+    /// What the sockets held when the window's measure started (`unsent`), once sampled.
+    held_at_start: Option<u64>,
     /// Bytes per second over the last window, for the status line.
     goodput: f64,
     /// Bytes per second of one request over the last window that had requests in flight, for
@@ -277,6 +337,10 @@ impl Drop for Permit {
 impl Pool {
     /// A pool sized by the controller, or of `fixed` size.
     pub fn new(fixed: Option<usize>) -> Self {
+        Self::watching(fixed, unsent::bytes)
+    }
+
+    fn watching(fixed: Option<usize>, unsent: fn() -> Option<u64>) -> Self {
         Self {
             inner: Arc::new(Mutex::new(State {
                 controller: Controller::new(Instant::now()),
@@ -285,10 +349,12 @@ impl Pool {
                 waiting: 0,
                 demand: false,
                 throttled: false,
+                held_at_start: None,
                 goodput: 0.0,
                 per_request: None,
             })),
             room: Arc::new(Notify::new()),
+            unsent,
         }
     }
 
@@ -377,14 +443,36 @@ impl Pool {
 
     /// Lets the controller judge the window that ended; call a few times a second.
     pub fn tick(&self) {
+        let now = Instant::now();
+        // What the sockets hold is read where a window's measure starts and where it ends,
+        // outside the lock: the upload tasks take it for every chunk they send.
+        let read = {
+            let s = self.state();
+            if s.controller.due(now) {
+                s.held_at_start.is_some()
+            } else {
+                s.held_at_start.is_none() && s.controller.settled(now)
+            }
+        };
+        let held = if read { (self.unsent)() } else { None };
         let mut s = self.state();
+        if s.controller.due(now) {
+            if let (Some(start), Some(end)) = (s.held_at_start.take(), held) {
+                s.controller.buffered(end as i64 - start as i64);
+            }
+        } else if let Some(held) = held
+            && s.held_at_start.is_none()
+        {
+            s.controller.measure_from(now);
+            s.held_at_start = Some(held);
+        }
         s.demand |= s.waiting > 0;
         let window = Window {
             demand: s.demand,
             throttled: s.throttled,
         };
         let judged = s.controller.judged;
-        s.controller.tick(Instant::now(), window);
+        s.controller.tick(now, window);
         if s.controller.judged != judged {
             // The window was judged: the next one collects its own signs.
             s.demand = false;
@@ -642,11 +730,11 @@ mod tests {
     async fn files_held_back_by_the_queue_count_as_demand_however_brief() {
         // Small files: no request waits for room (the queue starts a file only when there is
         // some), but files are queued, and each doubling doubles the goodput.
-        let pool = Pool::new(None);
+        let pool = Pool::watching(None, || None);
         let limit = drive_pool(&pool, 4, |w| 100_000 << w).await;
         assert_eq!(limit, START_IN_FLIGHT * 16);
         // Without files held back nor requests waiting, slow start ends after its first step.
-        let idle = Pool::new(None);
+        let idle = Pool::watching(None, || None);
         let ticks = (FAST_WINDOW.as_millis() / 50) as u32;
         for w in 0..4u32 {
             for _ in 0..ticks {
@@ -660,7 +748,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_goodput_of_one_request_is_known_once_requests_ran() {
-        let pool = Pool::new(None);
+        let pool = Pool::watching(None, || None);
         assert_eq!(pool.per_request_goodput(), None);
         let _a = pool.acquire().await;
         let _b = pool.acquire().await;
@@ -669,6 +757,28 @@ mod tests {
         let want = 1_000_000.0 / FAST_WINDOW.as_secs_f64() / 2.0;
         let per = pool.per_request_goodput().unwrap();
         assert!((per - want).abs() < 1.0, "{per} {want}");
+    }
+
+    static HELD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_the_sockets_still_hold_are_not_counted_as_carried() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let pool = Pool::watching(None, || Some(HELD.load(Relaxed)));
+        let _permit = pool.acquire().await;
+        // 4 MiB go into the socket's buffers at once; then it is given 1 MB/s while the
+        // network takes 500 kB/s, so what it holds keeps growing.
+        pool.sent(4 << 20);
+        HELD.store(4 << 20, Relaxed);
+        let ticks = FAST_WINDOW.as_millis() / 50;
+        for _ in 0..ticks {
+            pool.sent(50_000);
+            HELD.fetch_add(25_000, Relaxed);
+            tokio::time::advance(Duration::from_millis(50)).await;
+            pool.tick();
+        }
+        let (_, goodput) = pool.load();
+        assert!((goodput - 500_000.0).abs() < 1.0, "{goodput}");
     }
 
     #[tokio::test]
