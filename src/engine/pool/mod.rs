@@ -12,6 +12,7 @@
 //! Everything it decides on is passed in (time, bytes, errors), so tests drive it with a fake
 //! clock.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -302,6 +303,8 @@ struct State {
     fixed: Option<usize>,
     in_flight: usize,
     waiting: usize,
+    /// The queue holds files that have not started.
+    files_waiting: bool,
     /// Seen since the controller's window began: requests waited for room, or the queue held
     /// files back for want of room (`backlog`), or the user's bandwidth limit held bytes back.
     /// Collected between ticks, since a tick sees only one instant of a window.
@@ -319,6 +322,16 @@ struct State {
 impl State {
     fn limit(&self) -> usize {
         self.fixed.unwrap_or_else(|| self.controller.limit())
+    }
+
+    /// `unstarted` parts of a file are its last round: see [`Pool::acquire_part`].
+    fn last_round(&self, unstarted: usize) -> bool {
+        let limit = self.controller.limit();
+        self.fixed.is_none()
+            && !self.files_waiting
+            && unstarted > 0
+            && unstarted <= limit
+            && self.in_flight < (2 * limit).min(MAX_IN_FLIGHT)
     }
 }
 
@@ -347,6 +360,7 @@ impl Pool {
                 fixed: fixed.map(|n| n.clamp(1, MAX_IN_FLIGHT)),
                 in_flight: 0,
                 waiting: 0,
+                files_waiting: false,
                 demand: false,
                 throttled: false,
                 held_at_start: None,
@@ -370,6 +384,22 @@ impl Pool {
 
     /// Waits for room for one more request.
     pub async fn acquire(&self) -> Permit {
+        self.acquire_in(None).await
+    }
+
+    /// Waits for room for one more part of a file whose parts not yet started are counted by
+    /// `unstarted` (this one included; it is counted down once the part has room).
+    ///
+    /// A file's last round of parts starts together, beyond the pool's size if need be (up to
+    /// twice it, at most [`MAX_IN_FLIGHT`]), when no other file waits to follow it and the
+    /// size was not fixed by a person. Otherwise the parts that start last finish last, alone
+    /// on a few connections: on a link that caps each connection, the upload of a 256 MiB file
+    /// in 32 parts through a pool of 16 ended with 2.5 s at a sixth of the link.
+    pub async fn acquire_part(&self, unstarted: &AtomicUsize) -> Permit {
+        self.acquire_in(Some(unstarted)).await
+    }
+
+    async fn acquire_in(&self, unstarted: Option<&AtomicUsize>) -> Permit {
         let mut counted = false;
         loop {
             let notified = self.room.notified();
@@ -378,10 +408,19 @@ impl Pool {
             notified.as_mut().enable();
             {
                 let mut s = self.state();
-                if s.in_flight < s.limit() {
+                let last_round = unstarted.is_some_and(|u| s.last_round(u.load(Ordering::Relaxed)));
+                if s.in_flight < s.limit() || last_round {
                     s.in_flight += 1;
                     if counted {
                         s.waiting -= 1;
+                    }
+                    if let Some(u) = unstarted {
+                        let left = u.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+                        if s.last_round(left) {
+                            // The rest of this file's parts may start now: wake them.
+                            drop(s);
+                            self.room.notify_waiters();
+                        }
                     }
                     return Permit { pool: self.clone() };
                 }
@@ -426,6 +465,11 @@ impl Pool {
     /// used, as when requests wait for it.
     pub fn backlog(&self) {
         self.state().demand = true;
+    }
+
+    /// Whether the queue holds files that have not started (set each time it looks).
+    pub fn set_files_waiting(&self, waiting: bool) {
+        self.state().files_waiting = waiting;
     }
 
     /// The user's bandwidth limit held bytes back in this window.
@@ -779,6 +823,45 @@ mod tests {
         }
         let (_, goodput) = pool.load();
         assert!((goodput - 500_000.0).abs() < 1.0, "{goodput}");
+    }
+
+    #[tokio::test]
+    async fn a_files_last_round_of_parts_starts_together() {
+        let pool = Pool::watching(None, || None);
+        let full: Vec<Permit> =
+            futures_util::future::join_all((0..START_IN_FLIGHT).map(|_| pool.acquire())).await;
+        let quick = Duration::from_secs(5);
+        // More parts left than the pool holds: they wait their turn.
+        let many = AtomicUsize::new(START_IN_FLIGHT + 1);
+        let wait = tokio::time::timeout(Duration::from_millis(50), pool.acquire_part(&many)).await;
+        assert!(wait.is_err());
+        // The last round starts at once, each part counted down…
+        let last = AtomicUsize::new(START_IN_FLIGHT);
+        let mut extra = Vec::new();
+        for _ in 0..START_IN_FLIGHT {
+            extra.push(
+                tokio::time::timeout(quick, pool.acquire_part(&last))
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(last.load(Ordering::Relaxed), 0);
+        assert_eq!(pool.load().0, 2 * START_IN_FLIGHT);
+        drop(extra);
+        // …but not while other files wait to follow, nor when a person fixed the size.
+        pool.set_files_waiting(true);
+        let one = AtomicUsize::new(1);
+        let wait = tokio::time::timeout(Duration::from_millis(50), pool.acquire_part(&one)).await;
+        assert!(wait.is_err());
+        pool.set_files_waiting(false);
+        pool.set_fixed(Some(START_IN_FLIGHT));
+        let wait = tokio::time::timeout(Duration::from_millis(50), pool.acquire_part(&one)).await;
+        assert!(wait.is_err());
+        pool.set_fixed(None);
+        let _p = tokio::time::timeout(quick, pool.acquire_part(&one))
+            .await
+            .unwrap();
+        drop(full);
     }
 
     #[tokio::test]

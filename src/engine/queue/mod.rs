@@ -437,7 +437,9 @@ impl Engine {
                 }
             };
             if !more {
-                if self.settings.concurrency() == Concurrency::Automatic && self.has_queued() {
+                let queued = self.has_queued();
+                self.pool.set_files_waiting(queued);
+                if self.settings.concurrency() == Concurrency::Automatic && queued {
                     // Files wait for room: the pool's controller counts that as demand.
                     self.pool.backlog();
                 }
@@ -452,6 +454,7 @@ impl Engine {
                 .map(|(id, _)| *id)
             else {
                 self.scan_from = self.next_id;
+                self.pool.set_files_waiting(false);
                 return;
             };
             self.scan_from = id;

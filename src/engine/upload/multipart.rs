@@ -2,6 +2,7 @@
 //! streamed from the file, paced by the bandwidth limit, counted for the progress bar, each
 //! recorded in the checkpoint as it finishes.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -172,8 +173,9 @@ pub(super) async fn send_and_complete(
     };
     let record = Record::new(cp, env, starting);
     let threads = spec.threads.max(1);
+    let unstarted = AtomicUsize::new(pending.len());
     let mut sends = futures_util::stream::iter(pending)
-        .map(|part| send_part(cx, &record, &progress, part, &upload))
+        .map(|part| send_part(cx, &record, &progress, part, &upload, &unstarted))
         .buffer_unordered(threads);
     let mut stopped = None;
     while let Some(result) = sends.next().await {
@@ -214,6 +216,7 @@ async fn send_part(
     progress: &Arc<Mutex<JobProgress>>,
     part: PartRange,
     upload: &UploadRef<'_>,
+    unstarted: &AtomicUsize,
 ) -> Result<(), Stop> {
     let Ctx { spec, env, .. } = *cx;
     let UploadRef {
@@ -222,7 +225,7 @@ async fn send_part(
         upload_id,
         began,
     } = *upload;
-    let _permit = env.pool.acquire().await;
+    let _permit = env.pool.acquire_part(unstarted).await;
     let range = FileRange {
         path: spec.path.clone(),
         offset: part.offset,
