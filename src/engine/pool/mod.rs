@@ -23,10 +23,20 @@ mod unsent;
 
 /// Requests in flight the pool never exceeds: beyond this a desktop only adds contention.
 pub const MAX_IN_FLIGHT: usize = 64;
-/// Where the controller starts.
-pub const START_IN_FLIGHT: usize = 4;
+/// Where the controller starts: what a link that is not slow always carries better than 3 or
+/// 4 (on a far link that caps each connection, half a second at 4 instead of 8 cost 0.3 s of a
+/// 7 s upload). A slow link is told from the first window and backs off from here.
+pub const START_IN_FLIGHT: usize = 8;
+/// Slow start never leaves the pool below this.
+const SLOW_START_FLOOR: usize = 4;
+/// In the first window, a request that moves less than this is one of several sharing a slow
+/// link: more of them would only split it further. Below what one TCP connection sends in its
+/// first round trips on any link worth a second connection.
+const BUSY_REQUEST: f64 = 64.0 * 1024.0;
 /// Slow start measures over short windows: a whole transfer may last a few seconds.
 const FAST_WINDOW: Duration = Duration::from_millis(500);
+/// The first window: its settling time and a short measure of where growth starts from.
+const FIRST_WINDOW: Duration = Duration::from_millis(300);
 /// The start of each window is not counted. Bytes count as sent when the socket takes them,
 /// and a request that starts (most start just as a window begins: the pool grew) fills its
 /// socket's buffers at once, up to the 4 MiB of Linux's send buffer on a short hop to a shaper
@@ -100,6 +110,9 @@ pub struct Window {
     pub demand: bool,
     /// The user's bandwidth limit held bytes back: the link is not what binds.
     pub throttled: bool,
+    /// Requests that finished in the window: short requests (small files) show what more of
+    /// them would bring by how fast they turn over, whatever the bytes.
+    pub finished: usize,
 }
 
 impl Controller {
@@ -174,6 +187,9 @@ impl Controller {
 
     fn length(&self) -> Duration {
         match self.phase {
+            // The first window only measures where growth starts from: its doubling is not
+            // judged.
+            Phase::SlowStart if self.last_goodput == 0.0 => FIRST_WINDOW,
             Phase::SlowStart => FAST_WINDOW,
             Phase::Steady => STEADY_WINDOW,
         }
@@ -255,15 +271,21 @@ impl Controller {
         }
         match self.phase {
             Phase::SlowStart => {
-                let growing = previous == 0.0 || goodput >= previous * DOUBLING_GAIN;
-                if window.throttled || (!window.demand && previous > 0.0) {
+                let growing = if previous == 0.0 {
+                    // Nothing to compare with yet: whether a request is busy, or turns over.
+                    goodput / self.limit as f64 >= BUSY_REQUEST || window.finished >= self.limit
+                } else {
+                    goodput >= previous * DOUBLING_GAIN
+                };
+                if window.throttled || !window.demand {
                     // Nothing to gain here now: judge growth later, one step at a time.
                     self.phase = Phase::Steady;
                 } else if growing {
                     self.limit = (self.limit * 2).min(self.max);
                 } else {
-                    // The last doubling did not pay: halfway back, then probe from there.
-                    self.limit = ((self.limit * 3) / 4).max(START_IN_FLIGHT.min(self.max));
+                    // The last doubling did not pay, or the start was already too many:
+                    // partway back, then probe from there.
+                    self.limit = ((self.limit * 3) / 4).max(SLOW_START_FLOOR.min(self.max));
                     self.phase = Phase::Steady;
                     self.hold_until = Some(now + STEADY_WINDOW);
                 }
@@ -305,6 +327,8 @@ struct State {
     waiting: usize,
     /// The queue holds files that have not started.
     files_waiting: bool,
+    /// Requests that finished since the window began.
+    finished: usize,
     /// Seen since the controller's window began: requests waited for room, or the queue held
     /// files back for want of room (`backlog`), or the user's bandwidth limit held bytes back.
     /// Collected between ticks, since a tick sees only one instant of a window.
@@ -342,7 +366,11 @@ pub struct Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.pool.state().in_flight -= 1;
+        {
+            let mut s = self.pool.state();
+            s.in_flight -= 1;
+            s.finished += 1;
+        }
         self.pool.room.notify_waiters();
     }
 }
@@ -361,6 +389,7 @@ impl Pool {
                 in_flight: 0,
                 waiting: 0,
                 files_waiting: false,
+                finished: 0,
                 demand: false,
                 throttled: false,
                 held_at_start: None,
@@ -514,13 +543,24 @@ impl Pool {
         let window = Window {
             demand: s.demand,
             throttled: s.throttled,
+            finished: s.finished,
         };
         let judged = s.controller.judged;
+        let before = s.controller.limit();
         s.controller.tick(now, window);
         if s.controller.judged != judged {
+            tracing::debug!(
+                before,
+                after = s.controller.limit(),
+                in_flight = s.in_flight,
+                goodput = s.controller.goodput() as u64,
+                demand = window.demand,
+                "pool window judged"
+            );
             // The window was judged: the next one collects its own signs.
             s.demand = false;
             s.throttled = false;
+            s.finished = 0;
             s.goodput = s.controller.goodput();
             if s.in_flight > 0 && s.goodput > 0.0 {
                 s.per_request = Some(s.goodput / s.in_flight as f64);
@@ -566,7 +606,7 @@ mod tests {
     fn demand(_: usize) -> Window {
         Window {
             demand: true,
-            throttled: false,
+            ..Window::default()
         }
     }
 
@@ -677,6 +717,7 @@ mod tests {
             |_| Window {
                 demand: true,
                 throttled: true,
+                ..Window::default()
             },
         );
         assert!(limits.iter().all(|&l| l == START_IN_FLIGHT), "{limits:?}");
@@ -753,12 +794,16 @@ mod tests {
         assert!(c.limit() < before, "{before} → {}", c.limit());
     }
 
-    /// Drives a pool by fake time: every 50 ms `bytes(window)` are sent, and the queue says it
-    /// holds files back once, early in each window; returns the pool's size at the end.
+    /// Drives a pool by fake time: every 50 ms `bytes(window)` are sent by small files that
+    /// each take 100 ms (half the pool's places finish one), and the queue says it holds files
+    /// back once, early in each window; returns the pool's size at the end.
     async fn drive_pool(pool: &Pool, windows: u32, bytes: impl Fn(u32) -> u64) -> usize {
         let ticks = (FAST_WINDOW.as_millis() / 50) as u32;
         for w in 0..windows {
             for t in 0..ticks {
+                for _ in 0..pool.limit() / 2 {
+                    drop(pool.acquire().await);
+                }
                 pool.sent(bytes(w) / u64::from(ticks));
                 if t == 1 {
                     pool.backlog();
@@ -776,8 +821,8 @@ mod tests {
         // some), but files are queued, and each doubling doubles the goodput.
         let pool = Pool::watching(None, || None);
         let limit = drive_pool(&pool, 4, |w| 100_000 << w).await;
-        assert_eq!(limit, START_IN_FLIGHT * 16);
-        // Without files held back nor requests waiting, slow start ends after its first step.
+        assert_eq!(limit, MAX_IN_FLIGHT);
+        // Without files held back nor requests waiting, slow start ends without a step.
         let idle = Pool::watching(None, || None);
         let ticks = (FAST_WINDOW.as_millis() / 50) as u32;
         for w in 0..4u32 {
@@ -787,7 +832,7 @@ mod tests {
                 idle.tick();
             }
         }
-        assert_eq!(idle.limit(), START_IN_FLIGHT * 2);
+        assert_eq!(idle.limit(), START_IN_FLIGHT);
     }
 
     #[tokio::test(start_paused = true)]
