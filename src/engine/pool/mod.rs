@@ -603,6 +603,11 @@ mod tests {
         seen
     }
 
+    /// 200 KiB/s in all, whatever the number of connections.
+    fn slow_link(_limit: usize, _: Duration) -> f64 {
+        204_800.0
+    }
+
     fn demand(_: usize) -> Window {
         Window {
             demand: true,
@@ -676,7 +681,7 @@ mod tests {
         let mut c = Controller::new(start);
         let later = start + Duration::from_secs(600);
         c.tick(later, demand(c.limit()));
-        let limits = drive(&mut c, later, 60, |l, _| goodput(l, 1e9, 204_800.0), demand);
+        let limits = drive(&mut c, later, 60, slow_link, demand);
         assert!(limits.iter().all(|&l| l <= 8), "{limits:?}");
     }
 
@@ -700,8 +705,7 @@ mod tests {
     async fn a_slow_uplink_gets_few_connections() {
         let start = Instant::now();
         let mut c = Controller::new(start);
-        // 200 KiB/s in all, whatever the number of connections.
-        let limits = drive(&mut c, start, 60, |l, _| goodput(l, 1e9, 204_800.0), demand);
+        let limits = drive(&mut c, start, 60, slow_link, demand);
         assert!(limits.iter().all(|&l| l <= 8), "{limits:?}");
     }
 

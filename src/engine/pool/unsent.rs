@@ -21,6 +21,7 @@ pub fn bytes() -> Option<u64> {
 }
 
 #[cfg(any(target_os = "linux", test))]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 mod linux {
     use std::collections::HashSet;
 
