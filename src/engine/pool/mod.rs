@@ -37,6 +37,10 @@ const BUSY_REQUEST: f64 = 64.0 * 1024.0;
 const FAST_WINDOW: Duration = Duration::from_millis(500);
 /// The first window: its settling time and a short measure of where growth starts from.
 const FIRST_WINDOW: Duration = Duration::from_millis(300);
+/// The first window when no answer came yet to tell how far the service is.
+const FIRST_WITHOUT_ANSWER: Duration = Duration::from_secs(3);
+/// Answer times beyond this (a stalled first request) do not stretch the windows further.
+const MAX_ANSWER_FOR_WINDOWS: Duration = Duration::from_secs(1);
 /// The start of each window is not counted. Bytes count as sent when the socket takes them,
 /// and a request that starts (most start just as a window begins: the pool grew) fills its
 /// socket's buffers at once, up to the 4 MiB of Linux's send buffer on a short hop to a shaper
@@ -185,13 +189,18 @@ impl Controller {
         self.window_active && now.saturating_duration_since(self.window_start) >= self.length()
     }
 
+    /// Slow start's windows last a few answer times at least: on a far link a new request's
+    /// connection needs round trips (TCP, TLS) before its first byte, and a window shorter
+    /// than that would judge every doubling by requests that have not begun.
     fn length(&self) -> Duration {
-        match self.phase {
-            // The first window only measures where growth starts from: its doubling is not
-            // judged.
-            Phase::SlowStart if self.last_goodput == 0.0 => FIRST_WINDOW,
-            Phase::SlowStart => FAST_WINDOW,
-            Phase::Steady => STEADY_WINDOW,
+        let answer = self.fastest_answer.map(|a| a.min(MAX_ANSWER_FOR_WINDOWS));
+        match (self.phase, answer) {
+            // The first window measures where growth starts from. It waits for an answer
+            // (the upload's Initiate, or a first small file) to know how long to be.
+            (Phase::SlowStart, None) if self.last_goodput == 0.0 => FIRST_WITHOUT_ANSWER,
+            (Phase::SlowStart, Some(a)) if self.last_goodput == 0.0 => FIRST_WINDOW.max(a * 2),
+            (Phase::SlowStart, a) => FAST_WINDOW.max(a.unwrap_or_default() * 3),
+            (Phase::Steady, _) => STEADY_WINDOW,
         }
     }
 
@@ -593,6 +602,8 @@ mod tests {
         let step = Duration::from_millis(50);
         let mut now = start;
         let mut seen = Vec::new();
+        // The upload's Initiate: a round trip of the links below.
+        c.answered(Duration::from_millis(80));
         while now < start + Duration::from_secs(seconds) {
             let rate = link(c.limit(), now - start);
             c.sent((rate * step.as_secs_f64()) as u64, now);
@@ -646,6 +657,7 @@ mod tests {
         let mut now = start;
         let mut running = 0;
         let mut seen = Vec::new();
+        c.answered(Duration::from_millis(80));
         while now < start + Duration::from_secs(seconds) {
             if c.limit() > running {
                 c.sent((c.limit() - running) as u64 * burst, now);
@@ -671,6 +683,41 @@ mod tests {
         let mut c = Controller::new(start);
         let limits = drive_with_bursts(&mut c, start, 30, (1e9, 204_800.0, 4 << 20));
         assert!(limits.iter().all(|&l| l <= 8), "{limits:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn on_a_far_link_windows_wait_for_new_connections() {
+        // 250 ms round trips: a new request's connection needs 500 ms (TCP, TLS) before its
+        // first byte, and the Initiate on a fresh connection took 750 ms. Each request then
+        // gets 1.25 MB/s (10 Mbit/s per flow), 20 MB/s in all: 16 fill the link.
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        c.answered(Duration::from_millis(750));
+        let step = Duration::from_millis(50);
+        let mut now = start;
+        let mut began: Vec<Instant> = Vec::new();
+        let mut seen = Vec::new();
+        while now < start + Duration::from_secs(30) {
+            began.truncate(c.limit());
+            while began.len() < c.limit() {
+                began.push(now);
+            }
+            let ready = began
+                .iter()
+                .filter(|b| now.saturating_duration_since(**b) >= Duration::from_millis(500))
+                .count();
+            let rate = (ready as f64 * 1_250_000.0).min(20_000_000.0);
+            if rate > 0.0 {
+                c.sent((rate * step.as_secs_f64()) as u64, now);
+            }
+            now += step;
+            c.tick(now, demand(c.limit()));
+            seen.push(c.limit());
+        }
+        // Within 5 s it is at what fills the link (with 500 ms windows it fell back to 12
+        // there, its doublings judged before the new requests began), and stays there.
+        assert!(seen[100] >= 16, "{:?}", &seen[..100]);
+        assert!(seen[100..].iter().all(|&l| l >= 16), "{seen:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -802,6 +849,7 @@ mod tests {
     /// each take 100 ms (half the pool's places finish one), and the queue says it holds files
     /// back once, early in each window; returns the pool's size at the end.
     async fn drive_pool(pool: &Pool, windows: u32, bytes: impl Fn(u32) -> u64) -> usize {
+        pool.answered(Duration::from_millis(80));
         let ticks = (FAST_WINDOW.as_millis() / 50) as u32;
         for w in 0..windows {
             for t in 0..ticks {
@@ -859,6 +907,7 @@ mod tests {
         use std::sync::atomic::Ordering::Relaxed;
         let pool = Pool::watching(None, || Some(HELD.load(Relaxed)));
         let _permit = pool.acquire().await;
+        pool.answered(Duration::from_millis(80));
         // 4 MiB go into the socket's buffers at once; then it is given 1 MB/s while the
         // network takes 500 kB/s, so what it holds keeps growing.
         pool.sent(4 << 20);

@@ -84,6 +84,7 @@ pub(super) async fn start_multipart(
                     .map_err(|e| Stop::Failed(JobError::checkpoint(&e)))?;
             }
             let mut attempts = 0;
+            let asked = tokio::time::Instant::now();
             let upload_id = with_retry(&env.backoff, retry_notice(&emit, &env.pool), || {
                 attempts += 1;
                 env.client
@@ -91,6 +92,10 @@ pub(super) async fn start_multipart(
             })
             .await
             .map_err(stop_of)?;
+            if attempts == 1 {
+                // A small request's answer: how far the service is, for the pool's windows.
+                env.pool.answered(asked.elapsed());
+            }
             if attempts > 1 {
                 // An earlier attempt may have started an upload whose answer was lost.
                 if let Err(e) = orphans::reap(&env, &intent, Some(&upload_id)).await {
