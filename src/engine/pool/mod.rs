@@ -11,6 +11,10 @@
 //! and it does not grow while the user's bandwidth limit, not the link, is what binds.
 //! Everything it decides on is passed in (time, bytes, errors), so tests drive it with a fake
 //! clock.
+//!
+//! Goodput is what the network took: bytes given to the sockets, less what the sockets still
+//! hold ([`unsent`]), since a socket takes megabytes at once into its buffers. The pool also
+//! lets a file's last round of parts start together ([`Pool::acquire_part`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
