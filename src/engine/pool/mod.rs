@@ -13,7 +13,7 @@
 //! clock.
 //!
 //! Goodput is what the network took: bytes given to the sockets, less what the sockets still
-//! hold ([`unsent`]), since a socket takes megabytes at once into its buffers. The pool also
+//! hold (`unsent`), since a socket takes megabytes at once into its buffers. The pool also
 //! lets a file's last round of parts start together ([`Pool::acquire_part`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
