@@ -81,14 +81,16 @@ pub struct Controller {
     phase: Phase,
     window_start: Instant,
     /// Where the window's measure starts: its settling time later, or when the pool began
-    /// to watch what the sockets hold ([`Controller::measure_from`]).
+    /// to watch what the sockets hold ([`Controller::unsent_now`]).
     measure_start: Instant,
+    /// What the sockets held unsent when the measure started, if that could be read.
+    held_at_start: Option<u64>,
     /// Bytes the network took in this window since `measure_start`: what the window is judged
     /// by. Signed: sockets may drain more than was given to them meanwhile.
     window_bytes: i64,
     /// Something was sent since the window began. A window in which nothing was sent (the
-    /// queue was idle) is not judged: the first byte after it starts a new one, so an hour
-    /// idle does not read as a window of zero goodput that any load then doubles.
+    /// queue was idle) is not judged, and a byte after a window's length of silence starts a
+    /// new one: an hour idle is no window of zero goodput, nor one with a few bytes in it.
     window_active: bool,
     /// When bytes were last sent.
     last_sent: Option<Instant>,
@@ -131,6 +133,7 @@ impl Controller {
             phase: Phase::SlowStart,
             window_start: now,
             measure_start: now + SETTLE,
+            held_at_start: None,
             window_bytes: 0,
             window_active: false,
             last_sent: None,
@@ -155,7 +158,9 @@ impl Controller {
 
     /// Bytes handed to the network.
     pub fn sent(&mut self, bytes: u64, now: Instant) {
-        if !self.window_active {
+        // The queue stops ticking when no job runs, so a window may still be open from the
+        // last batch.
+        if !self.window_active || self.silent_for_a_window(now) {
             self.window_active = true;
             self.begin_window(now);
         }
@@ -168,24 +173,42 @@ impl Controller {
     fn begin_window(&mut self, now: Instant) {
         self.window_start = now;
         self.measure_start = now + SETTLE;
+        self.held_at_start = None;
         self.window_bytes = 0;
     }
 
-    /// The window has settled and its measure may start ([`Controller::measure_from`]).
-    pub fn settled(&self, now: Instant) -> bool {
-        self.window_active && now >= self.window_start + SETTLE
+    fn silent_for_a_window(&self, now: Instant) -> bool {
+        self.last_sent
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.length())
     }
 
-    /// The window's measure starts now: from here on, what the sockets hold is watched too.
-    pub fn measure_from(&mut self, now: Instant) {
-        self.measure_start = now;
-        self.window_bytes = 0;
+    /// Whether [`Controller::unsent_now`] would use what the sockets hold now: where the
+    /// window's measure starts (once it settled) and where it ends.
+    pub fn wants_unsent(&self, now: Instant) -> bool {
+        if self.due(now) {
+            self.held_at_start.is_some()
+        } else {
+            self.held_at_start.is_none() && self.window_active && now >= self.window_start + SETTLE
+        }
     }
 
-    /// The sockets hold `grew` bytes more than when the measure started: bytes given to them
-    /// that the network has not taken.
-    pub fn buffered(&mut self, grew: i64) {
-        self.window_bytes = self.window_bytes.saturating_sub(grew);
+    /// What the sockets hold unsent now. At the start of the measure it is noted (and the
+    /// bytes sent before are not counted); at its end, what the sockets took on meanwhile and
+    /// still hold is taken off the bytes sent: the network has not carried it.
+    pub fn unsent_now(&mut self, held: u64, now: Instant) {
+        if !self.wants_unsent(now) {
+            return;
+        }
+        match self.held_at_start.take() {
+            Some(start) => {
+                self.window_bytes = self.window_bytes.saturating_sub(held as i64 - start as i64);
+            }
+            None => {
+                self.measure_start = now;
+                self.held_at_start = Some(held);
+                self.window_bytes = 0;
+            }
+        }
     }
 
     /// The window is over: the next [`Controller::tick`] judges it.
@@ -246,10 +269,7 @@ impl Controller {
         if !self.due(now) {
             return None;
         }
-        if self
-            .last_sent
-            .is_none_or(|t| now.saturating_duration_since(t) >= self.length())
-        {
+        if self.silent_for_a_window(now) {
             // Nothing was sent in the whole window: the queue went idle, and the next byte
             // starts a window.
             self.window_active = false;
@@ -347,8 +367,6 @@ struct State {
     /// Collected between ticks, since a tick sees only one instant of a window.
     demand: bool,
     throttled: bool,
-    /// What the sockets held when the window's measure started (`unsent`), once sampled.
-    held_at_start: Option<u64>,
     /// Bytes per second over the last window, for the status line.
     goodput: f64,
     /// Bytes per second of one request over the last window that had requests in flight, for
@@ -405,7 +423,6 @@ impl Pool {
                 finished: 0,
                 demand: false,
                 throttled: false,
-                held_at_start: None,
                 goodput: 0.0,
                 per_request: None,
             })),
@@ -530,27 +547,13 @@ impl Pool {
     /// Lets the controller judge the window that ended; call a few times a second.
     pub fn tick(&self) {
         let now = Instant::now();
-        // What the sockets hold is read where a window's measure starts and where it ends,
-        // outside the lock: the upload tasks take it for every chunk they send.
-        let read = {
-            let s = self.state();
-            if s.controller.due(now) {
-                s.held_at_start.is_some()
-            } else {
-                s.held_at_start.is_none() && s.controller.settled(now)
-            }
-        };
+        // What the sockets hold is read outside the lock (the upload tasks take it for every
+        // chunk they send), and only where the controller wants it.
+        let read = self.state().controller.wants_unsent(now);
         let held = if read { (self.unsent)() } else { None };
         let mut s = self.state();
-        if s.controller.due(now) {
-            if let (Some(start), Some(end)) = (s.held_at_start.take(), held) {
-                s.controller.buffered(end as i64 - start as i64);
-            }
-        } else if let Some(held) = held
-            && s.held_at_start.is_none()
-        {
-            s.controller.measure_from(now);
-            s.held_at_start = Some(held);
+        if let Some(held) = held {
+            s.controller.unsent_now(held, now);
         }
         s.demand |= s.waiting > 0;
         let window = Window {
@@ -737,6 +740,22 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_window_left_open_by_an_idle_queue_is_not_judged_when_work_comes_back() {
+        // The queue stops ticking the pool when no job runs, so a batch that ended mid-window
+        // leaves that window open; the next batch, ten minutes later, is no window of ten
+        // minutes with a few bytes in it.
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        // A link that every doubling still pays on.
+        let fat = |l, _| goodput(l, 3_000_000.0, 1e12);
+        drive(&mut c, start, 1, fat, demand);
+        let before = c.limit();
+        let later = start + Duration::from_secs(600);
+        let limits = drive(&mut c, later, 2, fat, demand);
+        assert!(limits.iter().all(|&l| l >= before), "{before} → {limits:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn keeps_growing_while_each_step_pays() {
         let start = Instant::now();
         let mut c = Controller::new(start);
@@ -843,9 +862,15 @@ mod tests {
         for _ in 0..20 {
             c.answered(Duration::from_millis(900));
         }
-        let t = start + Duration::from_secs(10) + STEADY_WINDOW;
-        c.sent(1_000_000, t);
-        c.tick(t, demand(c.limit()));
+        // Bytes keep flowing through the next window (a window of silence would not be
+        // judged), and at its end the slow answers shrink the pool.
+        let end = start + Duration::from_secs(10) + STEADY_WINDOW;
+        let mut t = start + Duration::from_secs(10);
+        while t < end {
+            t += Duration::from_millis(100);
+            c.sent(50_000, t);
+        }
+        c.tick(end, demand(c.limit()));
         assert!(c.limit() < before, "{before} → {}", c.limit());
     }
 
