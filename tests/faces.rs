@@ -17,8 +17,8 @@ use oss_uploader::local_server::{FaultAction, FaultRule, Op};
 
 mod common;
 use common::{
-    AK, BUCKET, SK, TestServer, WAIT, checkpoint_files, credentials, data, object, records_in,
-    write_file,
+    AK, BUCKET, SK, TestServer, WAIT, checkpoint_files, credentials, data, next_event, object,
+    records_in, write_file,
 };
 
 /// What both faces start from: a server where `taken.txt` already holds other bytes, and two
@@ -191,32 +191,17 @@ fn the_command_line_skips_a_taken_name_stops_on_ctrl_c_and_resumes() {
     s.assert_finished_well();
 }
 
-/// Waits for an event of `id` that `pred` accepts, failing after a generous bound.
-fn wait_for(engine: &EngineHandle, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let e = engine
-            .events
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no event for {what}"));
-        if pred(&e) {
-            return e;
-        }
-    }
-}
-
 fn added(engine: &EngineHandle) -> JobId {
-    match wait_for(engine, "a job added", |e| matches!(e, Event::Added(_))) {
+    match next_event(engine, &mut Vec::new(), |e| matches!(e, Event::Added(_))) {
         Event::Added(info) => info.id,
         _ => unreachable!(),
     }
 }
 
 fn finished(engine: &EngineHandle, id: JobId) -> JobOutcome {
-    match wait_for(
+    match next_event(
         engine,
-        "a job finished",
+        &mut Vec::new(),
         |e| matches!(e, Event::Finished { id: i, .. } if *i == id),
     ) {
         Event::Finished { outcome, .. } => outcome,
@@ -258,9 +243,9 @@ fn the_windows_engine_skips_a_taken_name_pauses_and_resumes() {
     s.wait_for_the_stall();
     // What Ctrl-C is on the command line: pause everything.
     engine.send(EngineCommand::PauseAll);
-    wait_for(
+    next_event(
         &engine,
-        "the big file paused",
+        &mut Vec::new(),
         |e| matches!(e, Event::State { id, state: JobState::Paused, .. } if *id == big),
     );
     assert_eq!(finished(&engine, big), JobOutcome::Paused);
