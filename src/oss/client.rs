@@ -27,8 +27,8 @@ use super::response::{
 use super::stream::Outgoing;
 use super::xml::{self, CompletePart, PartSummary, UploadSummary};
 
+pub use super::chunks::CHUNK_SIZE;
 pub use super::response::{MAX_LIST_ANSWER, MAX_XML_ANSWER};
-pub use super::stream::CHUNK_SIZE;
 pub use super::types::{
     Body, BodyCheck, CallbackOutcome, ClientConfig, CompleteOutput, FileRange, GetObjectOutput,
     ObjectMeta, ObjectOptions, PaceFn, PartOutput, ProgressFn, PutObjectOutput, Transfer,

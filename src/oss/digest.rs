@@ -12,8 +12,8 @@
 use base64::Engine as _;
 use md5::{Digest as _, Md5};
 
+use super::chunks::{CHUNK_SIZE, open_for_upload, read_exact_at};
 use super::error::Error;
-use super::stream::{CHUNK_SIZE, open_for_upload, read_exact_at};
 use super::types::FileRange;
 
 /// An MD5 digest.

@@ -7,6 +7,7 @@
 //! checking a body, for servers that give no CRC-64; `listing` holds the listing calls' XML,
 //! `presign` the share links.
 
+mod chunks;
 pub mod client;
 pub mod crc64;
 pub mod digest;

@@ -1,7 +1,6 @@
 //! How a request's body goes out, and how we tell a slow connection from a dead one. A file
-//! range is streamed in chunks read with positioned reads on the blocking pool, straight into
-//! buffers that are reused once the connection lets go of them, with the CRC-64 computed on the
-//! way: a part is never held whole in memory. What the stream saw (its CRC, a local read error,
+//! range is streamed in chunks (read by `chunks`), handed to the connection in pieces, with the
+//! CRC-64 computed on the way: a part is never held whole in memory. What the stream saw (its CRC, a local read error,
 //! when the connection last took a piece) is kept for the client to check.
 //!
 //! There is no deadline on a whole request: a part at 100 KiB/s takes minutes and must finish.
@@ -14,57 +13,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::chunks::{Streaming, next_chunk};
 use super::crc64::Crc64;
 use super::error::{Error, Stall};
 use super::request::Payload;
 use super::types::{Body, FileRange, Transfer};
-
-/// How much of a file is read at a time: small enough for flat memory (a few chunks per part
-/// in flight), large enough that the hop to the blocking pool and back does not matter.
-/// Measured on a 1 GiB upload over loopback: 64 KiB reads cost about twice the client CPU of
-/// 512 KiB ones, and 1 MiB reads about 15% less than 512 KiB; 2 MiB saved nothing more.
-pub const CHUNK_SIZE: usize = 1024 * 1024;
-
-/// The chunk buffers of all file bodies being sent at once stay within about this much, so
-/// memory stays flat whatever the concurrency: up to 8 bodies read [`CHUNK_SIZE`] chunks, more
-/// read smaller ones (64 requests in flight: 128 KiB). Measured before this budget: peak RSS
-/// grew by about 3 MB per request in flight (185 MiB at 64 over loopback).
-const CHUNK_BUDGET: usize = 16 * 1024 * 1024;
-/// The smallest chunk the budget leads to: below this the hop to the blocking pool per chunk
-/// starts to cost more CPU than it saves memory.
-const MIN_CHUNK_SIZE: usize = 128 * 1024;
-
-/// File bodies being streamed right now, process-wide: memory is one budget for all clients.
-static STREAMING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Counts one file body in [`STREAMING`] while it lives.
-struct Streaming;
-
-impl Streaming {
-    fn start() -> Self {
-        STREAMING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self
-    }
-}
-
-impl Drop for Streaming {
-    fn drop(&mut self) {
-        STREAMING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// How much one body reads at a time when `streaming` bodies share [`CHUNK_BUDGET`] (each
-/// keeps [`Recent::KEEP`] chunks). A power of two: buffers of a few sizes only are what the
-/// allocator can hand out again after they are freed, where sizes that follow every change in
-/// the number of bodies left freed memory it could not reuse (peak RSS 51 MiB at 24 bodies).
-fn chunk_size(streaming: usize) -> usize {
-    let share = CHUNK_BUDGET / (streaming.max(1) * Recent::KEEP);
-    let floor = if share == 0 { 0 } else { 1 << share.ilog2() };
-    floor.clamp(MIN_CHUNK_SIZE, CHUNK_SIZE)
-}
 
 /// The most handed to the connection at a time (a slice of a chunk: no copy). The connection
 /// asks for the next piece once the socket has taken most of what it holds, so this sets how
@@ -91,11 +47,10 @@ impl Outgoing {
                     Body::Empty => None,
                     Body::Bytes(b) => Some(Source::Memory(b.clone())),
                     Body::File(range) => Some(Source::File(FileSource {
-                        _streaming: Streaming::start(),
+                        streaming: Streaming::start(),
                         file: None,
                         remaining: range.len,
                         range: range.clone(),
-                        recent: Recent::default(),
                     })),
                 };
                 (source, Some(body))
@@ -309,12 +264,11 @@ impl Source {
 
 struct FileSource {
     /// Counted among the bodies sharing the chunk budget while this one is being sent.
-    _streaming: Streaming,
+    streaming: Streaming,
     file: Option<Arc<std::fs::File>>,
     /// Bytes of the range not yet read.
     remaining: u64,
     range: FileRange,
-    recent: Recent,
 }
 
 fn lock(watch: &Mutex<Watch>) -> std::sync::MutexGuard<'_, Watch> {
@@ -366,7 +320,7 @@ fn pieces(
                 return None;
             }
             lock(&st.watch).enter(Step::File, now);
-            match next_chunk(&mut f.file, &f.range, f.remaining, &mut f.recent).await {
+            match next_chunk(&mut f.file, &f.range, f.remaining, &f.streaming).await {
                 Ok(chunk) => {
                     f.remaining -= chunk.len() as u64;
                     st.unsent = chunk;
@@ -409,188 +363,12 @@ fn pieces(
     })
 }
 
-/// The last few chunks handed to the connection. Once it has written one and let go of it, its
-/// buffer is read into again: a fresh buffer would be zeroed and faulted in for every chunk,
-/// which cost more CPU than computing the CRC.
-#[derive(Default)]
-struct Recent(std::collections::VecDeque<Bytes>);
-
-impl Recent {
-    /// Chunks kept: the one the connection is writing and the one before it, which by the
-    /// time the next chunk is read has usually been written and can take it.
-    const KEEP: usize = 2;
-
-    /// A buffer no one else holds, of at least `len` bytes and at most `size` (the chunk size
-    /// now), truncated to `len`. A larger one, read into when fewer bodies shared the budget,
-    /// is let go: kept, it would hold more than this body's share for as long as it lives.
-    fn take_free(&mut self, len: usize, size: usize) -> Option<BytesMut> {
-        for _ in 0..self.0.len() {
-            let chunk = self.0.pop_front()?;
-            if chunk.len() < len {
-                continue;
-            }
-            match chunk.try_into_mut() {
-                Ok(buf) if buf.capacity() > size => {}
-                Ok(mut buf) => {
-                    buf.truncate(len);
-                    return Some(buf);
-                }
-                Err(chunk) => self.0.push_back(chunk),
-            }
-        }
-        None
-    }
-
-    fn remember(&mut self, chunk: &Bytes) {
-        if self.0.len() >= Self::KEEP {
-            self.0.pop_front();
-        }
-        self.0.push_back(chunk.clone());
-    }
-}
-
-/// Reads the next chunk with a positioned read on the blocking pool, straight into the buffer
-/// that is sent (tokio's own file type would copy every byte once more).
-async fn next_chunk(
-    file: &mut Option<Arc<std::fs::File>>,
-    range: &FileRange,
-    remaining: u64,
-    recent: &mut Recent,
-) -> std::io::Result<Bytes> {
-    let f = match file {
-        Some(f) => f.clone(),
-        None => {
-            let path = range.path.clone();
-            let opened = tokio::task::spawn_blocking(move || open_for_upload(&path))
-                .await
-                .map_err(std::io::Error::other)??;
-            let f = Arc::new(opened);
-            *file = Some(f.clone());
-            f
-        }
-    };
-    let size = chunk_size(STREAMING.load(std::sync::atomic::Ordering::Relaxed));
-    let want = remaining.min(size as u64) as usize;
-    let offset = range.offset + (range.len - remaining);
-    // Allocated here, on one of the few async threads, not on one of the many blocking ones:
-    // each of those would leave freed chunks in an allocator arena of its own.
-    let mut buf = recent
-        .take_free(want, size)
-        .unwrap_or_else(|| BytesMut::zeroed(want));
-    let chunk = tokio::task::spawn_blocking(move || {
-        read_exact_at(&f, &mut buf, offset).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the file became shorter while it was being uploaded",
-                )
-            } else {
-                e
-            }
-        })?;
-        Ok::<_, std::io::Error>(buf.freeze())
-    })
-    .await
-    .map_err(std::io::Error::other)??;
-    recent.remember(&chunk);
-    Ok(chunk)
-}
-
-/// Opens a file to upload, telling the kernel it is read once from start to end: larger
-/// read-ahead, and its pages do not push the user's working set out of the page cache.
-pub(super) fn open_for_upload(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    let file = std::fs::File::open(path)?;
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{Advice, fadvise};
-        // Advice only: a file system that ignores it reads the same bytes.
-        let _ = fadvise(&file, 0, None, Advice::Sequential);
-        let _ = fadvise(&file, 0, None, Advice::NoReuse);
-    }
-    Ok(file)
-}
-
-#[cfg(unix)]
-pub(super) fn read_exact_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(f, buf, offset)
-}
-
-#[cfg(windows)]
-pub(super) fn read_exact_at(
-    f: &std::fs::File,
-    mut buf: &mut [u8],
-    mut offset: u64,
-) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        match std::os::windows::fs::FileExt::seek_read(f, buf, offset)? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            n => {
-                buf = &mut buf[n..];
-                offset += n as u64;
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicI64, Ordering};
 
     use super::*;
     use crate::oss::crc64;
-
-    #[test]
-    fn chunks_shrink_when_many_bodies_share_the_budget() {
-        for n in [0, 1, 3, 8] {
-            assert_eq!(chunk_size(n), CHUNK_SIZE, "{n}");
-        }
-        assert_eq!(chunk_size(12), 512 * 1024);
-        assert_eq!(chunk_size(16), 512 * 1024);
-        assert_eq!(chunk_size(24), 256 * 1024);
-        assert_eq!(chunk_size(64), MIN_CHUNK_SIZE);
-        for n in 0..=1000 {
-            assert!(chunk_size(n).is_power_of_two(), "{n}");
-        }
-        assert_eq!(chunk_size(10_000), MIN_CHUNK_SIZE);
-        // Up to the pool's cap of 64 requests, all the chunks fit the budget.
-        for n in 1..=crate::engine::pool::MAX_IN_FLIGHT {
-            assert!(n * Recent::KEEP * chunk_size(n) <= CHUNK_BUDGET, "{n}");
-        }
-    }
-
-    #[test]
-    fn a_chunk_buffer_is_reused_only_once_no_one_else_holds_it() {
-        let mut recent = Recent::default();
-        let sent = Bytes::from(vec![7u8; 64]);
-        let ptr = sent.as_ptr();
-        recent.remember(&sent);
-        // The connection still holds the chunk: its memory must not be written into.
-        assert!(recent.take_free(64, 64).is_none());
-        drop(sent);
-        let buf = recent
-            .take_free(40, 64)
-            .expect("the released chunk is reused");
-        assert_eq!(buf.as_ptr(), ptr);
-        assert_eq!(buf.len(), 40);
-        // A chunk too small for the next read is let go rather than kept.
-        let small = Bytes::from(vec![1u8; 8]);
-        recent.remember(&small);
-        drop(small);
-        assert!(recent.take_free(16, 64).is_none());
-        assert!(recent.0.is_empty());
-    }
-
-    #[test]
-    fn a_chunk_larger_than_the_share_now_is_let_go() {
-        let mut recent = Recent::default();
-        let sent = Bytes::from(vec![7u8; 64]);
-        recent.remember(&sent);
-        drop(sent);
-        // More bodies came: the share is 32 bytes now, and the 64-byte buffer must not be kept.
-        assert!(recent.take_free(32, 32).is_none());
-        assert!(recent.0.is_empty());
-    }
 
     #[test]
     fn a_stall_is_no_progress_for_the_limit_and_pacing_never_counts() {
@@ -657,26 +435,16 @@ mod tests {
         assert_eq!(seen.load(Ordering::Relaxed), data.len() as i64);
     }
 
-    #[test]
-    fn recent_chunks_are_bounded() {
-        let mut recent = Recent::default();
-        let held: Vec<Bytes> = (0..10).map(|i| Bytes::from(vec![i; 4])).collect();
-        for chunk in &held {
-            recent.remember(chunk);
-        }
-        assert_eq!(recent.0.len(), Recent::KEEP);
-    }
     fn file_stream(
         range: FileRange,
         transfer: Transfer,
         watch: Arc<Mutex<Watch>>,
     ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
         let source = Source::File(FileSource {
-            _streaming: Streaming::start(),
+            streaming: Streaming::start(),
             file: None,
             remaining: range.len,
             range,
-            recent: Recent::default(),
         });
         pieces(source, transfer, watch, true)
     }
@@ -707,7 +475,7 @@ mod tests {
         let mut got = Vec::new();
         for c in chunks {
             let c = c.unwrap();
-            assert!(c.len() <= CHUNK_SIZE);
+            assert!(c.len() <= super::super::chunks::CHUNK_SIZE);
             got.extend_from_slice(&c);
         }
         assert_eq!(got, &data[1000..201_001]);
