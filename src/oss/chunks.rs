@@ -66,9 +66,8 @@ impl Budget {
         self.spare.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A buffer of the chunk size now: a spare one, or a new one.
-    fn buffer(&self) -> Vec<u8> {
-        let size = self.chunk_size().unwrap_or(CHUNK_SIZE);
+    /// A buffer of `size` bytes: a spare one, or a new one.
+    fn buffer(&self, size: usize) -> Vec<u8> {
         self.spare().take(size).unwrap_or_else(|| vec![0; size])
     }
 }
@@ -134,7 +133,8 @@ impl Spare {
 struct Chunk {
     buf: Vec<u8>,
     len: usize,
-    budget: &'static Budget,
+    /// Where the buffer goes back to; `None` for a buffer made for one small body.
+    budget: Option<&'static Budget>,
 }
 
 impl AsRef<[u8]> for Chunk {
@@ -145,10 +145,10 @@ impl AsRef<[u8]> for Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        let size = self.budget.chunk_size();
-        self.budget
-            .spare()
-            .put_back(std::mem::take(&mut self.buf), size);
+        if let Some(budget) = self.budget {
+            let size = budget.chunk_size();
+            budget.spare().put_back(std::mem::take(&mut self.buf), size);
+        }
     }
 }
 
@@ -174,13 +174,25 @@ pub(super) async fn next_chunk(
         }
     };
     let budget = streaming.0;
-    // Allocated here, on one of the few async threads, not on one of the many blocking ones:
-    // each of those would leave freed chunks in an allocator arena of its own.
-    let buf = budget.buffer();
-    let len = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
+    let size = budget.chunk_size().unwrap_or(CHUNK_SIZE);
+    let len = usize::try_from(remaining).map_or(size, |r| r.min(size));
     let offset = range.offset + (range.len - remaining);
+    // Allocated here, on one of the few async threads, not on one of the many blocking ones:
+    // each of those would leave freed chunks in an allocator arena of its own. A body shorter
+    // than a chunk (a small file) gets a buffer of its own length: a whole chunk's for each
+    // of 10,000 files of 4 KiB took 16 MiB more memory.
+    let whole_chunks = range.len >= size as u64;
+    let buf = if whole_chunks {
+        budget.buffer(size)
+    } else {
+        vec![0; len]
+    };
     let chunk = tokio::task::spawn_blocking(move || {
-        let mut chunk = Chunk { buf, len, budget };
+        let mut chunk = Chunk {
+            buf,
+            len,
+            budget: whole_chunks.then_some(budget),
+        };
         read_exact_at(&f, &mut chunk.buf[..len], offset).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 std::io::Error::new(
@@ -293,18 +305,20 @@ mod tests {
         static BUDGET: Budget = Budget::new();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        std::fs::write(&path, vec![9u8; 1000]).unwrap();
+        std::fs::write(&path, vec![9u8; 2 * CHUNK_SIZE]).unwrap();
+        // One whole chunk and 400 bytes.
+        let len = CHUNK_SIZE as u64 + 400;
         let range = FileRange {
             path,
             offset: 100,
-            len: 900,
+            len,
         };
         let streaming = Streaming::on(&BUDGET);
         let mut file = None;
-        let chunk = next_chunk(&mut file, &range, 900, &streaming)
+        let chunk = next_chunk(&mut file, &range, len, &streaming)
             .await
             .unwrap();
-        assert_eq!(chunk.len(), 900);
+        assert_eq!(chunk.len(), CHUNK_SIZE);
         assert!(chunk.iter().all(|&b| b == 9));
         let buffer = chunk.as_ptr();
         let piece = chunk.slice(10..20);
@@ -330,5 +344,31 @@ mod tests {
         drop(streaming);
         drop(chunk);
         assert!(BUDGET.spare().0.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_shorter_than_a_chunk_reads_into_a_buffer_of_its_length() {
+        static BUDGET: Budget = Budget::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("small");
+        std::fs::write(&path, vec![4u8; 4096]).unwrap();
+        let range = FileRange {
+            path,
+            offset: 0,
+            len: 4096,
+        };
+        let streaming = Streaming::on(&BUDGET);
+        // A spare chunk buffer is there, and is not what a small file takes.
+        let size = BUDGET.chunk_size().unwrap();
+        BUDGET.spare().put_back(vec![0; size], Some(size));
+        let chunk = next_chunk(&mut None, &range, 4096, &streaming)
+            .await
+            .unwrap();
+        assert_eq!(chunk.len(), 4096);
+        assert_eq!(BUDGET.spare().0.len(), 1);
+        // Nor does its buffer join the spares.
+        drop(chunk);
+        assert_eq!(BUDGET.spare().0.len(), 1);
+        drop(streaming);
     }
 }
