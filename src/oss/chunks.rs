@@ -193,16 +193,12 @@ pub(super) async fn next_chunk(
             len,
             budget: whole_chunks.then_some(budget),
         };
-        read_exact_at(&f, &mut chunk.buf[..len], offset).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the file became shorter while it was being uploaded",
-                )
-            } else {
-                e
-            }
-        })?;
+        read_exact_at_or(
+            &f,
+            &mut chunk.buf[..len],
+            offset,
+            "the file became shorter while it was being uploaded",
+        )?;
         Ok::<_, std::io::Error>(chunk)
     })
     .await
@@ -224,17 +220,29 @@ pub(super) fn open_for_upload(path: &std::path::Path) -> std::io::Result<std::fs
     Ok(file)
 }
 
+/// [`read_exact_at`], with `short` as what a file that ends before the range means.
+pub(super) fn read_exact_at_or(
+    f: &std::fs::File,
+    buf: &mut [u8],
+    offset: u64,
+    short: &'static str,
+) -> std::io::Result<()> {
+    read_exact_at(f, buf, offset).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            std::io::Error::new(std::io::ErrorKind::UnexpectedEof, short)
+        } else {
+            e
+        }
+    })
+}
+
 #[cfg(unix)]
-pub(super) fn read_exact_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+fn read_exact_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(f, buf, offset)
 }
 
 #[cfg(windows)]
-pub(super) fn read_exact_at(
-    f: &std::fs::File,
-    mut buf: &mut [u8],
-    mut offset: u64,
-) -> std::io::Result<()> {
+fn read_exact_at(f: &std::fs::File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
     while !buf.is_empty() {
         match std::os::windows::fs::FileExt::seek_read(f, buf, offset)? {
             0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),

@@ -12,7 +12,7 @@
 use base64::Engine as _;
 use md5::{Digest as _, Md5};
 
-use super::chunks::{CHUNK_SIZE, open_for_upload, read_exact_at};
+use super::chunks::{CHUNK_SIZE, open_for_upload, read_exact_at_or};
 use super::error::Error;
 use super::types::FileRange;
 
@@ -59,16 +59,12 @@ fn md5_of_range_blocking(range: &FileRange) -> std::io::Result<Md5Digest> {
     let mut done = 0u64;
     while done < range.len {
         let want = (range.len - done).min(buf.len() as u64) as usize;
-        read_exact_at(&file, &mut buf[..want], range.offset + done).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the file is shorter than the part being checked",
-                )
-            } else {
-                e
-            }
-        })?;
+        read_exact_at_or(
+            &file,
+            &mut buf[..want],
+            range.offset + done,
+            "the file is shorter than the part being checked",
+        )?;
         hasher.update(&buf[..want]);
         done += want as u64;
     }
