@@ -55,6 +55,15 @@ const SETTLE: Duration = Duration::from_millis(150);
 const STEADY_WINDOW: Duration = Duration::from_secs(2);
 /// A doubling must bring this much more goodput to count as still growing.
 const DOUBLING_GAIN: f64 = 1.25;
+/// A doubling that brought less than this, while each request moves less than
+/// [`SHARING_REQUEST`], is kept, but slow start ends there: the requests share a slow link that
+/// is nearly full, and the next doubling would only split it. On a 200 KiB/s link, 300 files of
+/// 32 KiB went from 8 to 16 requests for 1.3× the goodput (11 KB/s each), and then on to 32.
+const DOUBLING_AGAIN: f64 = 1.5;
+/// Below this a request is one of many sharing a slow link. Small files on a far link, whose
+/// doublings also gained only 1.3–1.5× in some windows (new connections' round trips), move
+/// 50–160 KB/s each there and must go on doubling: at 64 KiB/s, stopping them cost 30 %.
+const SHARING_REQUEST: f64 = 24.0 * 1024.0;
 /// A single step up must bring this much more goodput to be kept.
 const STEP_GAIN: f64 = 1.05;
 /// After a step that did not pay, or a back-off, the next probe waits this long.
@@ -303,14 +312,22 @@ impl Controller {
         }
         match self.phase {
             Phase::SlowStart => {
-                let growing = if previous == 0.0 {
+                let gain = (previous > 0.0).then(|| goodput / previous);
+                let growing = match gain {
                     // Nothing to compare with yet: whether a request is busy, or turns over.
-                    goodput / self.limit as f64 >= BUSY_REQUEST || window.finished >= self.limit
-                } else {
-                    goodput >= previous * DOUBLING_GAIN
+                    None => {
+                        goodput / self.limit as f64 >= BUSY_REQUEST || window.finished >= self.limit
+                    }
+                    Some(gain) => gain >= DOUBLING_GAIN,
                 };
                 if window.throttled || !window.demand {
                     // Nothing to gain here now: judge growth later, one step at a time.
+                    self.phase = Phase::Steady;
+                } else if growing
+                    && gain.is_some_and(|g| g < DOUBLING_AGAIN)
+                    && goodput / (self.limit as f64) < SHARING_REQUEST
+                {
+                    // Kept; from here on, one step at a time.
                     self.phase = Phase::Steady;
                 } else if growing {
                     self.limit = (self.limit * 2).min(self.max);
@@ -791,6 +808,33 @@ mod tests {
         let c = pool.state().controller.clone();
         assert!(c.window_active);
         assert_eq!(c.window_start, Instant::now());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_doubling_that_nearly_fills_the_link_ends_slow_start() {
+        // Small files on a 200 KiB/s link: 8 requests leave gaps between files (70 % of the
+        // link), 16 nearly fill it, more only split it.
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        let link = |l: usize, _| match l {
+            ..=8 => 141_000.0 * l as f64 / 8.0,
+            9..=16 => 183_000.0,
+            _ => 200_000.0,
+        };
+        let turnover = |l: usize| Window {
+            demand: true,
+            finished: l,
+            ..Window::default()
+        };
+        let limits = drive(&mut c, start, 60, link, turnover);
+        assert!(limits.contains(&16), "{limits:?}");
+        assert!(limits.iter().all(|&l| l <= 20), "{limits:?}");
+        // The same gains at four times the rates (46 KB/s per request at 16): small files on a
+        // far link with room, whose new connections' round trips blur the gain. It goes on
+        // doubling.
+        let mut c = Controller::new(start);
+        let limits = drive(&mut c, start, 10, |l, t| link(l, t) * 4.0, turnover);
+        assert!(limits.contains(&32), "{limits:?}");
     }
 
     #[tokio::test(start_paused = true)]
