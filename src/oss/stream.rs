@@ -1,7 +1,8 @@
 //! How a request's body goes out, and how we tell a slow connection from a dead one. A file
 //! range is streamed in chunks (read by `chunks`), handed to the connection in pieces, with the
-//! CRC-64 computed on the way: a part is never held whole in memory. What the stream saw (its CRC, a local read error,
-//! when the connection last took a piece) is kept for the client to check.
+//! CRC-64 computed on the way: a part is never held whole in memory. What the stream saw (its
+//! CRC, a local read error, when the connection last took a piece) is kept for the client to
+//! check.
 //!
 //! There is no deadline on a whole request: a part at 100 KiB/s takes minutes and must finish.
 //! Instead the request is watched for a *stall*: the connection asks for the next piece of the

@@ -313,11 +313,10 @@ impl Controller {
         match self.phase {
             Phase::SlowStart => {
                 let gain = (previous > 0.0).then(|| goodput / previous);
+                let per_request = goodput / self.limit as f64;
                 let growing = match gain {
                     // Nothing to compare with yet: whether a request is busy, or turns over.
-                    None => {
-                        goodput / self.limit as f64 >= BUSY_REQUEST || window.finished >= self.limit
-                    }
+                    None => per_request >= BUSY_REQUEST || window.finished >= self.limit,
                     Some(gain) => gain >= DOUBLING_GAIN,
                 };
                 if window.throttled || !window.demand {
@@ -325,7 +324,7 @@ impl Controller {
                     self.phase = Phase::Steady;
                 } else if growing
                     && gain.is_some_and(|g| g < DOUBLING_AGAIN)
-                    && goodput / (self.limit as f64) < SHARING_REQUEST
+                    && per_request < SHARING_REQUEST
                 {
                     // Kept; from here on, one step at a time.
                     self.phase = Phase::Steady;
