@@ -12,5 +12,6 @@ pub mod local_server;
 pub mod logging;
 pub mod oss;
 pub mod secrets;
+pub mod spare_buffers;
 pub mod text;
 pub mod units;

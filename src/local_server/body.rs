@@ -20,6 +20,7 @@ use md5::{Digest as _, Md5};
 use tokio::sync::mpsc;
 
 use crate::oss::crc64::Crc64;
+use crate::spare_buffers::SpareBuffers;
 
 /// Bytes handed to the writer thread at a time: large enough that syscalls and hand-offs cost
 /// little, small enough that many parallel uploads stay light.
@@ -37,25 +38,28 @@ struct AlignedBuf {
     len: usize,
 }
 
-/// Buffers kept between requests: fresh ones cost page faults on every request.
-static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// What an aligned buffer is carved out of.
+const STORAGE: usize = CHUNK + ALIGN;
 /// At most this many buffers (about 16 MiB) wait in the pool.
 const MAX_POOLED: usize = 32;
+/// Buffers kept between requests: fresh ones cost page faults on every request.
+static POOL: std::sync::Mutex<SpareBuffers> =
+    std::sync::Mutex::new(SpareBuffers::new(MAX_POOLED * STORAGE));
+
+fn pool() -> std::sync::MutexGuard<'static, SpareBuffers> {
+    POOL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
-        let storage = std::mem::take(&mut self.storage);
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < MAX_POOLED {
-            pool.push(storage);
-        }
+        pool().put_back(std::mem::take(&mut self.storage), Some(STORAGE));
     }
 }
 
 impl AlignedBuf {
     fn new() -> Self {
-        let pooled = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let storage = pooled.unwrap_or_else(|| vec![0u8; CHUNK + ALIGN]);
+        let pooled = pool().take(STORAGE);
+        let storage = pooled.unwrap_or_else(|| vec![0u8; STORAGE]);
         let start = storage.as_ptr().align_offset(ALIGN).min(ALIGN);
         Self {
             storage,

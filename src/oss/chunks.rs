@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use super::types::FileRange;
+use crate::spare_buffers::SpareBuffers;
 
 /// How much of a file is read at a time: small enough for flat memory (a few chunks per part
 /// in flight), large enough that the hop to the blocking pool and back does not matter.
@@ -40,7 +41,7 @@ pub(super) struct Budget {
     /// File bodies being streamed right now.
     streaming: AtomicUsize,
     /// Buffers no chunk uses, for the next read.
-    spare: Mutex<Spare>,
+    spare: Mutex<SpareBuffers>,
 }
 
 static PROCESS: Budget = Budget::new();
@@ -49,7 +50,7 @@ impl Budget {
     const fn new() -> Self {
         Self {
             streaming: AtomicUsize::new(0),
-            spare: Mutex::new(Spare(Vec::new())),
+            spare: Mutex::new(SpareBuffers::new(SPARE_BUDGET)),
         }
     }
 
@@ -61,7 +62,7 @@ impl Budget {
         }
     }
 
-    fn spare(&self) -> std::sync::MutexGuard<'_, Spare> {
+    fn spare(&self) -> std::sync::MutexGuard<'_, SpareBuffers> {
         // A panic while holding the lock leaves a plain list behind; it is still usable.
         self.spare.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -100,32 +101,6 @@ fn chunk_size(streaming: usize) -> usize {
     let share = CHUNK_BUDGET / (streaming.max(1) * CHUNKS_PER_BODY);
     let floor = if share == 0 { 0 } else { 1 << share.ilog2() };
     floor.clamp(MIN_CHUNK_SIZE, CHUNK_SIZE)
-}
-
-/// Spare chunk buffers, each as long as the chunk size was when it was put back.
-struct Spare(Vec<Vec<u8>>);
-
-impl Spare {
-    /// A buffer of `size` bytes, if one is spare. Buffers of another size are let go: the
-    /// number of bodies changed and they would hold more, or be too small.
-    fn take(&mut self, size: usize) -> Option<Vec<u8>> {
-        while let Some(buf) = self.0.pop() {
-            if buf.len() == size {
-                return Some(buf);
-            }
-        }
-        None
-    }
-
-    /// Keeps a buffer the connection let go of, if it has the size chunks are read at now
-    /// (`size`, or `None` when no body is being sent: nothing is kept while idle) and the
-    /// spares are within their budget.
-    fn put_back(&mut self, buf: Vec<u8>, size: Option<usize>) {
-        let kept: usize = self.0.iter().map(Vec::len).sum();
-        if size == Some(buf.len()) && kept + buf.len() <= SPARE_BUDGET {
-            self.0.push(buf);
-        }
-    }
 }
 
 /// The bytes of one chunk; its buffer goes back to the spares when the last slice of it is
@@ -278,36 +253,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn spare_buffers_are_reused_at_the_size_of_now_and_within_their_budget() {
-        let mut spare = Spare(Vec::new());
-        let buf = vec![0u8; 64];
-        let ptr = buf.as_ptr();
-        spare.put_back(buf, Some(64));
-        let again = spare.take(64).expect("the spare buffer is reused");
-        assert_eq!(again.as_ptr(), ptr);
-        assert!(spare.take(64).is_none());
-
-        // More bodies came: the chunk size is 32 now, and a 64-byte buffer is not kept...
-        spare.put_back(again, Some(32));
-        assert!(spare.0.is_empty());
-        // ...nor taken for a read of another size.
-        spare.put_back(vec![0u8; 64], Some(64));
-        assert!(spare.take(32).is_none());
-        assert!(spare.0.is_empty());
-
-        // Nothing is kept while no body is being sent.
-        spare.put_back(vec![0u8; 64], None);
-        assert!(spare.0.is_empty());
-
-        // The spares stay within their budget.
-        let size = SPARE_BUDGET / 3;
-        for _ in 0..5 {
-            spare.put_back(vec![0u8; size], Some(size));
-        }
-        assert_eq!(spare.0.len(), 3);
-    }
-
     #[tokio::test]
     async fn a_chunk_buffer_goes_back_once_the_last_slice_of_it_is_dropped() {
         static BUDGET: Budget = Budget::new();
@@ -332,11 +277,11 @@ mod tests {
         let piece = chunk.slice(10..20);
         drop(chunk);
         // A slice still holds the buffer: it must not be read into again.
-        assert!(BUDGET.spare().0.is_empty());
+        assert!(BUDGET.spare().kept().is_empty());
         drop(piece);
         let spare: Vec<_> = BUDGET
             .spare()
-            .0
+            .kept()
             .iter()
             .map(|b| (b.as_ptr(), b.len()))
             .collect();
@@ -347,11 +292,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((chunk.as_ptr(), chunk.len()), (buffer, 400));
-        assert!(BUDGET.spare().0.is_empty());
+        assert!(BUDGET.spare().kept().is_empty());
         // Once no body is being sent, nothing is kept.
         drop(streaming);
         drop(chunk);
-        assert!(BUDGET.spare().0.is_empty());
+        assert!(BUDGET.spare().kept().is_empty());
     }
 
     #[tokio::test]
@@ -373,10 +318,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(chunk.len(), 4096);
-        assert_eq!(BUDGET.spare().0.len(), 1);
+        assert_eq!(BUDGET.spare().kept().len(), 1);
         // Nor does its buffer join the spares.
         drop(chunk);
-        assert_eq!(BUDGET.spare().0.len(), 1);
+        assert_eq!(BUDGET.spare().kept().len(), 1);
         drop(streaming);
     }
 }
