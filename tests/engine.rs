@@ -949,6 +949,64 @@ async fn a_second_run_of_the_same_upload_is_refused_and_says_who_holds_it() {
 }
 
 #[tokio::test]
+async fn a_file_sent_whole_with_no_record_takes_no_lock() {
+    let h = Harness::new().await;
+    let (path, content) = h.file("whole.bin", PART as usize / 2, 47);
+    let spec = h.spec(&path, "whole.bin");
+    let id = spec.checkpoint_id();
+    // Another run holds this upload's lock: a file sent whole has no record to guard, so it
+    // goes ahead and leaves the other run's lock alone.
+    let other = h.env.store.lock(&id, "process 1 (the window)").unwrap();
+    let (outcome, _) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert_eq!(h.object("whole.bin").await, content);
+    assert!(h.env.store.dir().join(format!("{id}.lock")).exists());
+    drop(other);
+    assert!(
+        std::fs::read_dir(h.env.store.dir())
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing is left in the records' folder"
+    );
+}
+
+#[tokio::test]
+async fn a_file_sent_whole_now_still_locks_the_record_it_left() {
+    use oss_uploader::oss::limits::AUTO_PART_SIZE;
+    let mut h = Harness::new().await;
+    let (path, content) = h.file("was-parts.bin", PART as usize * 5, 48);
+    let spec = h.spec(&path, "was-parts.bin");
+    leave_checkpoint(&mut h, &spec, 2).await;
+    // With automatic parts the file would now go whole, but the record of its parts is there.
+    let spec = JobSpec {
+        part_size: AUTO_PART_SIZE,
+        ..spec
+    };
+    let other = h
+        .env
+        .store
+        .lock(&spec.checkpoint_id(), "process 1 (the window)")
+        .unwrap();
+    match h.run(&spec).await.0 {
+        JobOutcome::Interrupted(e) => assert!(e.message.contains("Another oss-uploader"), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    drop(other);
+    let (outcome, events) = h.run(&spec).await;
+    assert_eq!(verified_crc(&outcome), crc64::checksum(&content));
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            JobEvent::Started { plan, resumed_parts: 2, .. } if plan.is_multipart()
+        )),
+        "the recorded parts were kept: {events:?}"
+    );
+    assert_eq!(h.object("was-parts.bin").await, content);
+    assert_eq!(h.checkpoints(), 0);
+}
+
+#[tokio::test]
 async fn a_record_of_a_newer_format_is_left_as_it_is() {
     let mut h = Harness::new().await;
     let (path, _) = h.file("new.bin", PART as usize * 5, 46);

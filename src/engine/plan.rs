@@ -24,6 +24,9 @@ use crate::oss::limits::{
     InvalidInput, MAX_PART_SIZE, MAX_PARTS, MIB,
 };
 
+/// The smallest part [`automatic_part_size`] chooses: the default OSS users expect.
+const SMALLEST_AUTOMATIC_PART: u64 = DEFAULT_PART_SIZE;
+
 /// The part size for a file of `size` bytes when the user did not choose one. `per_request` is
 /// the goodput of one request in bytes per second, when the engine has measured it.
 ///
@@ -43,7 +46,7 @@ pub fn automatic_part_size(size: u64, per_request: Option<f64>) -> u64 {
     let for_count = power_of_two_mib_at_least(size.div_ceil(AUTO_MAX_PARTS));
     for_link
         .min(for_pool)
-        .max(DEFAULT_PART_SIZE)
+        .max(SMALLEST_AUTOMATIC_PART)
         .max(for_count)
         .min(MAX_PART_SIZE)
 }
@@ -146,6 +149,20 @@ impl UploadPlan {
         } else {
             Self::new(size, asked)
         }
+    }
+
+    /// Whether a file of `size` bytes goes in one PutObject whatever the link measures: every
+    /// plan [`UploadPlan::for_job`] could make for it is [`UploadPlan::Single`]. `false` when
+    /// the part size asked for is not valid, so that [`UploadPlan::for_job`] reports it.
+    pub fn always_whole(size: u64, asked: u64) -> bool {
+        let smallest_part = if asked == AUTO_PART_SIZE {
+            SMALLEST_AUTOMATIC_PART
+        } else if limits::validate_part_size(asked).is_ok() {
+            asked
+        } else {
+            return false;
+        };
+        size <= smallest_part
     }
 
     /// The file size the plan covers.
@@ -503,6 +520,28 @@ mod tests {
                 prop_assert_eq!(UploadPlan::new(size, auto).unwrap(), plan);
             }
             check_plan(size, auto)?;
+        }
+
+        /// A job may skip the resume record's lock only for a file that no plan, on any link,
+        /// would send in parts; and it must not skip it for any file that one could.
+        #[test]
+        fn always_whole_means_every_plan_is_single(
+            size in prop_oneof![0..=16 * MIB, 0..=2 * GIB],
+            asked in prop_oneof![
+                Just(AUTO_PART_SIZE),
+                MIN_PART_SIZE..=16 * MIB,
+                Just(MIN_PART_SIZE - 1),
+                Just(MAX_PART_SIZE + 1),
+            ],
+            rate in proptest::option::of(prop_oneof![0.0..1e6f64, 0.0..1e12f64]),
+        ) {
+            let whole = UploadPlan::always_whole(size, asked);
+            match UploadPlan::for_job(size, asked, rate) {
+                Ok(plan) if whole => prop_assert!(!plan.is_multipart()),
+                // Before anything is measured, such a file is already sent in parts.
+                Ok(_) => prop_assert!(UploadPlan::for_job(size, asked, None).unwrap().is_multipart()),
+                Err(_) => prop_assert!(!whole),
+            }
         }
 
         #[test]

@@ -34,6 +34,16 @@ impl CheckpointStore {
         self.dir().join(format!("{id}.intent.json"))
     }
 
+    /// Whether the folder holds a record or an intent for `id`, or cannot tell.
+    pub fn holds(&self, id: &CheckpointId) -> bool {
+        [self.path_of(id), self.intent_path(id)]
+            .iter()
+            .any(|path| match std::fs::symlink_metadata(path) {
+                Ok(_) => true,
+                Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+            })
+    }
+
     /// Records that an upload for `id` is about to be started.
     pub fn save_intent(&self, id: &CheckpointId, intent: &Intent) -> Result<(), CheckpointError> {
         let path = self.intent_path(id);

@@ -3,7 +3,8 @@
 //! window uploads the same file) cannot send the same parts again or delete a record in use.
 //! The operating system releases the lock when the process ends, however it ends, so a crash
 //! never leaves a record locked. The lock file says who holds it, for the message the second
-//! run gives.
+//! run gives. A run that sends a file whole, with no record or intent there for it, takes no
+//! lock: it has no record to guard (see `upload::Claim`).
 
 use std::fs::{File, TryLockError};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
