@@ -17,8 +17,8 @@
 #   WAN_ROUNDS       interleaved rounds (3)
 #   WAN_WORKLOADS    which shaped workloads to run ("big small")
 #   WAN_VARIANTS     which clients ("auto tuned oss2 oss2-tuned v2 v2-tuned"): auto is ours
-#                    with no settings; tuned is ours with --threads 16 (big) or --jobs 32
-#                    (small); oss2 and v2 are the SDKs' uploaders with their defaults (one file
+#                    with no settings; tuned is ours with --threads 16 (big) or --jobs 64
+#                    (small: the most it allows, its fastest there); oss2 and v2 are the SDKs' uploaders with their defaults (one file
 #                    after the other for a folder); -tuned gives them 8 MiB parts and 16
 #                    threads (big) or 32 files at once (small)
 #   LOOP_SMALL       tiny files over loopback (10000; 0 skips), LOOP_KIB their size (4),
@@ -156,7 +156,7 @@ run_one() { # LABEL WORKLOAD VARIANT WHAT
         --data-dir "$work/data-$n")
       if [[ -d "$what" ]]; then cmd+=(--prefix "$key"); else cmd+=(--key "$key.bin"); fi
       if [[ "$variant" == tuned ]]; then
-        if [[ -d "$what" ]]; then cmd+=(--jobs 32 --threads 1); else cmd+=(--jobs 1 --threads 16); fi
+        if [[ -d "$what" ]]; then cmd+=(--jobs 64 --threads 1); else cmd+=(--jobs 1 --threads 16); fi
       fi ;;
     oss2 | v2) cmd=("$venv/bin/python" "$repo/bench/sdk_upload.py" "$variant" "$endpoint" bench
         "$key" "$what" - - "$work/cp-$n") ;;
