@@ -6,11 +6,12 @@
 //! not known in advance (3 on a slow uplink, 30 on a far, fat link) and a person should never
 //! have to find it. The controller works like TCP's own congestion control, on goodput: it
 //! starts small and doubles while each doubling brings clearly more bytes per second (slow
-//! start), then probes upward one step at a time and keeps a step only when it pays; it backs
-//! off when requests time out or the service is busy (5xx, throttling) or answers slow down,
-//! and it does not grow while the user's bandwidth limit, not the link, is what binds.
-//! Everything it decides on is passed in (time, bytes, errors), so tests drive it with a fake
-//! clock.
+//! start; small files, whose requests finish within a window, four times over while a doubling
+//! nearly doubles their rate), then probes upward one step at a time and keeps a step only
+//! when it pays; it backs off when requests time out or the service is busy (5xx, throttling)
+//! or answers slow down, and it does not grow while the user's bandwidth limit, not the link,
+//! is what binds. Everything it decides on is passed in (time, bytes, errors), so tests drive
+//! it with a fake clock.
 //!
 //! Goodput is what the network took: bytes given to the sockets, less what the sockets still
 //! hold (`unsent`), since a socket takes megabytes at once into its buffers. The pool also
@@ -364,9 +365,9 @@ impl Controller {
                 } else {
                     // The last doubling did not pay: partway back, then probe from there. Or
                     // the start was already too many (a slow link, where each request moves
-                    // little and none finishes): half of it, as a slow uplink carries no more
-                    // with 8 than with 3, and every part in flight loses what it sent when the
-                    // network drops.
+                    // little and none finishes): half of it. On 200 KiB/s, 300 files of 32 KiB
+                    // took the same 49.8 s with 8 as with 16 to 20, and every part in flight
+                    // loses what it sent when the network drops.
                     let back = if gain.is_some() {
                         self.limit * 3 / 4
                     } else {
