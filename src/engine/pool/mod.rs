@@ -62,7 +62,8 @@ const DOUBLING_GAIN: f64 = 1.25;
 /// [`SHARING_REQUEST`], is kept, but slow start ends there: the requests share a slow link that
 /// is nearly full, and the next doubling would only split it. On a 200 KiB/s link, 300 files of
 /// 32 KiB went from 8 to 16 requests for 1.3× the goodput (11 KB/s each), and then on to 32.
-/// So does a first window whose requests turn over that slowly: nothing to double from.
+/// Not the first window: short requests' bytes per second there say how far the service is
+/// (a 4 KiB file a round trip of 160 ms moves 25 KB/s), not how full the link is.
 const DOUBLING_AGAIN: f64 = 1.5;
 /// Below this a request is one of many sharing a slow link. Small files on a far link, whose
 /// doublings also gained only 1.3–1.5× in some windows (new connections' round trips), move
@@ -274,6 +275,7 @@ impl Controller {
         self.limit = ((self.limit as f64 * BACK_OFF).floor() as usize).max(1);
         self.phase = Phase::Steady;
         self.before_step = None;
+        self.rejudging = None;
         self.hold_until = Some(now + HOLD);
     }
 
@@ -352,7 +354,7 @@ impl Controller {
                     // taken for a doubling that did not pay.
                     self.phase = Phase::Steady;
                 } else if growing
-                    && gain.is_none_or(|g| g < DOUBLING_AGAIN)
+                    && gain.is_some_and(|g| g < DOUBLING_AGAIN)
                     && per_request < SHARING_REQUEST
                 {
                     // Kept; from here on, one step at a time.
@@ -458,6 +460,11 @@ impl Drop for Permit {
             s.finished += 1;
             if s.in_flight == 0 {
                 s.controller.idle();
+                // The window is closed unjudged: what it saw must not count in the next one
+                // (a batch of small files ending would make big parts look short).
+                s.finished = 0;
+                s.demand = false;
+                s.throttled = false;
             }
         }
         self.pool.room.notify_waiters();
@@ -866,13 +873,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_doubling_that_nearly_fills_the_link_ends_slow_start() {
-        // Small files on a 200 KiB/s link: 8 requests leave gaps between files (70 % of the
-        // link), 16 nearly fill it, more only split it.
+        // Small files on a slow link: 16 requests leave gaps between files (70 % of the
+        // link), 32 nearly fill it, more only split it.
         let start = Instant::now();
         let mut c = Controller::new(start);
         let link = |l: usize, _| match l {
-            ..=8 => 141_000.0 * l as f64 / 8.0,
-            9..=16 => 183_000.0,
+            ..=16 => 141_000.0 * l as f64 / 16.0,
+            17..=32 => 183_000.0,
             _ => 200_000.0,
         };
         let turnover = |l: usize| Window {
@@ -881,14 +888,44 @@ mod tests {
             ..Window::default()
         };
         let limits = drive(&mut c, start, 60, link, turnover);
-        assert!(limits.contains(&16), "{limits:?}");
-        assert!(limits.iter().all(|&l| l <= 20), "{limits:?}");
-        // The same gains at four times the rates (46 KB/s per request at 16): small files on a
+        assert!(limits.contains(&32), "{limits:?}");
+        assert!(limits.iter().all(|&l| l <= 40), "{limits:?}");
+        // The same gains at eight times the rates (46 KB/s per request at 32): small files on a
         // far link with room, whose new connections' round trips blur the gain. It goes on
         // doubling.
         let mut c = Controller::new(start);
-        let limits = drive(&mut c, start, 10, |l, t| link(l, t) * 4.0, turnover);
-        assert!(limits.contains(&32), "{limits:?}");
+        let limits = drive(&mut c, start, 10, |l, t| link(l, t) * 8.0, turnover);
+        assert!(limits.contains(&MAX_IN_FLIGHT), "{limits:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tiny_files_on_a_far_link_grow_from_the_first_window() {
+        // 1 KiB files, each a round trip of 80 ms (13 KB/s per request), three a window: a
+        // request's bytes per second say how far the service is, not that the link is full.
+        let mut c = Controller::new(Instant::now());
+        let limits = drive_short(&mut c, 20, 13_000.0, 3, 0);
+        assert_eq!(*limits.last().unwrap(), MAX_IN_FLIGHT, "{limits:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_a_window_saw_before_the_pool_went_idle_does_not_count_after() {
+        let pool = Pool::watching(None, || None);
+        pool.answered(Duration::from_millis(80));
+        // A batch of small files ends: forty requests finished, then none is in flight.
+        for _ in 0..40 {
+            drop(pool.acquire().await);
+        }
+        // Big parts follow: busy requests, none of which finishes in the first window. They
+        // double; they are not short requests to grow four times over.
+        let _parts =
+            futures_util::future::join_all((0..START_IN_FLIGHT).map(|_| pool.acquire())).await;
+        pool.backlog();
+        for _ in 0..20 {
+            pool.sent(START_IN_FLIGHT as u64 * 50_000);
+            tokio::time::advance(Duration::from_millis(50)).await;
+            pool.tick();
+        }
+        assert_eq!(pool.limit(), 2 * START_IN_FLIGHT);
     }
 
     #[tokio::test(start_paused = true)]
@@ -1107,14 +1144,14 @@ mod tests {
         // Small files: no request waits for room (the queue starts a file only when there is
         // some), but files are queued, and each doubling doubles the goodput.
         let pool = Pool::watching(None, || None);
-        let limit = drive_pool(&pool, 4, |w| 1_000_000 << w).await;
+        let limit = drive_pool(&pool, 4, |w| 100_000 << w).await;
         assert_eq!(limit, MAX_IN_FLIGHT);
         // Without files held back nor requests waiting, slow start ends without a step.
         let idle = Pool::watching(None, || None);
         let ticks = (FAST_WINDOW.as_millis() / 50) as u32;
         for w in 0..4u32 {
             for _ in 0..ticks {
-                idle.sent((1_000_000u64 << w) / u64::from(ticks));
+                idle.sent((100_000u64 << w) / u64::from(ticks));
                 tokio::time::advance(Duration::from_millis(50)).await;
                 idle.tick();
             }
