@@ -82,11 +82,13 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/oss-wan.XXXXXX")"
 # object costs the server an inode and a rename, which on a 2-core machine takes CPU from the
 # client being measured (2,000 small files: a core of the server's time went to the file system).
 stored="$work"
-runs_stored=$((rounds * $(wc -w <<<"$variants") + loop_rounds * $(wc -w <<<"$loop_variants") + 2))
-need_mib=$((runs_stored * (big_mib + small_n * small_kib / 1024 + loop_n * loop_kib / 1024 + 1) \
-  + slow_big_mib + slow_n * slow_kib / 1024))
+# Each stored object also takes a page or two of metadata: 8 KiB counted for each.
+shaped_runs=$((rounds * $(wc -w <<<"$variants")))
+loop_runs=$((loop_rounds * $(wc -w <<<"$loop_variants")))
+need_mib=$((shaped_runs * (big_mib + small_n * (small_kib + 8) / 1024) \
+  + loop_runs * loop_n * (loop_kib + 8) / 1024 + slow_big_mib + slow_n * (slow_kib + 8) / 1024))
 if [[ -d /dev/shm && -w /dev/shm ]] \
-  && (($(df --output=avail -m /dev/shm | tail -1) > 2 * need_mib)); then
+  && (($(df --output=avail -m /dev/shm | tail -1) > need_mib * 3 / 2)); then
   stored="$(mktemp -d /dev/shm/oss-wan.XXXXXX)"
 fi
 servers=()

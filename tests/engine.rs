@@ -632,6 +632,22 @@ async fn a_lost_answer_with_overwrite_forbidden_is_still_our_object() {
 }
 
 #[tokio::test]
+async fn a_small_file_another_run_stored_first_is_ours_when_identical() {
+    // The window and the command line upload the same small file at once (a file sent whole
+    // takes no lock), overwriting forbidden: the one that comes second finds the same bytes.
+    let h = Harness::new().await;
+    let (path, content) = h.file("twice.bin", 5000, 49);
+    let mut spec = h.spec(&path, "twice.bin");
+    spec.options.forbid_overwrite = true;
+    let (first, _) = h.run(&spec).await;
+    assert_eq!(verified_crc(&first), crc64::checksum(&content));
+    let (second, _) = h.run(&spec).await;
+    assert_eq!(verified_crc(&second), crc64::checksum(&content));
+    assert_eq!(h.server.stats().requests(Op::PutObject), 2);
+    assert_eq!(h.object("twice.bin").await, content);
+}
+
+#[tokio::test]
 async fn a_crash_after_complete_survives_a_flaky_head() {
     let h = Harness::new().await;
     let (path, content) = h.file("y.bin", PART as usize * 3, 20);

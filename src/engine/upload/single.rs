@@ -1,6 +1,5 @@
 //! Files smaller than one part: one PutObject, checked against the file as it is afterwards.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -43,14 +42,12 @@ pub(super) async fn put_whole(cx: &Ctx<'_>, stamp: FileStamp) -> JobOutcome {
         } else {
             Body::File(range.clone())
         };
-        let attempts = AtomicU32::new(0);
         // A small file is one request of the shared pool, like a part of a big one.
         let permit = env.pool.acquire().await;
         let small = stamp.size <= SMALL_BODY;
-        let (body, progress_ref, attempts_ref) = (&body, &progress, &attempts);
+        let (body, progress_ref) = (&body, &progress);
         let result = send_confirmed(Some(&range), |content_md5| {
             cx.retry(move || {
-                attempts_ref.fetch_add(1, Ordering::Relaxed);
                 let mut transfer = attempt_transfer(cx, progress_ref, 1);
                 transfer.content_md5 = content_md5.clone();
                 let body = body.clone();
@@ -72,15 +69,14 @@ pub(super) async fn put_whole(cx: &Ctx<'_>, stamp: FileStamp) -> JobOutcome {
         })
         .await;
         drop(permit);
-        let attempts = attempts.load(Ordering::Relaxed);
         let out = match result {
             Ok(out) => out,
             Err(Unconfirmed::File(e)) => return JobOutcome::Failed(JobError::from_oss(&e)),
             // With overwriting forbidden, a retry after an answer that got lost finds our own
-            // object: it is ours when it holds exactly the file's bytes.
-            Err(Unconfirmed::Send((e, _)))
-                if e.code() == Some("FileAlreadyExists") && attempts > 1 =>
-            {
+            // object, and a run of the same file elsewhere (the window and the command line;
+            // a file sent whole takes no lock) may have stored it first: either way the name
+            // holds exactly the file's bytes, which is what this run was to do.
+            Err(Unconfirmed::Send((e, _))) if e.code() == Some("FileAlreadyExists") => {
                 let local = match file_crc(&spec.path, 0, stamp.size).await {
                     Ok(c) => c,
                     Err(io) => return file_error(spec, io),
