@@ -432,6 +432,14 @@ struct State {
 }
 
 impl State {
+    /// Forgets the signs collected for the window that ended, judged or not: the next window
+    /// collects its own.
+    fn forget_signs(&mut self) {
+        self.demand = false;
+        self.throttled = false;
+        self.finished = 0;
+    }
+
     fn limit(&self) -> usize {
         self.fixed.unwrap_or_else(|| self.controller.limit())
     }
@@ -462,9 +470,7 @@ impl Drop for Permit {
                 s.controller.idle();
                 // The window is closed unjudged: what it saw must not count in the next one
                 // (a batch of small files ending would make big parts look short).
-                s.finished = 0;
-                s.demand = false;
-                s.throttled = false;
+                s.forget_signs();
             }
         }
         self.pool.room.notify_waiters();
@@ -639,10 +645,7 @@ impl Pool {
                 demand = window.demand,
                 "pool window judged"
             );
-            // The window was judged: the next one collects its own signs.
-            s.demand = false;
-            s.throttled = false;
-            s.finished = 0;
+            s.forget_signs();
             s.goodput = s.controller.goodput();
             if s.in_flight > 0 && s.goodput > 0.0 {
                 s.per_request = Some(s.goodput / s.in_flight as f64);
@@ -959,13 +962,13 @@ mod tests {
         let mut now = start;
         let mut began: Vec<Instant> = Vec::new();
         let mut seen = Vec::new();
+        let open = Duration::from_millis(handshake);
         c.answered(Duration::from_millis(80));
         while now < start + Duration::from_secs(seconds) {
             began.truncate(c.limit());
             while began.len() < c.limit() {
                 began.push(now);
             }
-            let open = Duration::from_millis(handshake);
             let ready = began
                 .iter()
                 .filter(|b| now.saturating_duration_since(**b) >= open)
