@@ -18,9 +18,10 @@
 #   WAN_WORKLOADS    which shaped workloads to run ("big small")
 #   WAN_VARIANTS     which clients ("auto tuned oss2 oss2-tuned v2 v2-tuned"): auto is ours
 #                    with no settings; tuned is ours with --threads 16 (big) or --jobs 64
-#                    (small: the most it allows, its fastest there); oss2 and v2 are the SDKs' uploaders with their defaults (one file
-#                    after the other for a folder); -tuned gives them 8 MiB parts and 16
-#                    threads (big) or 32 files at once (small)
+#                    (small: the most it allows, its fastest there); oss2 and v2 are the
+#                    SDKs' uploaders with their defaults (one file after the other for a
+#                    folder); -tuned gives them 8 MiB parts and 16 threads (big) or 32 files
+#                    at once (small)
 #   LOOP_SMALL       tiny files over loopback (10000; 0 skips), LOOP_KIB their size (4),
 #                    LOOP_VARIANTS ("auto tuned"), LOOP_ROUNDS (WAN_ROUNDS)
 #   SLOW_RATE        the slow link's cap (1600kbit, about 200 KiB/s; empty skips), with
