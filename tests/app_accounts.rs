@@ -191,8 +191,12 @@ fn a_connection_is_added_under_a_name_of_its_own() {
         common::WAIT,
         || matches!(AppSettings::load(rig.data.path()), Ok(Some(s)) if s.name == "Work" && s.other_connections.len() == 1),
     );
+    // The saving thread writes the file before it tells the window, which applies the new
+    // connection only then.
+    wait_until(&mut h, "the new connection applied", |app| {
+        app.settings().name == "Work"
+    });
     // The new one is active and the switcher shows both.
-    h.run_steps(2);
     h.get_by_role_and_label(Role::ComboBox, "Connection")
         .click();
     h.run_steps(2);
