@@ -2,6 +2,9 @@
 //! matrix, and the modules are painted as rectangles in the window's own colours (dark on a
 //! light quiet zone whatever the theme: scanners want dark modules on light).
 
+use std::sync::Arc;
+
+use egui::cache::{ComputerMut, FrameCache};
 use egui::{Color32, Rect, Sense, Vec2};
 use qrcode::{Color, EcLevel, QrCode};
 
@@ -29,9 +32,27 @@ pub fn matrix(text: &str) -> Option<(Vec<bool>, usize)> {
     Some((dark, width))
 }
 
+/// Makes the matrix for [`MatrixCache`].
+#[derive(Default)]
+struct MakeMatrix;
+
+impl ComputerMut<&str, Option<Arc<(Vec<bool>, usize)>>> for MakeMatrix {
+    fn compute(&mut self, text: &str) -> Option<Arc<(Vec<bool>, usize)>> {
+        #[cfg(test)]
+        tests::MADE.with(|made| made.set(made.get() + 1));
+        matrix(text).map(Arc::new)
+    }
+}
+
+/// The matrices of the links painted in the last frame: the window repaints many times a second
+/// while uploads run, and encoding a 375-character link took 4.3 ms (release build), a quarter
+/// of a frame.
+type MatrixCache = FrameCache<Option<Arc<(Vec<bool>, usize)>>, MakeMatrix>;
+
 /// Paints the code of `text`, its modules on whole pixels; says so when it cannot be made.
 pub fn qr_ui(ui: &mut egui::Ui, text: &str, too_long: &str) {
-    let Some((dark, width)) = matrix(text) else {
+    let code = ui.memory_mut(|m| m.caches.cache::<MatrixCache>().get(text).clone());
+    let Some((dark, width)) = code.as_deref() else {
         ui.label(egui::RichText::new(too_long).weak());
         return;
     };
@@ -43,6 +64,7 @@ pub fn qr_ui(ui: &mut egui::Ui, text: &str, too_long: &str) {
     };
     // Whole pixels per module, at least one.
     let module = (points * ppp).round().max(1.0) / ppp;
+    let width = *width;
     let side = (width + 2 * QUIET_ZONE) as f32 * module;
     let (rect, _) = ui.allocate_exact_size(Vec2::splat(side), Sense::hover());
     let origin = (rect.min.to_vec2() * ppp).round() / ppp;
@@ -66,6 +88,24 @@ pub fn qr_ui(ui: &mut egui::Ui, text: &str, too_long: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Matrices made on this thread.
+        pub(super) static MADE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[test]
+    fn a_code_shown_over_many_frames_is_made_once() {
+        let ctx = egui::Context::default();
+        let url = "https://bucket.oss-cn-hangzhou.aliyuncs.com/a.txt?x-oss-expires=604800";
+        for _ in 0..5 {
+            let mut painted =
+                ctx.run_ui(egui::RawInput::default(), |ui| qr_ui(ui, url, "too long"));
+            // No painter here takes the font atlas.
+            painted.textures_delta.clear();
+        }
+        assert_eq!(MADE.with(|m| m.get()), 1);
+    }
 
     #[test]
     fn a_share_link_fits_and_has_the_finder_patterns() {
