@@ -340,7 +340,15 @@ impl Controller {
                     Some(gain) => gain >= DOUBLING_GAIN,
                 };
                 if window.throttled || !window.demand {
-                    // Nothing to gain here now: judge growth later, one step at a time.
+                    // Nothing to gain here now: judge growth later, one step at a time. A
+                    // doubling that did not pay is not kept for that: with no request waiting
+                    // no later step would undo it. Over loopback a 1 GiB upload doubled from
+                    // 32 to 64, where every part was in flight, for 0.7× the goodput, and
+                    // stayed there at a third more client CPU than at 24.
+                    if gain.is_some_and(|g| g < DOUBLING_GAIN) {
+                        self.limit = (self.limit * 3 / 4).max(SLOW_START_FLOOR.min(self.max));
+                        self.hold_until = Some(now + STEADY_WINDOW);
+                    }
                     self.phase = Phase::Steady;
                 } else if !growing && short && gain.is_some() && rejudged.is_none() {
                     // The requests the doubling added open new connections, whose handshakes
@@ -923,7 +931,8 @@ mod tests {
         let _parts =
             futures_util::future::join_all((0..START_IN_FLIGHT).map(|_| pool.acquire())).await;
         pool.backlog();
-        for _ in 0..20 {
+        // Over the first window only (300 ms; the next would end at 800).
+        for _ in 0..12 {
             pool.sent(START_IN_FLIGHT as u64 * 50_000);
             tokio::time::advance(Duration::from_millis(50)).await;
             pool.tick();
@@ -1037,6 +1046,35 @@ mod tests {
             },
         );
         assert!(limits.iter().all(|&l| l == START_IN_FLIGHT), "{limits:?}");
+    }
+
+    /// Over loopback the client and the server share the CPU: beyond a few dozen requests in
+    /// flight more only slow each other down, and a big file's parts are all in flight at 64,
+    /// so none waits for room.
+    #[tokio::test(start_paused = true)]
+    async fn a_doubling_that_lost_goodput_is_undone_when_no_request_waits() {
+        let start = Instant::now();
+        let mut c = Controller::new(start);
+        let limits = drive(
+            &mut c,
+            start,
+            10,
+            |l, _| match l {
+                ..=16 => 300e6,
+                17..=32 => 450e6,
+                _ => 320e6,
+            },
+            |l| Window {
+                demand: l < MAX_IN_FLIGHT,
+                ..Window::default()
+            },
+        );
+        assert!(limits.contains(&MAX_IN_FLIGHT), "{limits:?}");
+        // One window at the cap, then back and never there again; a probing step above
+        // does not pay and is undone.
+        let at_cap = limits.iter().rposition(|&l| l == MAX_IN_FLIGHT);
+        assert!(at_cap.is_some_and(|i| i < 40), "{limits:?}");
+        assert_eq!(limits.last(), Some(&48), "{limits:?}");
     }
 
     #[tokio::test(start_paused = true)]
