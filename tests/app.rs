@@ -518,6 +518,13 @@ fn snapshots_of_the_main_screens() {
         h.step();
         drop_files(&mut h, &files);
         wait_all_done(&mut h, "three verified uploads", 3);
+        // The walker hands the files to the engine before it tells the window it is done, so
+        // the rows may be Done while the status bar still says it is adding files.
+        let adding = match lang {
+            Lang::En => "Adding files",
+            Lang::Zh => "正在添加文件",
+        };
+        wait_for_no_label(&mut h, adding);
         h.run_steps(2);
         h.snapshot(format!("queue_done_{tag}"));
         results.extend_harness(&mut h);

@@ -235,7 +235,8 @@ pub fn wait_all_done(h: &mut Harness<'_, Shell>, what: &str, n: usize) {
 }
 
 /// Steps the window until `ready` holds outside it (a file saved, a notification sent); fails
-/// with `what` after `limit`.
+/// with `what` after `limit`. Not for what the window shows: a thread that writes a file or
+/// calls a fake may tell the window afterwards (wait for the window with [`wait_until`]).
 pub fn step_until(
     h: &mut Harness<'_, Shell>,
     what: &str,
@@ -256,6 +257,20 @@ pub fn wait_for_label(h: &mut Harness<'_, Shell>, label: &str) {
     let deadline = Instant::now() + WAIT;
     while h.query_all_by_label_contains(label).next().is_none() {
         assert!(Instant::now() < deadline, "no {label:?} in {:#?}", h.root());
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
+/// Steps the window until no `label` shows; fails after a generous bound.
+pub fn wait_for_no_label(h: &mut Harness<'_, Shell>, label: &str) {
+    let deadline = Instant::now() + WAIT;
+    while h.query_all_by_label_contains(label).next().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "{label:?} stays in {:#?}",
+            h.root()
+        );
         std::thread::sleep(Duration::from_millis(20));
         h.step();
     }
