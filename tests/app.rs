@@ -575,7 +575,14 @@ fn keyboard_pauses_resumes_and_removes_the_selection_and_closing_asks_first() {
             Some(JobState::Uploading | JobState::Queued)
         )
     });
+    // Parts are on the server: Delete asks before it throws them away.
+    wait_until(&mut h, "a part confirmed", |app| {
+        app.queue().rows()[0].confirmed > 0
+    });
     h.key_press(egui::Key::Delete);
+    h.run_steps(2);
+    h.get_by_label("Throw away what was sent?");
+    h.get_by_label("Remove and delete what was sent").click();
     wait_until(&mut h, "removed by Delete", |app| {
         app.queue().rows().is_empty()
     });

@@ -83,7 +83,11 @@ fn removing_a_cancelled_row_throws_its_parts_away() {
     wait_until(&mut h, "cancelled with its parts", |app| {
         app.queue().rows()[0].is_kept()
     });
+    // The parts go with the row: asked first.
     h.get_by_label("Remove").click();
+    h.run_steps(2);
+    h.get_by_label("Throw away what was sent?");
+    h.get_by_label("Remove and delete what was sent").click();
     wait_until(&mut h, "the row gone", |app| app.queue().rows().is_empty());
     let client = rig.server.client();
     common::wait_until_blocking("the server upload aborted", common::WAIT, || {
@@ -92,6 +96,47 @@ fn removing_a_cancelled_row_throws_its_parts_away() {
             .unwrap()
             .is_empty()
     });
+}
+
+/// A paused upload holds the parts it sent: Remove says they will be deleted and asks, and
+/// "Keep" leaves the row and its parts as they were.
+#[test]
+fn removing_a_paused_upload_asks_before_its_parts_are_thrown_away() {
+    let rig = Rig::new();
+    let mut h = uploading_slowly(&rig, "paused.bin", 200 * 1024);
+    wait_until(&mut h, "a part confirmed", |app| {
+        app.queue().rows()[0].confirmed > 0
+    });
+    h.get_by_label("Pause").click();
+    wait_until(&mut h, "paused", |app| {
+        state_of(app, 0) == Some(JobState::Paused)
+    });
+    let sent = h.state().app().queue().rows()[0].confirmed;
+    assert!(sent > 0);
+
+    h.get_by_label("Remove").click();
+    h.run_steps(2);
+    h.get_by_label("Throw away what was sent?");
+    h.get_by_label_contains("paused.bin: the ");
+    h.get_by_label("Keep").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Throw away what was sent?").is_none());
+    let rows = h.state().app().queue().rows();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].state, rows[0].confirmed), (JobState::Paused, sent));
+    let client = rig.server.client();
+    let uploads = rig
+        .rt
+        .block_on(client.list_multipart_uploads(BUCKET, ""))
+        .unwrap();
+    assert_eq!(uploads.len(), 1, "the parts stay on the server");
+
+    // Resume goes on from them.
+    h.get_by_label("Resume").click();
+    wait_until(&mut h, "verified", |app| {
+        state_of(app, 0) == Some(JobState::Done)
+    });
+    assert_eq!(rig.stored("in/paused.bin").len(), 1_500_000);
 }
 
 #[test]

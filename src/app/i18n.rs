@@ -146,6 +146,11 @@ strings! {
     remove: "Remove", "移除";
     remove_tip: "Take this row off the list (Delete key).", "从列表中移除此行（Delete 键）。";
     remove_kept_tip: "Take this row off the list and throw away the parts already sent (Delete key).", "从列表中移除此行，并丢弃已发送的部分（Delete 键）。";
+    remove_sent_title: "Throw away what was sent?", "丢弃已发送的部分？";
+    remove_sent_body: "{name}: the {sent} already sent will be deleted from the bucket, and uploading it again starts from the beginning.", "{name}：已发送的 {sent} 将从存储空间中删除，再次上传需要从头开始。";
+    remove_sent_body_many: "{n} unfinished uploads: the {sent} already sent will be deleted from the bucket, and uploading them again starts from the beginning.", "{n} 个未完成的上传：已发送的 {sent} 将从存储空间中删除，再次上传需要从头开始。";
+    remove_sent_confirm: "Remove and delete what was sent", "移除并删除已发送的部分";
+    remove_sent_keep: "Keep", "保留";
     rename: "Rename", "重命名";
     rename_tip: "Change the name in the bucket; possible until the upload starts.", "修改在存储空间中的名称；在开始上传前都可以修改。";
     rename_title: "Name in the bucket", "在存储空间中的名称";
@@ -447,6 +452,8 @@ mod tests {
             (EN.region_found, ZH.region_found),
             (EN.add_files_tip, ZH.add_files_tip),
             (EN.cancel_body, ZH.cancel_body),
+            (EN.remove_sent_body, ZH.remove_sent_body),
+            (EN.remove_sent_body_many, ZH.remove_sent_body_many),
             (EN.hide_finished, ZH.hide_finished),
             (EN.notify_all_uploaded, ZH.notify_all_uploaded),
             (EN.notify_one_uploaded, ZH.notify_one_uploaded),

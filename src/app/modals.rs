@@ -1,7 +1,9 @@
 //! The dialogs over the window: a queued file's new name in the bucket, the question before
-//! cancelling an upload, a failed upload's details, sharing an uploaded file, the question
-//! before quitting with uploads running, and where the secret should be kept. [`Modals`] holds which are open; its painter
-//! shows them and returns what the person answered, and the window acts on the answers.
+//! cancelling an upload, the question before removing unfinished uploads that hold parts on
+//! the server, a failed upload's details, sharing an uploaded file, the question before quitting
+//! with uploads running, and where the secret should be kept. [`Modals`] holds which are open;
+//! its painter shows them and returns what the person answered, and the window acts on the
+//! answers.
 
 use std::path::PathBuf;
 
@@ -51,6 +53,8 @@ pub struct Modals {
     pub name: Option<NameQuestion>,
     /// The job whose Cancel waits for a yes.
     pub cancel: Option<JobId>,
+    /// Rows whose removal would throw away parts the server holds, waiting for a yes.
+    pub remove: Option<Vec<JobId>>,
     pub details: Option<JobId>,
     pub share: Option<ShareDialog>,
     pub quit: bool,
@@ -63,6 +67,8 @@ pub enum Answer {
     Rename { id: JobId, key: String },
     /// Cancel job `id`, keeping what was sent.
     Cancel(JobId),
+    /// Remove these rows, throwing away what they sent.
+    Remove(Vec<JobId>),
     /// Put these details on the clipboard.
     Copy(String),
     /// Something changed in the open Share dialog: make its link again.
@@ -83,6 +89,7 @@ impl Modals {
     pub fn any_open(&self) -> bool {
         self.name.is_some()
             || self.cancel.is_some()
+            || self.remove.is_some()
             || self.details.is_some()
             || self.share.is_some()
             || self.quit
@@ -113,6 +120,17 @@ impl Modals {
                     answers.push(Answer::Cancel(id));
                 }
                 Some(false) => self.cancel = None,
+                None => {}
+            }
+        }
+        if let Some(ids) = &self.remove {
+            match remove_question_ui(ui, t, queue, ids) {
+                Some(true) => {
+                    if let Some(ids) = self.remove.take() {
+                        answers.push(Answer::Remove(ids));
+                    }
+                }
+                Some(false) => self.remove = None,
                 None => {}
             }
         }
@@ -219,6 +237,51 @@ fn cancel_question_ui(ui: &egui::Ui, t: &Tr, queue: &QueueModel, id: JobId) -> O
                 decision = Some(true);
             }
             if ui.button(t.keep_uploading).clicked() {
+                decision = Some(false);
+            }
+        });
+    });
+    decision
+}
+
+/// Asked before removing rows that hold parts on the server: what is lost. `Some(true)`
+/// removes.
+fn remove_question_ui(ui: &egui::Ui, t: &Tr, queue: &QueueModel, ids: &[JobId]) -> Option<bool> {
+    let losing: Vec<_> = ids
+        .iter()
+        .filter_map(|id| queue.get(*id))
+        .filter(|row| row.removing_loses_sent())
+        .collect();
+    let sent = human_bytes(losing.iter().map(|r| r.confirmed.min(r.size)).sum());
+    let mut decision = None;
+    Modal::new(Id::unique("remove")).show(ui.ctx(), |ui| {
+        ui.set_max_width(460.0);
+        ui.heading(t.remove_sent_title);
+        match losing.as_slice() {
+            [] => {
+                ui.label(t.job_gone);
+            }
+            [row] => {
+                ui.label(
+                    t.remove_sent_body
+                        .replace("{name}", &row.name)
+                        .replace("{sent}", &sent),
+                );
+            }
+            rows => {
+                ui.label(
+                    t.remove_sent_body_many
+                        .replace("{n}", &rows.len().to_string())
+                        .replace("{sent}", &sent),
+                );
+            }
+        }
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            if ui.button(t.remove_sent_confirm).clicked() {
+                decision = Some(true);
+            }
+            if ui.button(t.remove_sent_keep).clicked() {
                 decision = Some(false);
             }
         });

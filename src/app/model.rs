@@ -155,6 +155,12 @@ impl Row {
         !self.state.is_active()
     }
 
+    /// Whether taking the row off the list throws away parts the server holds: an unfinished
+    /// upload that has some. Removing such a row asks first.
+    pub fn removing_loses_sent(&self) -> bool {
+        self.confirmed > 0 && !self.state.is_finished()
+    }
+
     /// Whether the name in the bucket may still change: nothing of the file was sent yet and
     /// no run is under way.
     pub fn can_rename(&self) -> bool {

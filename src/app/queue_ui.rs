@@ -29,6 +29,8 @@ pub enum QueueAction {
     Details(JobId),
     /// Cancel was clicked: ask first.
     AskCancel(JobId),
+    /// Remove was asked for rows of which some hold parts on the server: ask first.
+    AskRemove(Vec<JobId>),
     /// Retry on a row cancelled with its parts kept: go on from them.
     Continue(JobId),
     /// Rename was clicked on a row that has not started.
@@ -63,11 +65,7 @@ pub fn shortcuts(ctx: &egui::Context, queue: &QueueModel) -> Vec<QueueAction> {
         return out;
     }
     if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Delete)) {
-        out.extend(
-            selected
-                .iter()
-                .map(|id| QueueAction::Engine(Command::Remove(*id))),
-        );
+        out.extend(remove(queue, selected.clone()));
     }
     // Ctrl/Cmd+C, as in a file manager: the links of the selected uploaded files.
     if ctx.input(|i| i.events.iter().any(|e| matches!(e, egui::Event::Copy))) {
@@ -511,14 +509,32 @@ fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) 
     if row.can_remove()
         && ui
             .small_button(t.remove)
-            .on_hover_text(if row.is_kept() {
+            .on_hover_text(if row.removing_loses_sent() {
                 t.remove_kept_tip
             } else {
                 t.remove_tip
             })
             .clicked()
     {
-        out.push(QueueAction::Engine(Command::Remove(id)));
+        out.push(if row.removing_loses_sent() {
+            QueueAction::AskRemove(vec![id])
+        } else {
+            QueueAction::Engine(Command::Remove(id))
+        });
+    }
+}
+
+/// Removing `ids`: at once, or after a question when that throws away parts the server holds.
+fn remove(queue: &QueueModel, ids: Vec<JobId>) -> Vec<QueueAction> {
+    if ids
+        .iter()
+        .any(|id| queue.get(*id).is_some_and(Row::removing_loses_sent))
+    {
+        vec![QueueAction::AskRemove(ids)]
+    } else {
+        ids.into_iter()
+            .map(|id| QueueAction::Engine(Command::Remove(id)))
+            .collect()
     }
 }
 

@@ -555,6 +555,11 @@ impl UploaderApp {
                 self.send(Command::Pause(id));
                 self.queue.set_kept(id, true);
             }
+            Answer::Remove(ids) => {
+                for id in ids {
+                    self.send(Command::Remove(id));
+                }
+            }
             Answer::Copy(text) => ctx.copy_text(text),
             Answer::ShareChanged => {
                 let Some(dialog) = &self.modals.share else {
@@ -660,6 +665,7 @@ impl UploaderApp {
             }
             QueueAction::Engine(c) => self.send(c),
             QueueAction::AskCancel(id) => self.modals.cancel = Some(id),
+            QueueAction::AskRemove(ids) => self.modals.remove = Some(ids),
             QueueAction::Continue(id) => {
                 self.queue.set_kept(id, false);
                 self.send(Command::Resume(id));
