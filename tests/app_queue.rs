@@ -139,6 +139,28 @@ fn removing_a_paused_upload_asks_before_its_parts_are_thrown_away() {
     assert_eq!(rig.stored("in/paused.bin").len(), 1_500_000);
 }
 
+/// A dropped path that is gone by the time it is read is named in a message that says it was
+/// not found (not that permissions are wrong); the rest is uploaded.
+#[test]
+fn a_dropped_path_that_is_gone_is_named_as_not_found() {
+    let rig = Rig::new();
+    rig.save_settings(None);
+    let good = rig.file("here.txt", 100);
+    let gone = rig.files.path().join("gone.txt");
+    let mut h = harness(rig.options(Lang::En, true));
+    h.step();
+    drop_files(&mut h, &[good, gone.clone()]);
+    wait_all_done(&mut h, "the file that is there uploaded", 1);
+    wait_for_label(
+        &mut h,
+        &format!(
+            "Not found (moved or deleted?), so not added: {}",
+            gone.display()
+        ),
+    );
+    assert!(h.query_by_label_contains("permissions").is_none());
+}
+
 #[test]
 fn filters_count_the_rows_and_finished_ones_fold_away() {
     let rig = Rig::new();

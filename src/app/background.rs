@@ -41,8 +41,8 @@ pub enum Reply {
         found: usize,
         unreadable: usize,
         finished: bool,
-        /// At the end: what was not a regular file or had a name that is not UTF-8.
-        left_out: Vec<PathBuf>,
+        /// At the end: what was left out, and why.
+        left_out: LeftOutPaths,
     },
     Tested(TestOutcome),
     /// The account's buckets, for the list request numbered `generation`.
@@ -573,8 +573,19 @@ fn open_folder(dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// The paths a walk left out, by why, so each reason is said with the names it concerns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeftOutPaths {
+    /// Chosen paths that do not exist (moved or deleted since they were picked).
+    pub missing: Vec<PathBuf>,
+    /// Paths that exist but could not be read (permissions, I/O).
+    pub unreadable: Vec<PathBuf>,
+    /// Not regular files (pipes, sockets, devices), or names that are not valid text.
+    pub special: Vec<PathBuf>,
+}
+
 /// What was left out of a walk, given once it ended; `None` while it goes on.
-pub type LeftOut = Option<Vec<PathBuf>>;
+pub type LeftOut = Option<LeftOutPaths>;
 
 /// Walks `paths` with the one walker (a dropped folder keeps its own name in the keys), handing
 /// batches of jobs to `emit(batch, found so far, unreadable, left out at the end)`.
@@ -596,12 +607,15 @@ pub fn walk(
             );
         }
     });
-    let left_out = report
-        .problems
-        .iter()
-        .filter(|p| matches!(p, Problem::Special(..) | Problem::NotUtf8(_)))
-        .map(|p| p.path().to_owned())
-        .collect();
+    let mut left_out = LeftOutPaths::default();
+    for problem in &report.problems {
+        let list = match problem {
+            Problem::Missing(_) => &mut left_out.missing,
+            Problem::Unreadable(..) => &mut left_out.unreadable,
+            Problem::Special(..) | Problem::NotUtf8(_) => &mut left_out.special,
+        };
+        list.push(problem.path().to_owned());
+    }
     emit(batch, report.found, unreadable(&report), Some(left_out));
 }
 

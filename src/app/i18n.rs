@@ -243,7 +243,8 @@ strings! {
     finish_setup_first: "Finish the setup first, then add the files again.", "请先完成设置，然后再添加文件。";
     no_dialog: "No file dialog can be opened on this computer. Drag files or folders onto the window instead.", "此电脑无法打开文件选择窗口。请把文件或文件夹直接拖到窗口里。";
     nothing_to_add: "No files were found in what was added.", "所添加的内容中没有找到文件。";
-    unreadable: "{n} files or folders could not be read and were left out. Check their permissions.", "有 {n} 个文件或文件夹无法读取，已略过。请检查它们的权限。";
+    missing: "Not found (moved or deleted?), so not added: {names}", "未找到（已被移动或删除？），未添加：{names}";
+    unreadable: "Could not be read (check their permissions), so not added: {names}", "无法读取（请检查权限），未添加：{names}";
     left_out: "{n} items are not regular files (pipes, sockets, devices) or have names that are not valid text, and were left out: {names}", "有 {n} 项不是普通文件（管道、套接字、设备）或名称不是有效文本，已略过：{names}";
     open_failed: "The log folder could not be opened. It is here: {dir}", "无法打开日志文件夹。它位于：{dir}";
 
@@ -452,6 +453,9 @@ mod tests {
             (EN.region_found, ZH.region_found),
             (EN.add_files_tip, ZH.add_files_tip),
             (EN.cancel_body, ZH.cancel_body),
+            (EN.missing, ZH.missing),
+            (EN.unreadable, ZH.unreadable),
+            (EN.left_out, ZH.left_out),
             (EN.remove_sent_body, ZH.remove_sent_body),
             (EN.remove_sent_body_many, ZH.remove_sent_body_many),
             (EN.hide_finished, ZH.hide_finished),

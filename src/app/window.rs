@@ -387,27 +387,18 @@ impl UploaderApp {
                         if found == 0 {
                             self.message(self.tr().nothing_to_add, true);
                         }
-                        if !left_out.is_empty() {
-                            let names: Vec<String> = left_out
-                                .iter()
-                                .take(5)
-                                .map(|p| p.display().to_string())
-                                .collect();
-                            let more = if left_out.len() > names.len() {
-                                ", …"
-                            } else {
-                                ""
-                            };
-                            let text = self
-                                .tr()
-                                .left_out
-                                .replace("{n}", &left_out.len().to_string())
-                                .replace("{names}", &format!("{}{more}", names.join(", ")));
-                            self.message(text, true);
-                        }
-                        if unreadable > 0 {
-                            let text = self.tr().unreadable.replace("{n}", &unreadable.to_string());
-                            self.message(text, true);
+                        let t = self.tr();
+                        for (paths, text) in [
+                            (&left_out.missing, t.missing),
+                            (&left_out.unreadable, t.unreadable),
+                            (&left_out.special, t.left_out),
+                        ] {
+                            if !paths.is_empty() {
+                                let text = text
+                                    .replace("{n}", &paths.len().to_string())
+                                    .replace("{names}", &some_names(paths));
+                                self.message(text, true);
+                            }
                         }
                     } else {
                         self.walking = Some((found, unreadable));
@@ -920,4 +911,17 @@ impl Drop for UploaderApp {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The first few of `paths`, for a message that names what it concerns: a folder of many
+/// unreadable files must not fill the window.
+fn some_names(paths: &[PathBuf]) -> String {
+    const SHOWN: usize = 5;
+    let names: Vec<String> = paths
+        .iter()
+        .take(SHOWN)
+        .map(|p| p.display().to_string())
+        .collect();
+    let more = if paths.len() > SHOWN { ", …" } else { "" };
+    format!("{}{more}", names.join(", "))
 }
