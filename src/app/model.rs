@@ -389,6 +389,9 @@ impl QueueModel {
                         }
                         _ => {}
                     }
+                    if holds_only_confirmed(state) {
+                        r.done = r.confirmed.min(r.size);
+                    }
                 }
             }
             Event::Progress { id, progress } => {
@@ -396,8 +399,12 @@ impl QueueModel {
                     if progress.total > 0 {
                         r.size = progress.total;
                     }
-                    r.done = progress.done;
                     r.confirmed = progress.confirmed;
+                    r.done = if holds_only_confirmed(r.state) {
+                        progress.confirmed.min(r.size)
+                    } else {
+                        progress.done
+                    };
                     r.bytes_per_second = progress.bytes_per_second;
                     r.eta = progress.eta;
                 }
@@ -589,6 +596,16 @@ impl QueueModel {
     }
 }
 
+/// A job held in this state keeps only the parts OSS confirmed: the bytes of parts that were in
+/// flight when it stopped are sent again, so its bar shows what is kept. A paused upload showed
+/// 13 MiB of 64 sent where 1 MiB was kept (16 parts of 1 MiB in flight).
+fn holds_only_confirmed(state: JobState) -> bool {
+    matches!(
+        state,
+        JobState::Paused | JobState::Interrupted | JobState::Failed | JobState::Cancelled
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,6 +637,38 @@ mod tests {
             confirmed: 0,
             error: None,
         })
+    }
+
+    #[test]
+    fn a_held_upload_shows_what_the_server_kept_not_what_was_in_flight() {
+        let mut q = QueueModel::default();
+        q.apply(Event::Added(info(1, 64 << 20)));
+        q.apply(Event::State {
+            id: 1,
+            state: JobState::Uploading,
+            error: None,
+        });
+        let progress = |done, confirmed| Event::Progress {
+            id: 1,
+            progress: ProgressSnapshot {
+                total: 64 << 20,
+                done,
+                confirmed,
+                bytes_per_second: None,
+                eta: None,
+            },
+        };
+        q.apply(progress(13 << 20, 1 << 20));
+        assert_eq!(q.rows()[0].done, 13 << 20);
+        q.apply(Event::State {
+            id: 1,
+            state: JobState::Paused,
+            error: None,
+        });
+        assert_eq!(q.rows()[0].done, 1 << 20);
+        // A last report of the parts that were in flight changes nothing.
+        q.apply(progress(14 << 20, 2 << 20));
+        assert_eq!(q.rows()[0].done, 2 << 20);
     }
 
     #[test]
