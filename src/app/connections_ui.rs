@@ -2,8 +2,6 @@
 //! and Remove beside it on the settings screen, and the question before a removal. Only paints
 //! and returns what the user picked; the window switches, saves and forgets.
 
-use egui::{Id, Modal};
-
 use super::i18n::Tr;
 use crate::engine::AccountId;
 
@@ -83,25 +81,17 @@ pub fn bar_ui(
 /// Asked before a connection is removed: `shared` when its secret stays (another connection
 /// uses the same AccessKey). `Some(true)` removes it.
 pub fn confirm_remove_ui(ui: &egui::Ui, t: &Tr, name: &str, shared: bool) -> Option<bool> {
-    let mut decision = None;
-    Modal::new(Id::unique("remove-connection")).show(ui.ctx(), |ui| {
-        ui.set_max_width(460.0);
-        ui.heading(t.remove_connection_title.replace("{name}", name));
-        let body = if shared {
-            t.remove_connection_shared
-        } else {
-            t.remove_connection_body
-        };
-        ui.label(body.replace("{name}", name));
-        ui.add_space(6.0);
-        ui.horizontal(|ui| {
-            if ui.button(t.remove).clicked() {
-                decision = Some(true);
-            }
-            if ui.button(t.cancel).clicked() {
-                decision = Some(false);
-            }
-        });
-    });
-    decision
+    let body = if shared {
+        t.remove_connection_shared
+    } else {
+        t.remove_connection_body
+    };
+    super::modals::question_ui(
+        ui.ctx(),
+        "remove-connection",
+        &t.remove_connection_title.replace("{name}", name),
+        &body.replace("{name}", name),
+        t.remove,
+        t.cancel,
+    )
 }

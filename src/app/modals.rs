@@ -213,35 +213,54 @@ fn name_question_ui(ui: &egui::Ui, t: &Tr, lang: Lang, q: &mut NameQuestion) -> 
     decision
 }
 
-/// Asked before a Cancel: what stops and what is kept. `Some(true)` cancels.
-fn cancel_question_ui(ui: &egui::Ui, t: &Tr, queue: &QueueModel, id: JobId) -> Option<bool> {
+/// A question with two answers, in a dialog named `id`: `Some(true)` when `yes` was clicked,
+/// `Some(false)` for `no`, `None` while it waits.
+pub(super) fn question_ui(
+    ctx: &egui::Context,
+    id: &str,
+    title: &str,
+    body: &str,
+    yes: &str,
+    no: &str,
+) -> Option<bool> {
     let mut decision = None;
-    Modal::new(Id::unique("cancel")).show(ui.ctx(), |ui| {
+    Modal::new(Id::unique(id)).show(ctx, |ui| {
         ui.set_max_width(460.0);
-        ui.heading(t.cancel_title);
-        match queue.get(id) {
-            Some(row) => {
-                ui.label(
-                    t.cancel_body
-                        .replace("{name}", &row.name)
-                        .replace("{sent}", &human_bytes(row.confirmed.min(row.size))),
-                );
-            }
-            None => {
-                ui.label(t.job_gone);
-            }
-        }
+        ui.heading(title);
+        ui.label(body);
         ui.add_space(6.0);
-        ui.horizontal(|ui| {
-            if ui.button(t.cancel_confirm).clicked() {
-                decision = Some(true);
-            }
-            if ui.button(t.keep_uploading).clicked() {
-                decision = Some(false);
-            }
-        });
+        decision = answer_ui(ui, yes, no);
     });
     decision
+}
+
+/// The `yes` and `no` buttons of a question, side by side.
+fn answer_ui(ui: &mut egui::Ui, yes: &str, no: &str) -> Option<bool> {
+    ui.horizontal(|ui| {
+        let yes = ui.button(yes).clicked();
+        let no = ui.button(no).clicked();
+        (yes || no).then_some(!no)
+    })
+    .inner
+}
+
+/// Asked before a Cancel: what stops and what is kept. `Some(true)` cancels.
+fn cancel_question_ui(ui: &egui::Ui, t: &Tr, queue: &QueueModel, id: JobId) -> Option<bool> {
+    let body = match queue.get(id) {
+        Some(row) => t
+            .cancel_body
+            .replace("{name}", &row.name)
+            .replace("{sent}", &human_bytes(row.confirmed.min(row.size))),
+        None => t.job_gone.to_owned(),
+    };
+    question_ui(
+        ui.ctx(),
+        "cancel",
+        t.cancel_title,
+        &body,
+        t.cancel_confirm,
+        t.keep_uploading,
+    )
 }
 
 /// Asked before removing rows that hold parts on the server: what is lost. `Some(true)`
@@ -253,40 +272,25 @@ fn remove_question_ui(ui: &egui::Ui, t: &Tr, queue: &QueueModel, ids: &[JobId]) 
         .filter(|row| row.removing_loses_sent())
         .collect();
     let sent = human_bytes(losing.iter().map(|r| r.confirmed.min(r.size)).sum());
-    let mut decision = None;
-    Modal::new(Id::unique("remove")).show(ui.ctx(), |ui| {
-        ui.set_max_width(460.0);
-        ui.heading(t.remove_sent_title);
-        match losing.as_slice() {
-            [] => {
-                ui.label(t.job_gone);
-            }
-            [row] => {
-                ui.label(
-                    t.remove_sent_body
-                        .replace("{name}", &row.name)
-                        .replace("{sent}", &sent),
-                );
-            }
-            rows => {
-                ui.label(
-                    t.remove_sent_body_many
-                        .replace("{n}", &rows.len().to_string())
-                        .replace("{sent}", &sent),
-                );
-            }
-        }
-        ui.add_space(6.0);
-        ui.horizontal(|ui| {
-            if ui.button(t.remove_sent_confirm).clicked() {
-                decision = Some(true);
-            }
-            if ui.button(t.remove_sent_keep).clicked() {
-                decision = Some(false);
-            }
-        });
-    });
-    decision
+    let body = match losing.as_slice() {
+        [] => t.job_gone.to_owned(),
+        [row] => t
+            .remove_sent_body
+            .replace("{name}", &row.name)
+            .replace("{sent}", &sent),
+        rows => t
+            .remove_sent_body_many
+            .replace("{n}", &rows.len().to_string())
+            .replace("{sent}", &sent),
+    };
+    question_ui(
+        ui.ctx(),
+        "remove",
+        t.remove_sent_title,
+        &body,
+        t.remove_sent_confirm,
+        t.remove_sent_keep,
+    )
 }
 
 /// A failed upload's details; returns (Copy was clicked, Close was clicked).
@@ -313,14 +317,7 @@ fn quit_prompt_ui(ui: &egui::Ui, t: &Tr) -> Option<bool> {
         ui.set_max_width(420.0);
         ui.heading(t.quit_title);
         ui.label(t.quit_body);
-        ui.horizontal(|ui| {
-            if ui.button(t.quit_anyway).clicked() {
-                decision = Some(true);
-            }
-            if ui.button(t.keep_uploading).clicked() {
-                decision = Some(false);
-            }
-        });
+        decision = answer_ui(ui, t.quit_anyway, t.keep_uploading);
     });
     decision
 }
