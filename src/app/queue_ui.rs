@@ -65,7 +65,10 @@ pub fn shortcuts(ctx: &egui::Context, queue: &QueueModel) -> Vec<QueueAction> {
         return out;
     }
     if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Delete)) {
-        out.extend(remove(queue, selected.clone()));
+        let loses_sent = selected
+            .iter()
+            .any(|id| queue.get(*id).is_some_and(Row::removing_loses_sent));
+        out.extend(remove(selected.clone(), loses_sent));
     }
     // Ctrl/Cmd+C, as in a file manager: the links of the selected uploaded files.
     if ctx.input(|i| i.events.iter().any(|e| matches!(e, egui::Event::Copy))) {
@@ -516,20 +519,14 @@ fn actions_ui(ui: &mut egui::Ui, t: &Tr, row: &Row, out: &mut Vec<QueueAction>) 
             })
             .clicked()
     {
-        out.push(if row.removing_loses_sent() {
-            QueueAction::AskRemove(vec![id])
-        } else {
-            QueueAction::Engine(Command::Remove(id))
-        });
+        out.extend(remove(vec![id], row.removing_loses_sent()));
     }
 }
 
-/// Removing `ids`: at once, or after a question when that throws away parts the server holds.
-fn remove(queue: &QueueModel, ids: Vec<JobId>) -> Vec<QueueAction> {
-    if ids
-        .iter()
-        .any(|id| queue.get(*id).is_some_and(Row::removing_loses_sent))
-    {
+/// Removing `ids`: at once, or after a question when that throws away parts the server holds
+/// (`loses_sent`).
+fn remove(ids: Vec<JobId>, loses_sent: bool) -> Vec<QueueAction> {
+    if loses_sent {
         vec![QueueAction::AskRemove(ids)]
     } else {
         ids.into_iter()
