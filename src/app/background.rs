@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::engine::walk::{FolderName, KeyRule, Problem, WalkReport};
+use crate::engine::walk::{FolderName, KeyRule, Problem};
 use crate::engine::{Command, CommandSender};
 use crate::engine::{Connection, JobSpec};
 use crate::oss::client::Client;
@@ -39,7 +39,6 @@ pub enum Reply {
     /// A folder walk found more files (running total), or ended.
     Walking {
         found: usize,
-        unreadable: usize,
         finished: bool,
         /// At the end: what was left out, and why.
         left_out: LeftOutPaths,
@@ -276,21 +275,16 @@ impl Background {
     /// Queues `paths` (files and folders, walked here) with keys under the settings' prefix.
     pub fn add_paths(&self, paths: Vec<PathBuf>, settings: AppSettings, engine: CommandSender) {
         self.spawn("folder-walk", move |tx| {
-            walk(
-                &paths,
-                &settings,
-                &mut |batch, found, unreadable, left_out| {
-                    if !batch.is_empty() {
-                        engine.send(Command::Add(batch));
-                    }
-                    let _ = tx.send(Reply::Walking {
-                        found,
-                        unreadable,
-                        finished: left_out.is_some(),
-                        left_out: left_out.unwrap_or_default(),
-                    });
-                },
-            );
+            walk(&paths, &settings, &mut |batch, found, left_out| {
+                if !batch.is_empty() {
+                    engine.send(Command::Add(batch));
+                }
+                let _ = tx.send(Reply::Walking {
+                    found,
+                    finished: left_out.is_some(),
+                    left_out: left_out.unwrap_or_default(),
+                });
+            });
         });
     }
 
@@ -588,23 +582,18 @@ pub struct LeftOutPaths {
 pub type LeftOut = Option<LeftOutPaths>;
 
 /// Walks `paths` with the one walker (a dropped folder keeps its own name in the keys), handing
-/// batches of jobs to `emit(batch, found so far, unreadable, left out at the end)`.
+/// batches of jobs to `emit(batch, found so far, left out at the end)`.
 pub fn walk(
     paths: &[PathBuf],
     settings: &AppSettings,
-    emit: &mut dyn FnMut(Vec<JobSpec>, usize, usize, LeftOut),
+    emit: &mut dyn FnMut(Vec<JobSpec>, usize, LeftOut),
 ) {
     let rule = KeyRule::new(&settings.prefix, FolderName::Keep);
     let mut batch = Vec::with_capacity(ADD_BATCH);
     let report = crate::engine::walk::walk(paths, &rule, &mut |found, so_far| {
         batch.push(settings.spec(found.path, found.key));
         if batch.len() >= ADD_BATCH {
-            emit(
-                std::mem::take(&mut batch),
-                so_far.found,
-                unreadable(so_far),
-                None,
-            );
+            emit(std::mem::take(&mut batch), so_far.found, None);
         }
     });
     let mut left_out = LeftOutPaths::default();
@@ -616,16 +605,7 @@ pub fn walk(
         };
         list.push(problem.path().to_owned());
     }
-    emit(batch, report.found, unreadable(&report), Some(left_out));
-}
-
-/// Paths the walk could not read or that were not there.
-fn unreadable(report: &WalkReport) -> usize {
-    report
-        .problems
-        .iter()
-        .filter(|p| matches!(p, Problem::Missing(_) | Problem::Unreadable(..)))
-        .count()
+    emit(batch, report.found, Some(left_out));
 }
 
 #[cfg(test)]
@@ -648,7 +628,7 @@ mod tests {
         };
         let mut keys = Vec::new();
         let mut calls = 0;
-        walk(&[top], &settings, &mut |batch, _, _, _| {
+        walk(&[top], &settings, &mut |batch, _, _| {
             calls += 1;
             keys.extend(batch.into_iter().map(|s| s.key));
         });

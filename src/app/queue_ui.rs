@@ -588,7 +588,7 @@ pub fn details_text(row: &Row) -> String {
 }
 
 /// Totals along the bottom of the window.
-pub fn status_bar_ui(ui: &mut egui::Ui, t: &Tr, totals: &Totals, walking: Option<(usize, usize)>) {
+pub fn status_bar_ui(ui: &mut egui::Ui, t: &Tr, totals: &Totals, walking: Option<usize>) {
     ui.horizontal(|ui| {
         ui.label(
             t.status_files
@@ -623,7 +623,7 @@ pub fn status_bar_ui(ui: &mut egui::Ui, t: &Tr, totals: &Totals, walking: Option
                 t.status_failed.replace("{n}", &totals.failed.to_string()),
             );
         }
-        if let Some((found, _)) = walking {
+        if let Some(found) = walking {
             ui.separator();
             ui.spinner();
             ui.label(t.status_walking.replace("{n}", &found.to_string()));

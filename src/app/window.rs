@@ -79,7 +79,7 @@ pub struct UploaderApp {
     queue: QueueModel,
     background: Background,
     saver: Saver,
-    walking: Option<(usize, usize)>,
+    walking: Option<usize>,
     messages: Vec<Message>,
     modals: Modals,
     quitting: bool,
@@ -261,7 +261,7 @@ impl UploaderApp {
             return;
         }
         if let Some(engine) = &self.engine {
-            self.walking = Some((0, 0));
+            self.walking = Some(0);
             self.background
                 .add_paths(paths, self.settings.clone(), engine.sender());
         }
@@ -378,7 +378,6 @@ impl UploaderApp {
                 Reply::NoDialog => self.message(self.tr().no_dialog, true),
                 Reply::Walking {
                     found,
-                    unreadable,
                     finished,
                     left_out,
                 } => {
@@ -401,7 +400,7 @@ impl UploaderApp {
                             }
                         }
                     } else {
-                        self.walking = Some((found, unreadable));
+                        self.walking = Some(found);
                     }
                 }
                 Reply::Tested(outcome) => self.test = TestState::Done(outcome),
